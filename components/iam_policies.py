@@ -1,0 +1,327 @@
+"""Every IAM policy document the product grants, generated in one place.
+
+Pure functions from ARNs and S3 locations to policy dicts: no Pulumi, no boto3. The Pulumi
+component serialises them with ``Output.all(...).apply(json.dumps)``; the drill creates the
+very same documents in its embedded emulator; the tests assert them statement by statement
+and lint them with parliament. Nothing else in the repository may write a policy by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PolicyDocument = dict[str, Any]
+
+POLICY_VERSION = "2012-10-17"
+
+# The rotation Lambda's needs, and nothing more: it lists, mints, deactivates and deletes the
+# keys of ONE user, and reads, writes and relabels the versions of ONE secret.
+# ListSecretVersionIds lets createSecret prove a stray key is its own (see rotation_lambda).
+ROTATION_IAM_ACTIONS = (
+    "iam:CreateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:ListAccessKeys",
+    "iam:UpdateAccessKey",
+)
+ROTATION_SECRET_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:ListSecretVersionIds",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+)
+READER_SECRET_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+)
+READ_OBJECT_ACTIONS = ("s3:GetObject",)
+WRITE_OBJECT_ACTIONS = ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")
+
+# S3 bucket naming rules (the subset that matters for an ARN): 3-63 chars, lowercase letters,
+# digits, dots and hyphens, starting and ending with a letter or digit.
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# The account field is 12 digits, or "aws" for AWS-managed IAM policies
+# (arn:aws:iam::aws:policy/...), which extraPolicyArns and permissions boundaries may name.
+_ARN_RE = re.compile(r"^arn:aws[a-zA-Z-]*:[a-z0-9-]+:[a-z0-9-]*:(?:\d{12}|aws):.+$")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and a key prefix ("" for the whole bucket; otherwise ends with "/")."""
+
+    bucket: str
+    prefix: str
+
+    @property
+    def objects_arn(self) -> str:
+        """ARN of every object under the prefix."""
+        return f"arn:aws:s3:::{self.bucket}/{self.prefix}*"
+
+    @property
+    def bucket_arn(self) -> str:
+        """ARN of the bucket itself (what s3:ListBucket is granted on)."""
+        return f"arn:aws:s3:::{self.bucket}"
+
+
+def parse_s3_uri(uri: str, *, field: str = "path") -> S3Location:
+    """Parse ``s3://bucket/prefix/`` into an S3Location, or raise a ValueError naming ``field``.
+
+    A prefix is normalised to end with "/" so that ``s3://b/data`` cannot also grant
+    ``s3://b/database/``.
+    """
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValueError(f"{field}: {uri!r} is not an s3:// URI; write it as s3://bucket/prefix/")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    if not _BUCKET_RE.match(bucket) or ".." in bucket:
+        raise ValueError(
+            f"{field}: {uri!r} has an invalid bucket name {bucket!r}; bucket names are 3-63 "
+            "lowercase letters, digits, dots and hyphens"
+        )
+    if any(ch in prefix for ch in "*?"):
+        raise ValueError(f"{field}: {uri!r} contains a wildcard; give a literal prefix instead")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return S3Location(bucket=bucket, prefix=prefix)
+
+
+def require_arn(value: str, *, field: str, service: str | None = None) -> str:
+    """Return ``value`` if it looks like an ARN (of ``service``), else raise a ValueError."""
+    if not isinstance(value, str) or not _ARN_RE.match(value):
+        raise ValueError(f"{field}: {value!r} is not an ARN (arn:aws:<service>:<region>:...)")
+    if service is not None and value.split(":")[2] != service:
+        raise ValueError(f"{field}: {value!r} is not a {service} ARN")
+    return value
+
+
+def region_of(arn: str) -> str:
+    """The region field of a regional ARN (the secret's, to scope kms:ViaService)."""
+    return arn.split(":")[3]
+
+
+def _statement(
+    sid: str,
+    actions: Iterable[str],
+    resources: Iterable[str],
+    condition: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(set(actions)),
+        "Resource": sorted(set(resources)),
+    }
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def _document(statements: list[dict[str, Any]]) -> PolicyDocument:
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def _kms_via_secrets_manager(
+    sid: str, kms_key_arn: str, secret_arn: str, actions: Sequence[str]
+) -> dict[str, Any]:
+    # kms:ViaService confines the key to Secrets Manager in the secret's region: the
+    # principal can decrypt this secret, but cannot use the key directly for anything else.
+    return _statement(
+        sid,
+        actions,
+        [kms_key_arn],
+        {
+            "StringEquals": {
+                "kms:ViaService": f"secretsmanager.{region_of(secret_arn)}.amazonaws.com"
+            }
+        },
+    )
+
+
+def source_ip_condition(source_cidrs: Sequence[str] | None) -> dict[str, Any] | None:
+    """The ``aws:SourceIp`` condition for a list of CIDRs, or None when there is none."""
+    if not source_cidrs:
+        return None
+    return {"IpAddress": {"aws:SourceIp": sorted(source_cidrs)}}
+
+
+def data_access_policy(
+    read_paths: Sequence[str],
+    write_paths: Sequence[str],
+    *,
+    source_cidrs: Sequence[str] | None = None,
+) -> PolicyDocument:
+    """The consumer's own data access: read on ``read_paths``, read-write on ``write_paths``.
+
+    ListBucket is granted per bucket and limited to the given prefixes with ``s3:prefix``.
+    With ``source_cidrs`` every statement also requires the caller's source IP to be in them.
+    """
+    if not read_paths and not write_paths:
+        raise ValueError("readPaths/writePaths: give at least one s3:// location")
+    reads = [parse_s3_uri(p, field="readPaths") for p in read_paths]
+    writes = [parse_s3_uri(p, field="writePaths") for p in write_paths]
+    condition = source_ip_condition(source_cidrs)
+
+    statements = [
+        _statement(
+            "ReadObjects",
+            READ_OBJECT_ACTIONS,
+            [loc.objects_arn for loc in reads + writes],
+            condition,
+        )
+    ]
+    if writes:
+        statements.append(
+            _statement(
+                "WriteObjects", WRITE_OBJECT_ACTIONS, [w.objects_arn for w in writes], condition
+            )
+        )
+
+    prefixes_by_bucket: dict[str, set[str]] = {}
+    for loc in reads + writes:
+        prefixes_by_bucket.setdefault(loc.bucket, set()).add(loc.prefix)
+    for index, (bucket, prefixes) in enumerate(sorted(prefixes_by_bucket.items())):
+        list_condition: dict[str, Any] = dict(condition or {})
+        if "" not in prefixes:
+            # Without this condition ListBucket would reveal every key name in the bucket.
+            list_condition["StringLike"] = {"s3:prefix": sorted(f"{p}*" for p in prefixes)}
+        statements.append(
+            _statement(
+                f"ListPrefixes{index}",
+                ["s3:ListBucket"],
+                [f"arn:aws:s3:::{bucket}"],
+                list_condition or None,
+            )
+        )
+    return _document(statements)
+
+
+def self_read_statements(
+    secret_arn: str, source_cidrs: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """Let a workload outside AWS read its own secret with its own key, from ``source_cidrs``.
+
+    Without the source-IP condition a leaked key could read every future key, so rotation
+    would never evict it; callers must pass CIDRs unless the operator explicitly opted out.
+    """
+    return [
+        _statement(
+            "ReadOwnSecret", READER_SECRET_ACTIONS, [secret_arn], source_ip_condition(source_cidrs)
+        )
+    ]
+
+
+def consumer_user_policy(
+    read_paths: Sequence[str],
+    write_paths: Sequence[str],
+    *,
+    self_read_secret_arn: str | None = None,
+    source_cidrs: Sequence[str] | None = None,
+    restrict_data_access: bool = False,
+) -> PolicyDocument:
+    """The consumer user's own policy: its data access and, with self-read, its own secret.
+
+    ``source_cidrs`` limits the self-read statement, and with ``restrict_data_access`` the
+    data-access statements too. No CIDRs means self-read from anywhere: the caller must have
+    had the operator opt in explicitly.
+    """
+    if restrict_data_access and not source_cidrs:
+        raise ValueError("restrictDataAccess: needs sourceCidrs to restrict the data access to")
+    document = data_access_policy(
+        read_paths, write_paths, source_cidrs=source_cidrs if restrict_data_access else None
+    )
+    if self_read_secret_arn is not None:
+        document["Statement"].extend(self_read_statements(self_read_secret_arn, source_cidrs))
+    return document
+
+
+def rotation_function_policy(
+    *,
+    user_arn: str,
+    secret_arn: str,
+    log_group_arn: str,
+    kms_key_arn: str | None = None,
+) -> PolicyDocument:
+    """The rotation Lambda's execution policy: one user's keys, one secret, its own log group."""
+    statements = [
+        _statement("ManageKeysOfOneUser", ROTATION_IAM_ACTIONS, [user_arn]),
+        _statement("RotateOneSecret", ROTATION_SECRET_ACTIONS, [secret_arn]),
+        _statement(
+            "WriteOwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"{log_group_arn}:*"],
+        ),
+    ]
+    if kms_key_arn:
+        statements.append(
+            _kms_via_secrets_manager(
+                "UseSecretKey", kms_key_arn, secret_arn, ["kms:Decrypt", "kms:GenerateDataKey"]
+            )
+        )
+    return _document(statements)
+
+
+def reader_policy(*, secret_arn: str, kms_key_arn: str | None = None) -> PolicyDocument:
+    """What an app team's role needs to consume the rotated key: read this one secret."""
+    statements = [_statement("ReadRotatedKey", READER_SECRET_ACTIONS, [secret_arn])]
+    if kms_key_arn:
+        statements.append(
+            _kms_via_secrets_manager("DecryptRotatedKey", kms_key_arn, secret_arn, ["kms:Decrypt"])
+        )
+    return _document(statements)
+
+
+def lambda_assume_role_policy() -> PolicyDocument:
+    """Trust policy that lets only the Lambda service assume the rotation role."""
+    return _document(
+        [
+            {
+                "Sid": "LambdaAssumesRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
+def alarm_topic_policy(
+    *, topic_arn: str, event_rule_arns: Sequence[str], alarm_arns: Sequence[str]
+) -> PolicyDocument:
+    """Topic policy: only these EventBridge rules and CloudWatch alarms may publish.
+
+    ``aws:SourceArn`` pins each service principal to our own rules and alarms, so no other
+    account's (or other rule's) use of the same service can publish to the topic.
+    """
+    return _document(
+        [
+            _service_statement(
+                "EventBridgeRulesPublish",
+                "events.amazonaws.com",
+                ["sns:Publish"],
+                [topic_arn],
+                {"ArnEquals": {"aws:SourceArn": sorted(event_rule_arns)}},
+            ),
+            _service_statement(
+                "CloudWatchAlarmsPublish",
+                "cloudwatch.amazonaws.com",
+                ["sns:Publish"],
+                [topic_arn],
+                {"ArnEquals": {"aws:SourceArn": sorted(alarm_arns)}},
+            ),
+        ]
+    )
+
+
+def _service_statement(
+    sid: str,
+    service: str,
+    actions: Iterable[str],
+    resources: Iterable[str],
+    condition: dict[str, Any],
+) -> dict[str, Any]:
+    """A resource-policy statement granting an AWS service principal, always conditioned."""
+    statement = _statement(sid, actions, resources, condition)
+    statement["Principal"] = {"Service": service}
+    return statement

@@ -1,0 +1,290 @@
+"""Rotation schedules as Secrets Manager accepts them, and how close two rotations can come.
+
+Pure functions, no Pulumi: Secrets Manager rejects a bad schedule only at deploy time, after
+other resources exist, and the Pulumi mock engine does not check it at all. So the rules of
+"Schedule expressions in Secrets Manager rotation" are checked here, before anything is
+created:
+
+- ``rate(N hours)`` (N >= 4) or ``rate(N days)``;
+- ``cron(0 Hours Day-of-month Month Day-of-week *)``: minutes must be 0 (windows open on the
+  hour), the year must be ``*``, and exactly one of day-of-month and day-of-week is ``?``;
+- a rotation window ``Nh`` that ends by midnight UTC and before the next window opens.
+
+The shortest time between two rotations is also what bounds the previous key's grace period:
+the sweep must retire the previous key before the next rotation mints a new one, or the
+Lambda would have to delete a key still inside its grace to stay within IAM's 2-key limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+DEFAULT_ROTATION_DAYS = 30
+MAX_ROTATION_DAYS = 365
+# Secrets Manager rotates at most every four hours.
+MIN_ROTATION_HOURS = 4
+MAX_ROTATION_HOURS = MAX_ROTATION_DAYS * 24
+DEFAULT_ROTATION_WINDOW = "4h"
+# The RetirePreviousKey sweep runs hourly: a previous key outlives its grace by up to this.
+SWEEP_SCHEDULE = "rate(1 hour)"
+SWEEP_INTERVAL_HOURS = 1
+
+_RATE = re.compile(r"rate\((?P<value>[1-9]\d*) (?P<unit>hours?|days?)\)")
+_CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
+_WINDOW = re.compile(r"(?P<hours>[1-9]\d?)h")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# Four whole years (one leap year) from a fixed date: every pattern Secrets Manager accepts
+# (at least yearly, year "*") repeats inside it, so its shortest gap shows up.
+_SIMULATION_START = date(2025, 1, 1)
+_SIMULATION_DAYS = 4 * 365 + 1
+
+_RATE_HELP = "write rate(N hours) with N >= 4, or rate(N days) with N from 1 to 365"
+_CRON_HELP = (
+    "write cron(0 Hours Day-of-month Month Day-of-week *), e.g. cron(0 4 ? * MON *) or "
+    "cron(0 2 1 * ? *): minutes 0, year *, and ? in exactly one of the day fields"
+)
+
+
+@dataclass(frozen=True)
+class RotationSchedule:
+    """A validated schedule: exactly one of ``days`` and ``expression`` is set."""
+
+    days: int | None
+    expression: str | None
+    window: str
+    # Shortest time between two scheduled rotations, rotation windows included.
+    shortest_gap_hours: int
+
+
+def rotation_schedule(
+    *,
+    days: object,
+    expression: object,
+    window: object,
+    days_field: str,
+    expression_field: str,
+    window_field: str,
+) -> RotationSchedule:
+    """Validate one consumer's schedule; ``days`` defaults to 30 when neither is given.
+
+    Raises a ValueError naming the field (as the caller calls it), the value and the fix.
+    """
+    if days is not None and expression is not None:
+        raise ValueError(
+            f"{days_field} and {expression_field}: both are set ({days!r} and {expression!r});"
+            " keep only one"
+        )
+    window_hours = _window_hours(window, window_field)
+    if expression is None:
+        rotation_days = DEFAULT_ROTATION_DAYS if days is None else days
+        if (
+            isinstance(rotation_days, bool)
+            or not isinstance(rotation_days, int)
+            or not 1 <= rotation_days <= MAX_ROTATION_DAYS
+        ):
+            raise ValueError(
+                f"{days_field}: {days!r} is not a whole number of days from 1 to "
+                f"{MAX_ROTATION_DAYS}"
+            )
+        interval, latest_start = rotation_days * 24, 0
+    elif isinstance(expression, str) and expression.startswith("rate("):
+        rotation_days = None
+        interval, latest_start = _rate_hours(expression, expression_field), 0
+    elif isinstance(expression, str) and expression.startswith("cron("):
+        rotation_days = None
+        interval, latest_start = _cron_gap_and_latest_hour(expression, expression_field)
+    else:
+        raise ValueError(
+            f"{expression_field}: {expression!r} is neither a rate() nor a cron() expression; "
+            f"{_RATE_HELP}; or {_CRON_HELP}"
+        )
+
+    if latest_start + window_hours > 24:
+        raise ValueError(
+            f"{window_field}: {window!r} from {latest_start}:00 UTC runs past midnight UTC, which"
+            f" Secrets Manager refuses; use at most {24 - latest_start}h"
+        )
+    if window_hours > interval:
+        raise ValueError(
+            f"{window_field}: {window!r} is longer than the {interval} h between rotations, so"
+            f" windows would overlap; use at most {interval}h"
+        )
+    return RotationSchedule(
+        days=rotation_days,
+        expression=expression if isinstance(expression, str) else None,
+        window=str(window),
+        shortest_gap_hours=interval - window_hours,
+    )
+
+
+def check_grace_fits(
+    grace_hours: float, schedule: RotationSchedule, *, grace_field: str, schedule_field: str
+) -> None:
+    """Refuse a grace period the next rotation could cut short.
+
+    Two rotations can come ``shortest_gap_hours`` apart (a rotation late in its window, the
+    next early in its own), and the hourly sweep retires the previous key up to an hour after
+    its grace ends. If the next rotation can come first, the user would need a third key.
+    """
+    room = schedule.shortest_gap_hours - SWEEP_INTERVAL_HOURS
+    if grace_hours > room:
+        raise ValueError(
+            f"{grace_field}: {grace_hours:g} h is longer than {schedule_field} allows: two"
+            f" rotations can come {schedule.shortest_gap_hours} h apart (window included) and"
+            f" the hourly sweep needs {SWEEP_INTERVAL_HOURS} h, so the previous key would"
+            f" still be in its grace when the next key is minted; use at most {max(room, 0)} h"
+            " of grace, or rotate less often"
+        )
+
+
+def _window_hours(window: object, field: str) -> int:
+    match = _WINDOW.fullmatch(window) if isinstance(window, str) else None
+    if match is None or not 1 <= int(match["hours"]) <= 24:
+        raise ValueError(
+            f"{field}: {window!r} is not a rotation window; write whole hours from 1h to 24h,"
+            f" e.g. {DEFAULT_ROTATION_WINDOW!r}"
+        )
+    return int(match["hours"])
+
+
+def _rate_hours(expression: str, field: str) -> int:
+    match = _RATE.fullmatch(expression)
+    if match is None:
+        raise ValueError(f"{field}: {expression!r} is not a valid rate expression; {_RATE_HELP}")
+    hours = int(match["value"]) * (24 if match["unit"].startswith("day") else 1)
+    if not MIN_ROTATION_HOURS <= hours <= MAX_ROTATION_HOURS:
+        raise ValueError(
+            f"{field}: {expression!r} rotates every {hours} h; Secrets Manager needs at least"
+            f" {MIN_ROTATION_HOURS} h and this project at most {MAX_ROTATION_DAYS} days; "
+            f"{_RATE_HELP}"
+        )
+    return hours
+
+
+@dataclass(frozen=True)
+class _DaySpec:
+    """Which days a cron fires on: a day-of-month or a day-of-week rule (the other is ?)."""
+
+    months: frozenset[int]
+    month_days: frozenset[int] | None  # None: day-of-month is ?
+    last_day_of_month: bool
+    weekdays: frozenset[int] | None  # None: day-of-week is ? (1 = SUN ... 7 = SAT)
+    nth_weekday: tuple[int, int] | None  # (weekday, n): "2#1", first Monday
+    last_weekday: int | None  # "6L": last Friday of the month
+
+    def fires_on(self, day: date) -> bool:
+        if day.month not in self.months:
+            return False
+        if self.last_day_of_month:
+            return (day + timedelta(days=1)).month != day.month
+        if self.month_days is not None:
+            return day.day in self.month_days
+        weekday = day.isoweekday() % 7 + 1  # Python: MON=1..SUN=7; cron: SUN=1..SAT=7
+        if self.nth_weekday is not None:
+            wanted, nth = self.nth_weekday
+            return weekday == wanted and (day.day - 1) // 7 + 1 == nth
+        if self.last_weekday is not None:
+            return weekday == self.last_weekday and (day + timedelta(days=7)).month != day.month
+        return self.weekdays is not None and weekday in self.weekdays
+
+
+def _cron_gap_and_latest_hour(expression: str, field: str) -> tuple[int, int]:
+    """Shortest gap in hours between two firings, and the latest hour of day it fires."""
+    match = _CRON.fullmatch(expression)
+    fields = match["fields"].split(" ") if match else []
+    if len(fields) != 6:
+        raise ValueError(
+            f"{field}: {expression!r} does not have 6 space-separated fields; {_CRON_HELP}"
+        )
+    minutes, hours_text, dom, month_text, dow, year = fields
+
+    def bad(part: str, why: str) -> ValueError:
+        return ValueError(f"{field}: {expression!r} has {why} ({part!r}); {_CRON_HELP}")
+
+    if minutes != "0":
+        raise bad(minutes, "minutes other than 0")
+    if year != "*":
+        raise bad(year, "a year other than *")
+    if (dom == "?") == (dow == "?"):
+        raise bad(f"{dom} {dow}", "? in neither or both day fields")
+    try:
+        hours = _values(hours_text, 0, 23, ())
+        months = _values(month_text, 1, 12, _MONTHS)
+        spec = _DaySpec(
+            months=months,
+            month_days=None if dom in ("?", "L") else _values(dom, 1, 31, ()),
+            last_day_of_month=dom == "L",
+            weekdays=None,
+            nth_weekday=None,
+            last_weekday=None,
+        )
+        if dom == "?":
+            spec = _with_weekday_rule(spec, dow)
+    except ValueError as error:
+        raise bad(str(error), "a field out of range or malformed") from None
+
+    firings = [
+        offset * 24 + hour
+        for offset in range(_SIMULATION_DAYS)
+        if spec.fires_on(_SIMULATION_START + timedelta(days=offset))
+        for hour in sorted(hours)
+    ]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(firings)]
+    if not gaps or max(gaps) > MAX_ROTATION_HOURS + 24:
+        raise ValueError(
+            f"{field}: {expression!r} fires less often than once a year (or never), which"
+            f" Secrets Manager does not support; {_CRON_HELP}"
+        )
+    if min(gaps) < MIN_ROTATION_HOURS:
+        raise ValueError(
+            f"{field}: {expression!r} can rotate {min(gaps)} h apart; Secrets Manager needs at"
+            f" least {MIN_ROTATION_HOURS} h between rotations"
+        )
+    return min(gaps), max(hours)
+
+
+def _with_weekday_rule(spec: _DaySpec, dow: str) -> _DaySpec:
+    nth = re.fullmatch(r"([1-7A-Z]{1,3})#([1-5])", dow)
+    last = re.fullmatch(r"([1-7A-Z]{1,3})L", dow)
+    if nth:
+        weekday = _value(nth[1], 1, 7, _WEEKDAYS)
+        return replace(spec, nth_weekday=(weekday, int(nth[2])))
+    if last:
+        return replace(spec, last_weekday=_value(last[1], 1, 7, _WEEKDAYS))
+    if dow == "L":
+        return replace(spec, weekdays=frozenset({7}))
+    return replace(spec, weekdays=_values(dow, 1, 7, _WEEKDAYS))
+
+
+def _values(text: str, low: int, high: int, names: tuple[str, ...]) -> frozenset[int]:
+    """Values of one cron field: lists of *, N, N-M, with an optional /step."""
+    values: set[int] = set()
+    for term in text.split(","):
+        base, _, step_text = term.partition("/")
+        step = int(step_text) if step_text.isdigit() and int(step_text) > 0 else None
+        if step_text and step is None:
+            raise ValueError(term)
+        if base == "*":
+            first, last = low, high
+        elif "-" in base:
+            first_text, _, last_text = base.partition("-")
+            first, last = _value(first_text, low, high, names), _value(last_text, low, high, names)
+            if first > last:
+                raise ValueError(term)
+        else:
+            first = _value(base, low, high, names)
+            last = high if step else first
+        values.update(range(first, last + 1, step or 1))
+    return frozenset(values)
+
+
+def _value(text: str, low: int, high: int, names: tuple[str, ...]) -> int:
+    if text.upper() in names:
+        return names.index(text.upper()) + low
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(text)
+    return int(text)

@@ -1,0 +1,10 @@
+"""credrot: the application side of ai-credential-rotation.
+
+- ``credrot.client``: a boto3 Session whose credentials are a secret's current access key,
+  refreshed by themselves (what app teams import);
+- ``python -m credrot``: the operator CLI (status, rotate, revoke, unstick) and the drill,
+  a zero-downtime rotation rehearsal on an embedded AWS emulator.
+
+Importing the package imports nothing else: the client needs only boto3, and the emulator
+(moto, rotation_lambda, components.iam_policies) is loaded only by the drill.
+"""

@@ -1,0 +1,5 @@
+"""``python -m credrot``: see credrot.cli."""
+
+from credrot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,536 @@
+"""``python -m credrot``: operate rotated access keys, and rehearse rotation with the drill.
+
+AWS access comes from the usual places (AWS_PROFILE or --profile, AWS_REGION or --region or
+the secret's ARN, AWS_ENDPOINT_URL); the drill needs none of them. Output names keys by id
+only: no command ever prints a secret access key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+)
+
+from credrot import health, operations
+from credrot.errors import CommandError, CredrotError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PROBLEMS = 3
+EXIT_TIMEOUT = operations.EXIT_TIMEOUT
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = f"""\
+exit codes:
+  {EXIT_OK}    success; for status: healthy
+  {EXIT_ERROR}    an AWS error or a state to fix first (the message names the fix)
+  {EXIT_USAGE}    bad command line
+  {EXIT_PROBLEMS}    status found problems; the drill saw a failed app call or a broken invariant
+  {EXIT_TIMEOUT}    rotate/revoke: the rotation did not finish within --timeout
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+"""
+
+DESCRIPTION = """\
+Operate the rotated IAM access keys of ai-credential-rotation, and rehearse rotation.
+
+Each AI application's IAM user has its access key in a Secrets Manager secret
+({"UserName", "AccessKeyId", "SecretAccessKey"}), rotated by a Lambda. These commands
+inspect and drive that rotation. SECRET is the secret's ARN (best: it carries the region)
+or name.
+"""
+
+EXAMPLES = """\
+examples:
+  python -m credrot drill                       # rehearse rotation, no AWS account needed
+  python -m credrot status arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf
+  python -m credrot rotate ai-credential-rotation/bot --region eu-west-1
+  python -m credrot revoke ai-credential-rotation/bot   # a key leaked
+  AWS_PROFILE=ops python -m credrot unstick ai-credential-rotation/bot
+"""
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keep the hand-wrapped descriptions and examples as written."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m credrot",
+        description=DESCRIPTION,
+        epilog=EXAMPLES + "\n" + EXIT_CODES,
+        formatter_class=_Formatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    aws = argparse.ArgumentParser(add_help=False)
+    aws_options = aws.add_argument_group("AWS options")
+    aws_options.add_argument(
+        "--profile", help="AWS profile to use (default: AWS_PROFILE or the default chain)"
+    )
+    aws_options.add_argument(
+        "--region", help="AWS region (default: the ARN's region, else AWS_REGION/the profile)"
+    )
+    secret = argparse.ArgumentParser(add_help=False)
+    secret.add_argument("secret", metavar="SECRET", help="the secret's ARN or name")
+    wait = argparse.ArgumentParser(add_help=False)
+    wait.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=operations.DEFAULT_ROTATION_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for the rotation to finish (default %(default)g)",
+    )
+
+    status = commands.add_parser(
+        "status",
+        parents=[secret, aws],
+        formatter_class=_Formatter,
+        help="show the keys, their ages and state, and any problem",
+        description="""\
+Show the secret's IAM user, its current and previous keys (ids, ages, Active/Inactive),
+the last and next rotation, and name each problem found:
+  stuck-pending            a previous rotation isn't complete (AWSPENDING on a version
+                           that is not AWSCURRENT): every rotation fails until unstuck
+  unknown-keys             IAM keys of the user that no version of the secret records
+  rotation-disabled        rotation is off, or no rotation function is attached
+  previous-key-past-grace  the previous key is still Active after the grace period
+  current-key-missing/-inactive, no-key-yet, malformed-current, rotation-overdue
+Exit code 3 when there is a problem, 0 when healthy.""",
+        epilog="""\
+examples:
+  python -m credrot status ai-credential-rotation/bot
+  python -m credrot status ai-credential-rotation/bot --json | jq .problems
+  python -m credrot status ai-credential-rotation/bot --grace-hours 48
+
+"""
+        + EXIT_CODES,
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument(
+        "--grace-hours",
+        type=_non_negative_float,
+        metavar="HOURS",
+        help="the previous key's grace period (default: the rotation function's"
+        " PREVIOUS_KEY_GRACE_HOURS if readable, else 24)",
+    )
+
+    commands.add_parser(
+        "rotate",
+        parents=[secret, wait, aws],
+        formatter_class=_Formatter,
+        help="rotate the key now and wait for the rotation to finish",
+        description="""\
+Start a rotation now (RotateSecret with the secret's own rotation function) and wait until
+the new version is AWSCURRENT, showing progress on stderr. The previous key stays Active
+for the grace period, so running apps keep working. Refuses to start while a previous
+rotation is stuck (see `unstick`).""",
+        epilog="""\
+examples:
+  python -m credrot rotate ai-credential-rotation/bot
+  python -m credrot rotate ai-credential-rotation/bot --timeout 600
+
+"""
+        + EXIT_CODES,
+    )
+
+    commands.add_parser(
+        "revoke",
+        parents=[secret, wait, aws],
+        formatter_class=_Formatter,
+        help="emergency: rotate, then deactivate the previous key at once",
+        description="""\
+The emergency path for a leaked key: rotate, then immediately deactivate the previous key
+(the one that was current until now) instead of waiting for the grace period. The new
+current key is never touched. Apps using credrot.client re-read the secret on their next
+rejected call and carry on; anything else still holding the old key stops working.""",
+        epilog="""\
+examples:
+  python -m credrot revoke ai-credential-rotation/bot
+  python -m credrot status ai-credential-rotation/bot   # check the result
+
+"""
+        + EXIT_CODES,
+    )
+
+    unstick = commands.add_parser(
+        "unstick",
+        parents=[secret, aws],
+        formatter_class=_Formatter,
+        help="clear an abandoned rotation (AWSPENDING left behind)",
+        description="""\
+Clear an abandoned rotation: remove the AWSPENDING label from the version that holds it when
+that version is not AWSCURRENT (AWSCURRENT is never touched). Prints the key that version
+recorded, which the next rotation deletes. Refuses a pending version younger than
+--min-age-minutes (a rotation may still be running) unless --force.""",
+        epilog="""\
+examples:
+  python -m credrot unstick ai-credential-rotation/bot
+  python -m credrot unstick ai-credential-rotation/bot --force && \\
+    python -m credrot rotate ai-credential-rotation/bot
+
+"""
+        + EXIT_CODES,
+    )
+    unstick.add_argument(
+        "--force",
+        action="store_true",
+        help="clear it even if it is recent (you know no rotation is running)",
+    )
+    unstick.add_argument(
+        "--min-age-minutes",
+        type=_non_negative_float,
+        default=operations.DEFAULT_UNSTICK_MIN_AGE.total_seconds() / 60,
+        metavar="MINUTES",
+        help="only clear an AWSPENDING version at least this old (default %(default)g)",
+    )
+
+    drill = commands.add_parser(
+        "drill",
+        formatter_class=_Formatter,
+        help="rehearse zero-downtime rotation on an embedded AWS emulator",
+        description="""\
+Rehearse rotation end to end without an AWS account: start an embedded AWS emulator
+(moto, IAM authentication on), create a consumer exactly as the Pulumi component does
+(same policy documents), run the real rotation Lambda, and keep app workers calling AWS
+through credrot.client while it performs N rotations, a sweep with zero grace and a
+revoke. Prints progress on stderr and a report on stdout; fails (exit 3) on any failed app
+call or broken invariant.""",
+        epilog="""\
+examples:
+  python -m credrot drill
+  python -m credrot drill --rotations 20 --workers 8 --json drill-report.json
+  python -m credrot drill --no-auth-retry    # see why the client's retry matters
+
+"""
+        + EXIT_CODES,
+    )
+    drill.add_argument(
+        "--rotations", type=_positive_int, default=5, metavar="N", help="rotations (default 5)"
+    )
+    drill.add_argument(
+        "--workers", type=_positive_int, default=4, metavar="K", help="app workers (default 4)"
+    )
+    drill.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
+    drill.add_argument(
+        "--refresh-seconds",
+        type=_positive_float,
+        default=2.0,
+        metavar="S",
+        help="the workers' refresh window; longer than the time between rotations, so"
+        " workers hold keys that get deleted (default %(default)g)",
+    )
+    drill.add_argument(
+        "--pause-seconds",
+        type=_non_negative_float,
+        default=0.5,
+        metavar="S",
+        help="pause between rotations (default %(default)g)",
+    )
+    drill.add_argument(
+        "--no-auth-retry",
+        action="store_true",
+        help="disable the client's refresh-and-retry on a rejected key (expect failures)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (never raises for expected failures)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed by argparse
+        return int(exit_.code or 0)
+    try:
+        return int(COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except CommandError as error:
+        _error(str(error))
+        return error.exit_code
+    except CredrotError as error:
+        _error(str(error))
+        return EXIT_ERROR
+    except ClientError as error:
+        _error(explain_client_error(error, getattr(args, "secret", None), args))
+        return EXIT_ERROR
+    except BotoCoreError as error:
+        _error(explain_botocore_error(error, args))
+        return EXIT_ERROR
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _status(args: argparse.Namespace) -> int:
+    aws = _session(args)
+    snapshot = operations.take_snapshot(
+        aws.client("secretsmanager"), aws.client("iam"), args.secret
+    )
+    if args.grace_hours is not None:
+        grace = timedelta(hours=args.grace_hours)
+    else:
+        grace = (
+            operations.grace_from_function(aws.client("lambda"), snapshot.rotation_lambda_arn)
+            or health.DEFAULT_GRACE
+        )
+    verdict = health.assess(snapshot, grace)
+    if args.json:
+        print(json.dumps(health.to_json(verdict), indent=2))
+    else:
+        print(health.format_table(verdict))
+    return EXIT_OK if verdict.healthy else EXIT_PROBLEMS
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    aws = _session(args)
+    with Spinner(f"rotating {args.secret}"):
+        result = operations.rotate(aws.client("secretsmanager"), args.secret, timeout=args.timeout)
+    print(f"Rotated {args.secret} in {result.seconds:.1f} s.")
+    print(f"  current key   {result.current_key_id}  (version {result.token})")
+    if result.previous_key_id:
+        print(
+            f"  previous key  {result.previous_key_id}  (stays Active for the grace period,"
+            " then the sweep deactivates it)"
+        )
+    return EXIT_OK
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    aws = _session(args)
+    with Spinner(f"revoking: rotating {args.secret}"):
+        result = operations.revoke(
+            aws.client("secretsmanager"),
+            aws.client("iam"),
+            args.secret,
+            timeout=args.timeout,
+        )
+    print(
+        f"Rotated {args.secret} in {result.rotation.seconds:.1f} s: the current key is now"
+        f" {result.rotation.current_key_id}."
+    )
+    if result.deactivated_key_id:
+        print(
+            f"Deactivated the previous key {result.deactivated_key_id} of user"
+            f" {result.user_name}: it no longer authenticates; {result.note}."
+        )
+        print("Apps using credrot.client re-read the secret on their next rejected call.")
+    else:
+        print(f"Deactivated no key: {result.note}.")
+    return EXIT_OK
+
+
+def _unstick(args: argparse.Namespace) -> int:
+    aws = _session(args)
+    result = operations.unstick(
+        aws.client("secretsmanager"),
+        args.secret,
+        force=args.force,
+        min_age=timedelta(minutes=args.min_age_minutes),
+    )
+    if result is None:
+        print(f"Nothing to unstick: no version of {args.secret} is AWSPENDING without AWSCURRENT.")
+        return EXIT_OK
+    print(f"Removed AWSPENDING from version {result.version_id} of {args.secret}.")
+    if result.key_id:
+        print(
+            f"It recorded key {result.key_id}, left for the next rotation to delete"
+            f" (`python -m credrot rotate {args.secret}` does it now)."
+        )
+    elif result.has_value:
+        print("Its value records no key: nothing was left behind.")
+    else:
+        print("It had no value (createSecret never completed): no key was left behind.")
+    return EXIT_OK
+
+
+def _drill(args: argparse.Namespace) -> int:
+    from credrot.drill import DrillConfig, format_report, run_drill
+
+    config = DrillConfig(
+        rotations=args.rotations,
+        workers=args.workers,
+        refresh_seconds=args.refresh_seconds,
+        pause_seconds=args.pause_seconds,
+        auth_retry=not args.no_auth_retry,
+    )
+    report = run_drill(config, progress=sys.stderr)
+    print(format_report(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+    return EXIT_OK if report["passed"] else EXIT_PROBLEMS
+
+
+COMMANDS = {
+    "status": _status,
+    "rotate": _rotate,
+    "revoke": _revoke,
+    "unstick": _unstick,
+    "drill": _drill,
+}
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _session(args: argparse.Namespace) -> Any:
+    import boto3
+
+    region = args.region or _region_of(args.secret)
+    return boto3.Session(profile_name=args.profile, region_name=region)
+
+
+def _region_of(secret: str) -> str | None:
+    parts = secret.split(":")
+    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "secretsmanager":
+        return parts[3] or None
+    return None
+
+
+_REJECTED_CREDENTIALS = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
+
+
+def explain_client_error(error: ClientError, secret: str | None, args: Any = None) -> str:
+    """One line: which call failed on what, AWS's reason, and the fix."""
+    details = error.response.get("Error", {})
+    code = str(details.get("Code", "Error"))
+    message = str(details.get("Message", "")).rstrip(".")
+    operation = getattr(error, "operation_name", "the call")
+    target = f" on {secret}" if secret else ""
+    if code == "ResourceNotFoundException":
+        region = getattr(args, "region", None) or _region_of(secret or "") or "the default region"
+        fix = f"check the secret's name or ARN and the region ({region}; --region/AWS_REGION)"
+    elif "AccessDenied" in code or code == "403":
+        fix = (
+            "your AWS identity lacks this permission; use an operator profile (--profile) or"
+            " grant it"
+        )
+    elif code in _REJECTED_CREDENTIALS:
+        fix = "your AWS credentials were rejected; refresh them (e.g. `aws sso login`)"
+    else:
+        fix = "see AWS's message above"
+    return f"{operation}{target} failed: {code}: {message}. Fix: {fix}"
+
+
+def explain_botocore_error(error: BotoCoreError, args: Any = None) -> str:
+    """One line for a client-side AWS failure (no credentials, no region, no network)."""
+    if isinstance(error, NoCredentialsError):
+        return (
+            "no AWS credentials found: set AWS_PROFILE (or --profile), or AWS_ACCESS_KEY_ID"
+            " and AWS_SECRET_ACCESS_KEY, or run where an AWS role is available"
+        )
+    if isinstance(error, NoRegionError):
+        return "no AWS region: pass --region, set AWS_REGION, or give the secret's full ARN"
+    if isinstance(error, ProfileNotFound):
+        return f"{error}: check --profile/AWS_PROFILE against ~/.aws/config"
+    if isinstance(error, EndpointConnectionError):
+        return f"{error}: check the network, the region and AWS_ENDPOINT_URL"
+    return f"AWS client error: {error}"
+
+
+def _error(message: str) -> None:
+    print(f"credrot: error: {message}", file=sys.stderr)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number above 0")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of 0 or more")
+    return value
+
+
+class Spinner:
+    """Progress on stderr while waiting: a spinner with elapsed seconds on a terminal, a
+    line every few seconds otherwise, drawn by its own thread."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, label: str, stream: Any = None) -> None:
+        self._label = label
+        self._stream = stream or sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._last_line = -1
+
+    def __enter__(self) -> Spinner:
+        self._write(0.0, 0)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        elapsed = time.monotonic() - self._started
+        end = "done" if exc[0] is None else "failed"
+        if self._tty:
+            self._stream.write(f"\r{self._label}: {end} after {elapsed:.1f} s\033[K\n")
+        else:
+            self._stream.write(f"{self._label}: {end} after {elapsed:.1f} s\n")
+        self._stream.flush()
+
+    def _run(self) -> None:
+        frame = 0
+        while not self._stop.wait(0.25):
+            frame += 1
+            self._write(time.monotonic() - self._started, frame)
+
+    def _write(self, elapsed: float, frame: int) -> None:
+        if self._tty:
+            symbol = self.FRAMES[frame % len(self.FRAMES)]
+            self._stream.write(f"\r{symbol} {self._label}... {elapsed:.0f} s\033[K")
+            self._stream.flush()
+            return
+        line = int(elapsed // 5)
+        if line != self._last_line:
+            self._last_line = line
+            self._stream.write(f"{self._label}... {elapsed:.0f} s\n")
+            self._stream.flush()

@@ -1,0 +1,657 @@
+"""An embedded AWS emulator that runs the real rotation Lambda: for the drill, tests and benches.
+
+``Emulator`` starts moto's ThreadedMotoServer on 127.0.0.1 (a free port) in this process
+and patches moto where it differs from AWS in ways rotation depends on:
+
+- Secrets Manager's RotateSecret invokes the real ``rotation_lambda`` handler for each step
+  (moto cannot run a Lambda without Docker), with the function's environment variables and
+  credentials of the function's role, like Lambda does. A step that raises fails the
+  rotation as on AWS: the later steps do not run, AWSCURRENT stays where it was and
+  AWSPENDING stays on the new version. Lambda's Invoke API runs the same handler.
+- RotateSecret refuses to start while another version is AWSPENDING ("A previous rotation
+  isn't complete"), as AWS does; moto would silently drop the label.
+- With ``reject_inactive_keys`` (default), IAM authentication rejects Inactive keys like AWS
+  does; moto only rejects deleted keys.
+
+IAM authentication is off after ``start()`` so that set-up can create anything; call
+``enable_iam_authentication()`` once set-up is done. The emulator's operator identity
+(``emulator.operator``, an IAM user with every permission) keeps working afterwards.
+
+moto keeps one global state per process: only one Emulator may run at a time, and
+``start()``/``stop()`` reset that state. While a handler runs, os.environ and
+``boto3.DEFAULT_SESSION`` are the Lambda's (as in Lambda's runtime): code running meanwhile
+in other threads must use explicit clients (``emulator.client``), not ``boto3.client``.
+Set-up helpers that create a consumer like the Pulumi component does live in
+``credrot.provision``.
+
+Typical use::
+
+    with Emulator() as emulator:
+        consumer = provision_consumer(emulator, "app")
+        emulator.enable_iam_authentication()
+        with emulator.environ():         # AWS_ENDPOINT_URL etc. for code under test
+            ...
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+__all__ = [
+    "ACCOUNT_ID",
+    "DEFAULT_REGION",
+    "AccessKeyPair",
+    "Emulator",
+    "Invocation",
+    "LambdaHandler",
+]
+
+ACCOUNT_ID = "123456789012"  # moto's single account
+DEFAULT_REGION = "us-east-1"
+OPERATOR_USER = "emulator-operator"
+STEP_NAMES = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+LambdaHandler = Callable[[Any, Any], Any]
+
+_active_lock = threading.Lock()
+_active: Emulator | None = None
+
+# Variables that could point botocore anywhere but the emulator.
+_ENDPOINT_OVERRIDES_PREFIX = "AWS_ENDPOINT_URL_"
+_CLEARED_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
+
+
+@dataclass(frozen=True)
+class AccessKeyPair:
+    """Credentials of an emulator identity; repr shows the key id only."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+    def client_kwargs(self) -> dict[str, str | None]:
+        """Keyword arguments for boto3.client()/Session()."""
+        return {
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+            "aws_session_token": self.session_token,
+        }
+
+
+@dataclass
+class Invocation:
+    """One run of the Lambda handler: its event ids, duration, outcome and AWS calls."""
+
+    function_arn: str
+    step: str
+    secret_id: str | None
+    token: str | None
+    seconds: float = 0.0
+    error: str | None = None
+    api_calls: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> bool:
+        """True when the handler raised (or a fault was injected)."""
+        return self.error is not None
+
+
+class InjectedFault(RuntimeError):
+    """Raised instead of running a step that a test asked to fail (``fail_step``)."""
+
+
+class _LambdaContext:
+    """The few attributes of Lambda's context object a handler may read."""
+
+    def __init__(self, function_name: str, function_arn: str, request_id: str) -> None:
+        self.function_name = function_name
+        self.invoked_function_arn = function_arn
+        self.aws_request_id = request_id
+        self.memory_limit_in_mb = 128
+        self._deadline = time.monotonic() + 300
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class _WarmContainer:
+    """A function's role credentials and boto3 session, reused across invocations."""
+
+    def __init__(self, role_arn: str, credentials: AccessKeyPair, session: boto3.Session) -> None:
+        self.role_arn = role_arn
+        self.credentials = credentials
+        self.session = session
+
+
+class Emulator:
+    """moto's ThreadedMotoServer in this process, wired to run the real rotation handler."""
+
+    def __init__(
+        self,
+        *,
+        region: str = DEFAULT_REGION,
+        handler: LambdaHandler | None = None,
+        reject_inactive_keys: bool = True,
+    ) -> None:
+        self.region = region
+        self.reject_inactive_keys = reject_inactive_keys
+        self._handler = handler
+        self._server: Any = None
+        self._endpoint_url: str | None = None
+        self._operator: AccessKeyPair | None = None
+        self._patches: list[tuple[Any, str, Any]] = []
+        self._saved_auth: tuple[float, int] | None = None
+        self._invoke_lock = threading.RLock()
+        self._invocations: list[Invocation] = []
+        self._faults: list[tuple[str, Exception | None]] = []
+        self._failed_tokens: set[str] = set()
+        self._containers: dict[str, _WarmContainer] = {}
+        self._current_calls: Counter[str] | None = None
+        self._werkzeug_level: int | None = None
+        self._sessions: dict[AccessKeyPair, boto3.Session] = {}
+        self._sessions_lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start the server on a free port, patch moto, create the operator identity."""
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise RuntimeError(
+                    "an Emulator is already running in this process (moto's state is global);"
+                    " stop it first"
+                )
+            _active = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.server import ThreadedMotoServer
+
+        if self._handler is None:
+            self._handler = _import_rotation_handler()
+        werkzeug = logging.getLogger("werkzeug")
+        self._werkzeug_level = werkzeug.level
+        werkzeug.setLevel(logging.WARNING)  # one INFO line per request otherwise
+        self._saved_auth = (
+            settings.INITIAL_NO_AUTH_ACTION_COUNT,
+            ActionAuthenticatorMixin.request_count,
+        )
+        self.disable_iam_authentication()
+        _reset_moto()
+        self._install_patches()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self._endpoint_url = f"http://{host}:{port}"
+        self._operator = self._create_operator()
+
+    def stop(self) -> None:
+        """Stop the server, undo the patches and reset moto's state (safe to call twice)."""
+        global _active
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for owner, name, original in reversed(self._patches):
+            setattr(owner, name, original)
+        self._patches.clear()
+        if self._saved_auth is not None:
+            from moto import settings
+            from moto.core.authorization import ActionAuthenticatorMixin
+
+            settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = (
+                self._saved_auth
+            )
+            self._saved_auth = None
+            _reset_moto()
+        if self._werkzeug_level is not None:
+            logging.getLogger("werkzeug").setLevel(self._werkzeug_level)
+            self._werkzeug_level = None
+        self._containers.clear()
+        self._sessions.clear()
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- access ---------------------------------------------------------------------------
+
+    @property
+    def endpoint_url(self) -> str:
+        """http://127.0.0.1:<port>"""
+        if self._endpoint_url is None:
+            raise RuntimeError("the emulator is not started: call start() first")
+        return self._endpoint_url
+
+    @property
+    def operator(self) -> AccessKeyPair:
+        """An IAM user allowed everything (exists only in the emulator)."""
+        if self._operator is None:
+            raise RuntimeError("the emulator is not started: call start() first")
+        return self._operator
+
+    def client(self, service: str, credentials: AccessKeyPair | None = None) -> Any:
+        """A new boto3 client for the emulator, signed with ``credentials`` (default:
+        operator). Safe to call from any thread."""
+        creds = credentials or self.operator
+        with self._sessions_lock:
+            # One cached session per identity: creating clients reuses its loaded models.
+            cached = self._sessions.get(creds)
+            if cached is None:
+                cached = self._sessions[creds] = self.session(creds)
+            return cached.client(
+                service,
+                endpoint_url=self.endpoint_url,
+                config=Config(retries={"mode": "standard", "max_attempts": 2}),
+            )
+
+    def session(self, credentials: AccessKeyPair | None = None) -> boto3.Session:
+        """A boto3 Session with ``credentials`` (default: operator) in the emulator's region.
+
+        Its clients reach the emulator only when given ``endpoint_url`` or inside
+        ``environ()``; prefer ``client()``.
+        """
+        creds = credentials or self.operator
+        return boto3.Session(region_name=self.region, **creds.client_kwargs())
+
+    def env(self, credentials: AccessKeyPair | None = None) -> dict[str, str]:
+        """Variables that point boto3 (and the credrot CLI) at the emulator."""
+        creds = credentials or self.operator
+        variables = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": creds.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+            # No ~/.aws files: a profile must not redirect anything to real AWS.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+        if creds.session_token:
+            variables["AWS_SESSION_TOKEN"] = creds.session_token
+        return variables
+
+    @contextmanager
+    def environ(self, credentials: AccessKeyPair | None = None) -> Iterator[dict[str, str]]:
+        """Apply ``env()`` to os.environ (clearing profile and per-service endpoint
+        variables) for the duration of the block, then restore it."""
+        variables = self.env(credentials)
+        cleared = [
+            name
+            for name in os.environ
+            if name.startswith(_ENDPOINT_OVERRIDES_PREFIX) or name in _CLEARED_VARIABLES
+        ]
+        with _patched_environ(variables, cleared):
+            yield variables
+
+    # -- IAM authentication ---------------------------------------------------------------
+
+    def enable_iam_authentication(self) -> None:
+        """From now on every request must be signed by a live key (and Active, see
+        ``reject_inactive_keys``) whose policies allow the action."""
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        ActionAuthenticatorMixin.request_count = 0
+
+    def disable_iam_authentication(self) -> None:
+        """Accept any credentials again (moto's default)."""
+        from moto import settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+        ActionAuthenticatorMixin.request_count = 0
+
+    @contextmanager
+    def iam_authentication_disabled(self) -> Iterator[None]:
+        """Run set-up (or a deliberate bypass) with authentication off, then restore it."""
+        from moto import settings
+
+        was = settings.INITIAL_NO_AUTH_ACTION_COUNT
+        self.disable_iam_authentication()
+        try:
+            yield
+        finally:
+            if was == 0:
+                self.enable_iam_authentication()
+
+    # -- the rotation Lambda --------------------------------------------------------------
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every handler invocation so far (a copy), oldest first."""
+        with self._invoke_lock:
+            return list(self._invocations)
+
+    @property
+    def handler_failures(self) -> int:
+        """How many invocations failed (the handler raised or a fault was injected)."""
+        return sum(1 for invocation in self.invocations if invocation.failed)
+
+    def fail_step(self, step: str, times: int = 1, error: Exception | None = None) -> None:
+        """Make the next ``times`` invocations of ``step`` (a rotation step, or an Action such
+        as "RetirePreviousKey") fail without running the handler, like a crashed or timed-out
+        Lambda. The rotation then stays pending, as on AWS."""
+        with self._invoke_lock:
+            self._faults.extend([(step, error)] * times)
+
+    def configure_rotation(self, secret_id: str, function_arn: str, days: int) -> None:
+        """Enable rotation with ``function_arn`` every ``days`` days WITHOUT rotating now
+        (RotateSecret with RotateImmediately=false would run testSecret on a bootstrap value).
+        """
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secret: Any = secretsmanager_backends[ACCOUNT_ID][self.region].secrets[secret_id]
+        secret.rotation_requested = True
+        secret.rotation_lambda_arn = function_arn
+        secret.auto_rotate_after_days = days
+        secret.rotation_enabled = True
+        secret.next_rotation_date = int(time.time()) + days * 86400
+
+    @contextmanager
+    def function_environment(self, function_name: str, **overrides: str) -> Iterator[None]:
+        """Override some of a function's environment variables for the block.
+
+        Done on moto's record directly: moto's Lambda GET/PUT configuration APIs fail
+        signature checks under IAM authentication (Invoke works).
+        """
+        from moto.awslambda.models import lambda_backends
+
+        function = lambda_backends[ACCOUNT_ID][self.region].get_function(function_name)
+        saved = dict(function.environment_vars or {})
+        function.environment_vars = {**saved, **overrides}
+        try:
+            yield
+        finally:
+            function.environment_vars = saved
+
+    def _invoke(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        response_headers: dict[str, Any],
+        get_function: Callable[[str, str | None], Any],
+    ) -> bytes:
+        function = get_function(function_name, qualifier)
+        event = json.loads(body) if isinstance(body, str | bytes) and body else (body or {})
+        invocation = Invocation(
+            function_arn=function.function_arn,
+            step=str(event.get("Step") or event.get("Action") or "unknown"),
+            secret_id=event.get("SecretId"),
+            token=event.get("ClientRequestToken"),
+        )
+        if invocation.token in self._failed_tokens and invocation.step in STEP_NAMES:
+            # AWS stops a rotation at its first failed step: the later ones never run.
+            return _error_payload(
+                response_headers, "Skipped", f"an earlier step of {invocation.token} failed"
+            )
+        started = time.perf_counter()
+        result: Any = None
+        with self._invoke_lock:
+            try:
+                self._take_fault(invocation)
+                with self._lambda_environment(function) as calls:
+                    invocation.api_calls = calls
+                    assert self._handler is not None
+                    context = _LambdaContext(
+                        function.function_name,
+                        function.function_arn,
+                        f"emulator-{len(self._invocations) + 1}",
+                    )
+                    result = self._handler(event, context)
+            except Exception as error:  # noqa: BLE001 - a failed Lambda, reported to the caller
+                invocation.error = f"{type(error).__name__}: {error}"
+                if invocation.token and invocation.step in STEP_NAMES:
+                    self._failed_tokens.add(invocation.token)
+            invocation.seconds = time.perf_counter() - started
+            self._invocations.append(invocation)
+        if invocation.error is not None:
+            error_type, _, message = invocation.error.partition(": ")
+            return _error_payload(response_headers, error_type, message)
+        encoded = json.dumps(result, default=str).encode("utf-8")
+        response_headers["Content-Length"] = str(len(encoded))
+        return encoded
+
+    def _take_fault(self, invocation: Invocation) -> None:
+        for index, (step, error) in enumerate(self._faults):
+            if step == invocation.step:
+                del self._faults[index]
+                raise error or InjectedFault(f"injected failure of {step}")
+
+    @contextmanager
+    def _lambda_environment(self, function: Any) -> Iterator[Counter[str]]:
+        """Lambda's runtime for one invocation: the function's variables, its role's
+        credentials in the environment and in boto3's default session (whose calls are
+        counted), all restored afterwards."""
+        container = self._container(function)
+        creds = container.credentials
+        variables = {
+            **{str(k): str(v) for k, v in (function.environment_vars or {}).items()},
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+            "AWS_ACCESS_KEY_ID": creds.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+        }
+        if creds.session_token:
+            variables["AWS_SESSION_TOKEN"] = creds.session_token
+        calls: Counter[str] = Counter()
+        saved_default = boto3.DEFAULT_SESSION
+        self._current_calls = calls
+        try:
+            with _patched_environ(variables, ["AWS_PROFILE"]):
+                boto3.DEFAULT_SESSION = container.session
+                yield calls
+        finally:
+            boto3.DEFAULT_SESSION = saved_default
+            self._current_calls = None
+
+    def _container(self, function: Any) -> _WarmContainer:
+        container = self._containers.get(function.function_arn)
+        if container is not None and container.role_arn == function.role:
+            return container
+        from moto.sts.models import sts_backends
+
+        sts: Any = sts_backends[ACCOUNT_ID]["aws"]
+        assumed = sts.assume_role(
+            region_name=self.region,
+            role_session_name=function.function_name[:64],
+            role_arn=function.role,
+            policy=None,
+            duration=43200,
+            external_id=None,
+        )
+        credentials = AccessKeyPair(
+            assumed.access_key_id, assumed.secret_access_key, assumed.session_token
+        )
+        session = boto3.Session(region_name=self.region, **credentials.client_kwargs())
+        session.events.register("before-call", self._count_call)
+        container = _WarmContainer(function.role, credentials, session)
+        self._containers[function.function_arn] = container
+        return container
+
+    def _count_call(self, model: Any, **kwargs: Any) -> None:
+        calls = self._current_calls
+        if calls is not None:
+            calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    # -- moto patches ---------------------------------------------------------------------
+
+    def _install_patches(self) -> None:
+        from moto.awslambda.models import LambdaBackend
+        from moto.secretsmanager.exceptions import InvalidRequestException
+        from moto.secretsmanager.models import SecretsManagerBackend
+
+        emulator = self
+
+        def invoke(
+            backend: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            return emulator._invoke(
+                function_name, qualifier, body, response_headers, backend.get_function
+            )
+
+        original_rotate = SecretsManagerBackend.rotate_secret
+
+        def rotate_secret(backend: Any, secret_id: str, **kwargs: Any) -> str:
+            secret = backend.secrets[secret_id] if backend._is_valid_identifier(secret_id) else None
+            default_before = None
+            if secret is not None:
+                token = kwargs.get("client_request_token")
+                for version_id, version in secret.versions.items():
+                    stages = version["version_stages"]
+                    if (
+                        "AWSPENDING" in stages
+                        and "AWSCURRENT" not in stages
+                        and version_id != token
+                    ):
+                        raise InvalidRequestException(
+                            "A previous rotation isn't complete. That rotation will be reattempted."
+                        )
+                default_before = secret.default_version_id
+                with emulator._invoke_lock:
+                    emulator._failed_tokens.discard(token)
+            result: str = original_rotate(backend, secret_id, **kwargs)
+            with emulator._invoke_lock:
+                failed = json.loads(result).get("VersionId") in emulator._failed_tokens
+            if secret is not None and failed:
+                # moto makes the new version the default even when a step failed.
+                secret.set_default_version_id(default_before)
+            return result
+
+        self._patch(LambdaBackend, "invoke", invoke)
+        self._patch(SecretsManagerBackend, "rotate_secret", rotate_secret)
+        if self.reject_inactive_keys:
+            self._patch_inactive_key_rejection()
+
+    def _patch_inactive_key_rejection(self) -> None:
+        from moto.iam import access_control
+
+        original_init = access_control.IAMUserAccessKey.__init__
+
+        def init(
+            key: Any, account_id: str, partition: str, access_key_id: str, headers: Any
+        ) -> None:
+            original_init(key, account_id, partition, access_key_id, headers)
+            user = key.backend.get_user(key._owner_user_name)
+            for access_key in user.access_keys:
+                if access_key.access_key_id == access_key_id and access_key.status != "Active":
+                    raise access_control.CreateAccessKeyFailure(reason="InvalidId")
+
+        self._patch(access_control.IAMUserAccessKey, "__init__", init)
+
+    def _patch(self, owner: Any, name: str, replacement: Any) -> None:
+        self._patches.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def _create_operator(self) -> AccessKeyPair:
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="emulator-setup",
+            aws_secret_access_key="emulator-setup",  # noqa: S106 - IAM auth is off here
+        )
+        iam.create_user(UserName=OPERATOR_USER)
+        iam.put_user_policy(
+            UserName=OPERATOR_USER,
+            PolicyName="EmulatorOperatorAdmin",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                }
+            ),
+        )
+        key = iam.create_access_key(UserName=OPERATOR_USER)["AccessKey"]
+        return AccessKeyPair(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def _import_rotation_handler() -> LambdaHandler:
+    # rotation_lambda/ is packaged as the Lambda's code: importing it must not leave a
+    # __pycache__ there, even when PYTHONDONTWRITEBYTECODE is unset (python -m credrot drill).
+    previous = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        from rotation_lambda.handler import lambda_handler
+    finally:
+        sys.dont_write_bytecode = previous
+    return lambda_handler
+
+
+def _error_payload(response_headers: dict[str, Any], error_type: str, message: str) -> bytes:
+    response_headers["x-amz-function-error"] = "Unhandled"
+    encoded = json.dumps({"errorType": error_type, "errorMessage": message}).encode("utf-8")
+    response_headers["Content-Length"] = str(len(encoded))
+    return encoded
+
+
+def _reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+@contextmanager
+def _patched_environ(variables: Mapping[str, str], cleared: list[str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in [*variables, *cleared]}
+    for name in cleared:
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,412 @@
+"""Operator actions on a rotated secret: the AWS calls, at the edge.
+
+Decisions on the data these functions gather live in ``credrot.health`` (pure). Clients
+are passed in (boto3 clients for Secrets Manager, IAM and Lambda), so the CLI, the drill and
+tests share this code. Errors: ``CommandError`` for states an operator must fix (the message
+names the fix); botocore's ClientError/BotoCoreError pass through for the CLI to explain.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from credrot.errors import CommandError, CredentialError
+from credrot.health import (
+    CURRENT,
+    PENDING,
+    PREVIOUS,
+    IamKey,
+    Snapshot,
+    VersionView,
+    stuck_pending_version,
+)
+from credrot.secret_value import KeyRecord, parse_response
+
+EXIT_TIMEOUT = 4
+DEFAULT_ROTATION_TIMEOUT = 300.0
+# Lambda's longest timeout: a younger AWSPENDING may belong to a rotation still running.
+DEFAULT_UNSTICK_MIN_AGE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    """A finished rotation: the new AWSCURRENT version and the keys either side of it."""
+
+    secret_arn: str
+    token: str
+    seconds: float
+    current_key_id: str | None
+    previous_key_id: str | None
+
+
+@dataclass(frozen=True)
+class RevokeResult:
+    """What revoke did: the rotation, then the previous key it deactivated (if any)."""
+
+    rotation: RotationResult
+    user_name: str
+    deactivated_key_id: str | None
+    note: str
+
+
+@dataclass(frozen=True)
+class UnstickResult:
+    """The abandoned version whose AWSPENDING label was removed, and the key it holds."""
+
+    secret_arn: str
+    version_id: str
+    key_id: str | None
+    has_value: bool
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def read_version(
+    sm: Any, secret_id: str, *, stage: str | None = None, version_id: str | None = None
+) -> tuple[bool, KeyRecord | None, str | None]:
+    """(has a value, parsed record or None, malformation or None) for one version.
+
+    Always names the stage or version: moto answers a bare SecretId from a stale default.
+    """
+    params: dict[str, str] = {"SecretId": secret_id}
+    if stage:
+        params["VersionStage"] = stage
+    if version_id:
+        params["VersionId"] = version_id
+    try:
+        response = sm.get_secret_value(**params)
+    except ClientError as error:
+        if _code(error) == "ResourceNotFoundException":
+            return False, None, None
+        raise
+    where = f"version {version_id}" if version_id else f"the {stage} value"
+    try:
+        return True, parse_response(response, where), None
+    except CredentialError as error:
+        return True, None, str(error)
+
+
+def take_snapshot(sm: Any, iam: Any, secret_id: str, *, now: datetime | None = None) -> Snapshot:
+    """Gather what ``credrot.health.assess`` needs.
+
+    Reads the labelled versions' values, lists the user's keys, and reads unlabelled
+    versions only while a key is still unexplained (as the rotation function does).
+    """
+    described = sm.describe_secret(SecretId=secret_id)
+    arn = described["ARN"]
+    created = {v["VersionId"]: v.get("CreatedDate") for v in _list_versions(sm, arn)}
+    stages: dict[str, list[str]] = dict(described.get("VersionIdsToStages", {}))
+    for version_id in created:
+        stages.setdefault(version_id, [])
+
+    views: dict[str, VersionView] = {}
+
+    def view(version_id: str, read: bool) -> VersionView:
+        has_value, record, malformed = (
+            read_version(sm, arn, version_id=version_id) if read else (False, None, None)
+        )
+        return VersionView(
+            version_id=version_id,
+            stages=tuple(stages[version_id]),
+            created=created.get(version_id),
+            has_value=has_value,
+            read=read,
+            user_name=record.user_name if record else None,
+            access_key_id=record.access_key_id if record else None,
+            malformed=malformed,
+        )
+
+    for version_id, labels in stages.items():
+        views[version_id] = view(version_id, read=bool(labels))
+
+    current = next((v for v in views.values() if CURRENT in v.stages), None)
+    user_name = current.user_name if current else None
+    user_name = user_name or next((v.user_name for v in views.values() if v.user_name), None)
+    user_keys: tuple[IamKey, ...] | None = None
+    keys_error = None
+    if user_name:
+        try:
+            listed = iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]
+            user_keys = tuple(
+                IamKey(k["AccessKeyId"], k["Status"], k.get("CreateDate")) for k in listed
+            )
+        except ClientError as error:
+            keys_error = f"{_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+
+    if user_keys:
+        unexplained = {k.access_key_id for k in user_keys} - {
+            v.access_key_id for v in views.values() if v.access_key_id
+        }
+        unread = sorted(
+            (v for v in views.values() if not v.read),
+            key=lambda v: v.created or datetime.min.replace(tzinfo=UTC),
+            reverse=True,
+        )
+        for version in unread:
+            if not unexplained:
+                break
+            views[version.version_id] = read = view(version.version_id, read=True)
+            unexplained.discard(read.access_key_id or "")
+
+    rules = described.get("RotationRules") or {}
+    schedule = rules.get("ScheduleExpression")
+    if not schedule and rules.get("AutomaticallyAfterDays"):
+        schedule = f"every {rules['AutomaticallyAfterDays']} days"
+    return Snapshot(
+        secret_arn=arn,
+        secret_name=described.get("Name", arn),
+        rotation_enabled=bool(described.get("RotationEnabled")),
+        rotation_lambda_arn=described.get("RotationLambdaARN") or None,
+        rotation_schedule=schedule,
+        last_rotated=described.get("LastRotatedDate"),
+        next_rotation=described.get("NextRotationDate"),
+        versions=tuple(views.values()),
+        user_name=user_name,
+        user_keys=user_keys,
+        user_keys_error=keys_error,
+        taken_at=now or datetime.now(UTC),
+    )
+
+
+def grace_from_function(lambda_client: Any, function_arn: str | None) -> timedelta | None:
+    """PREVIOUS_KEY_GRACE_HOURS of the rotation function, or None if it cannot be read."""
+    if not function_arn:
+        return None
+    try:
+        configuration = lambda_client.get_function_configuration(FunctionName=function_arn)
+        raw = configuration.get("Environment", {}).get("Variables", {})["PREVIOUS_KEY_GRACE_HOURS"]
+        return timedelta(hours=float(raw))
+    except Exception:  # noqa: BLE001 - optional refinement; the caller falls back to 24 h
+        return None
+
+
+# -- rotate ---------------------------------------------------------------------------------
+
+
+def rotation_state(version_stages: dict[str, list[str]], token: str) -> str:
+    """ "done", "running" or "abandoned" for the rotation whose version is ``token``."""
+    stages = version_stages.get(token)
+    if stages is None:
+        return "abandoned"
+    others_pending = any(
+        PENDING in labels for version, labels in version_stages.items() if version != token
+    )
+    if CURRENT in stages:
+        return "abandoned" if others_pending else "done"
+    if PENDING not in stages or others_pending:
+        return "abandoned"
+    return "running"
+
+
+def rotate(
+    sm: Any,
+    secret_id: str,
+    *,
+    timeout: float = DEFAULT_ROTATION_TIMEOUT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RotationResult:
+    """Start a rotation now and wait until AWSCURRENT has moved to its version."""
+    started = time.monotonic()
+    described = sm.describe_secret(SecretId=secret_id)
+    arn = described["ARN"]
+    name = described.get("Name", secret_id)
+    function_arn = described.get("RotationLambdaARN")
+    if not function_arn:
+        raise CommandError(
+            f"secret {name} has no rotation function: deploy the component (`pulumi up`),"
+            " which configures rotation, then rotate again"
+        )
+    if not described.get("RotationEnabled"):
+        raise CommandError(
+            f"rotation is disabled for secret {name}: the rotation function refuses to run;"
+            " re-enable it with `pulumi up`"
+        )
+    stuck = stuck_pending_version(described.get("VersionIdsToStages", {}))
+    if stuck is not None:
+        raise CommandError(_stuck_message(name, stuck))
+    try:
+        # Passing the function again: moto clears it otherwise; AWS accepts it either way.
+        token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn)["VersionId"]
+    except ClientError as error:
+        if _code(error) == "InvalidRequestException" and "complete" in str(error):
+            raise CommandError(_stuck_message(name, "(another version)")) from None
+        raise
+    wait_for_rotation(sm, arn, token, timeout=timeout, started=started, sleep=sleep, name=name)
+    _, current, _ = read_version(sm, arn, stage=CURRENT)
+    _, previous, _ = read_version(sm, arn, stage=PREVIOUS)
+    return RotationResult(
+        secret_arn=arn,
+        token=token,
+        seconds=time.monotonic() - started,
+        current_key_id=current.access_key_id if current else None,
+        previous_key_id=previous.access_key_id if previous else None,
+    )
+
+
+def wait_for_rotation(
+    sm: Any,
+    arn: str,
+    token: str,
+    *,
+    timeout: float,
+    started: float,
+    sleep: Callable[[float], None] = time.sleep,
+    name: str | None = None,
+) -> None:
+    """Poll DescribeSecret until the rotation ``token`` is done; raise if it cannot be."""
+    name = name or arn
+    for delay in _poll_delays():
+        state = rotation_state(
+            sm.describe_secret(SecretId=arn).get("VersionIdsToStages", {}), token
+        )
+        if state == "done":
+            return
+        if state == "abandoned":
+            raise CommandError(
+                f"rotation {token} of secret {name} was abandoned (its version is no longer"
+                " pending and did not become AWSCURRENT): read the rotation function's logs,"
+                f" then `python -m credrot status {name}`"
+            )
+        elapsed = time.monotonic() - started
+        if elapsed >= timeout:
+            raise CommandError(
+                f"rotation {token} of secret {name} did not finish within {timeout:g} s; it"
+                " may still be running (Secrets Manager retries failed steps). Read the"
+                f" rotation function's logs, check `python -m credrot status {name}`, and if"
+                f" it stays stuck, `python -m credrot unstick {name}`",
+                exit_code=EXIT_TIMEOUT,
+            )
+        sleep(min(delay, max(0.0, timeout - elapsed)))
+
+
+def _poll_delays() -> Iterator[float]:
+    delay = 0.2
+    while True:
+        yield delay
+        delay = min(delay * 1.5, 2.0)
+
+
+# -- revoke ---------------------------------------------------------------------------------
+
+
+def revoke(
+    sm: Any,
+    iam: Any,
+    secret_id: str,
+    *,
+    timeout: float = DEFAULT_ROTATION_TIMEOUT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RevokeResult:
+    """Rotate, then deactivate the previous key at once (never the current one)."""
+    rotation = rotate(sm, secret_id, timeout=timeout, sleep=sleep)
+    _, current, _ = read_version(sm, rotation.secret_arn, stage=CURRENT)
+    _, previous, malformed = read_version(sm, rotation.secret_arn, stage=PREVIOUS)
+    if current is None or current.access_key_id is None:
+        raise CommandError(
+            f"after rotating, secret {secret_id} has no current key: run"
+            f" `python -m credrot status {secret_id}`"
+        )
+    user = current.user_name
+    if previous is None or previous.access_key_id is None:
+        note = malformed or "the previous version records no key"
+        return RevokeResult(rotation, user, None, f"nothing to deactivate: {note}")
+    if previous.access_key_id == current.access_key_id:
+        raise CommandError(
+            f"AWSPREVIOUS and AWSCURRENT of secret {secret_id} record the same key"
+            f" {current.access_key_id}; refusing to deactivate the current key"
+        )
+    try:
+        iam.update_access_key(
+            UserName=previous.user_name, AccessKeyId=previous.access_key_id, Status="Inactive"
+        )
+    except ClientError as error:
+        if _code(error) != "NoSuchEntity":
+            raise
+        return RevokeResult(
+            rotation,
+            user,
+            None,
+            f"the previous key {previous.access_key_id} was already deleted",
+        )
+    return RevokeResult(
+        rotation,
+        user,
+        previous.access_key_id,
+        "the next rotation deletes it",
+    )
+
+
+# -- unstick --------------------------------------------------------------------------------
+
+
+def unstick(
+    sm: Any,
+    secret_id: str,
+    *,
+    force: bool = False,
+    min_age: timedelta = DEFAULT_UNSTICK_MIN_AGE,
+    now: datetime | None = None,
+) -> UnstickResult | None:
+    """Remove AWSPENDING from a version that is not AWSCURRENT; None if there is none.
+
+    Refuses a pending version younger than ``min_age`` (a rotation may be running) unless
+    ``force``. Never touches AWSCURRENT.
+    """
+    described = sm.describe_secret(SecretId=secret_id)
+    arn = described["ARN"]
+    name = described.get("Name", secret_id)
+    stages = described.get("VersionIdsToStages", {})
+    version_id = stuck_pending_version(stages)
+    if version_id is None:
+        return None
+    if not force:
+        created = next(
+            (v.get("CreatedDate") for v in _list_versions(sm, arn) if v["VersionId"] == version_id),
+            None,
+        )
+        age = (now or datetime.now(UTC)) - created if created else None
+        if age is None or age < min_age:
+            known = f"{int(age.total_seconds())} s old" if age is not None else "of unknown age"
+            raise CommandError(
+                f"the AWSPENDING version {version_id} of secret {name} is {known}: a rotation"
+                f" may still be running (Lambda runs up to {int(min_age.total_seconds())} s)."
+                " Wait, or pass --force if you know it is abandoned"
+            )
+    has_value, record, _ = read_version(sm, arn, version_id=version_id)
+    sm.update_secret_version_stage(
+        SecretId=arn, VersionStage=PENDING, RemoveFromVersionId=version_id
+    )
+    return UnstickResult(arn, version_id, record.access_key_id if record else None, has_value)
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _list_versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
+    versions: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": True}
+    while True:
+        page = sm.list_secret_version_ids(**params)
+        versions.extend(page.get("Versions", []))
+        if not page.get("NextToken"):
+            return versions
+        params["NextToken"] = page["NextToken"]
+
+
+def _stuck_message(name: str, version_id: str) -> str:
+    return (
+        f"a previous rotation of secret {name} isn't complete: version {version_id} is still"
+        " AWSPENDING. Read the rotation function's logs, then run"
+        f" `python -m credrot unstick {name}` and rotate again"
+    )
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))

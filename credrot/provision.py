@@ -1,0 +1,256 @@
+"""Create a consumer in the emulator the way the Pulumi component does, with the same policies.
+
+Every policy document comes from ``components.iam_policies`` (never a copy). One deviation,
+confined to the emulator and named so it cannot be mistaken for the product: moto checks
+IAM and Secrets Manager permissions against ``"*"`` only, so a policy scoped to an exact ARN
+is denied even for that ARN. Each principal whose policy is scoped that way also gets an
+inline policy ``EmulatorOnlyResourceWildcard`` with the same actions on ``"*"``. S3
+statements need no such allowance (moto matches S3 resources). Least privilege is proven by
+the policy tests, not here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from components import iam_policies
+from credrot.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
+
+__all__ = [
+    "BOOTSTRAP_LABEL",
+    "EMULATOR_ONLY_POLICY",
+    "USER_PATH",
+    "Consumer",
+    "emulator_only_wildcard",
+    "provision_consumer",
+]
+
+# Mirrors of components.rotated_access_key's constants (that module imports Pulumi).
+USER_PATH = "/ai-credential-rotation/"
+BOOTSTRAP_LABEL = "BOOTSTRAP"
+HANDLER = "rotation_lambda.handler.lambda_handler"
+RUNTIME = "python3.13"
+EMULATOR_ONLY_POLICY = "EmulatorOnlyResourceWildcard"
+DATA_PREFIX = "data/"
+# Services whose permissions moto matches against "*" whatever the policy's Resource says.
+_RESOURCE_BLIND_SERVICES = frozenset({"iam", "secretsmanager", "kms", "logs", "sts"})
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """What ``provision_consumer`` created; repr shows no secret."""
+
+    name: str
+    user_name: str
+    user_arn: str
+    secret_arn: str
+    function_name: str
+    function_arn: str
+    role_arn: str
+    bucket: str
+    object_keys: tuple[str, ...]
+    reader_user_name: str
+    reader: AccessKeyPair = field(repr=False)
+    emulator_only_policies: tuple[str, ...]
+
+
+def emulator_only_wildcard(document: iam_policies.PolicyDocument) -> dict[str, Any] | None:
+    """The emulator-only allowance for ``document``: its statements on IAM, Secrets Manager,
+    KMS, Logs and STS actions, with ``"*"`` as Resource and no Condition; None if none."""
+    statements = []
+    for statement in document["Statement"]:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else list(actions)
+        blind = [action for action in actions if action.split(":")[0] in _RESOURCE_BLIND_SERVICES]
+        if blind and "Principal" not in statement:
+            statements.append(
+                {
+                    "Sid": f"{statement.get('Sid', 'Statement')}OnAnyResource",
+                    "Effect": "Allow",
+                    "Action": blind,
+                    "Resource": "*",
+                }
+            )
+    if not statements:
+        return None
+    return {"Version": iam_policies.POLICY_VERSION, "Statement": statements}
+
+
+def provision_consumer(
+    emulator: Emulator,
+    name: str = "drill-app",
+    *,
+    rotation_days: int = 30,
+    first_rotation: bool = True,
+    objects: int = 3,
+    previous_key_grace_hours: float = 24,
+    propagation_timeout_seconds: int = 60,
+) -> Consumer:
+    """Create consumer ``name`` as the RotatedAccessKey component does, plus data and a reader.
+
+    Mirrors the component's resources (names without Pulumi's random suffix): the user under
+    ``/ai-credential-rotation/`` with a managed data-access policy, the secret with its
+    bootstrap version labelled AWSCURRENT and BOOTSTRAP, the rotation role and its policy, the
+    rotation function with the component's environment, Secrets Manager's permission to invoke
+    it, and the managed reader policy (attached here to a reader user standing for the app's
+    own identity). The hourly sweep schedule is not created: the drill invokes the sweep.
+
+    Call with IAM authentication off (right after ``emulator.start()``). With
+    ``first_rotation`` rotation is enabled with an immediate rotation, as the component does,
+    so a key exists; without it the secret keeps its bootstrap value and rotation is merely
+    enabled.
+    """
+    iam = emulator.client("iam")
+    s3 = emulator.client("s3")
+    sm = emulator.client("secretsmanager")
+    logs = emulator.client("logs")
+    lambda_client = emulator.client("lambda")
+    allowances: list[str] = []
+
+    bucket = f"{name}-data"
+    s3.create_bucket(Bucket=bucket)
+    keys = tuple(f"{DATA_PREFIX}object-{index}.txt" for index in range(objects))
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=f"{key} of {name}\n".encode())
+
+    user_name = f"{name}-user"
+    user_arn = iam.create_user(UserName=user_name, Path=USER_PATH)["User"]["Arn"]
+    data_access = iam_policies.consumer_user_policy([f"s3://{bucket}/{DATA_PREFIX}"], [])
+    iam.attach_user_policy(
+        UserName=user_name,
+        PolicyArn=_managed_policy(iam, f"{name}-data-access", data_access),
+    )
+    _allow_in_emulator_only(iam, data_access, allowances, user=user_name)
+
+    secret_arn = sm.create_secret(
+        Name=f"{name}-secret",
+        Description=f"Rotated IAM access key of AI consumer {name}",
+    )["ARN"]
+    sm.put_secret_value(
+        SecretId=secret_arn,
+        SecretString=json.dumps({"UserName": user_name}),
+        VersionStages=["AWSCURRENT", BOOTSTRAP_LABEL],
+    )
+
+    function_name = f"{name}-rotator"
+    log_group = f"{name}-rotation-logs"
+    logs.create_log_group(logGroupName=log_group)
+    role_name = f"{name}-rotation-role"
+    role_arn = iam.create_role(
+        RoleName=role_name,
+        Path=USER_PATH,
+        AssumeRolePolicyDocument=json.dumps(iam_policies.lambda_assume_role_policy()),
+    )["Role"]["Arn"]
+    rotation_policy = iam_policies.rotation_function_policy(
+        user_arn=user_arn,
+        secret_arn=secret_arn,
+        log_group_arn=f"arn:aws:logs:{emulator.region}:{ACCOUNT_ID}:log-group:{log_group}",
+    )
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName=f"{name}-rotation-policy",
+        PolicyDocument=json.dumps(rotation_policy),
+    )
+    _allow_in_emulator_only(iam, rotation_policy, allowances, role=role_name)
+    function_arn = lambda_client.create_function(
+        FunctionName=function_name,
+        Runtime=RUNTIME,
+        Architectures=["arm64"],
+        Role=role_arn,
+        Handler=HANDLER,
+        Code={"ZipFile": _placeholder_zip()},
+        Timeout=propagation_timeout_seconds + 30,
+        Environment={
+            "Variables": {
+                "IAM_USER_NAME": user_name,
+                "IAM_USER_ARN": user_arn,
+                "PROPAGATION_TIMEOUT_SECONDS": str(propagation_timeout_seconds),
+                "PREVIOUS_KEY_GRACE_HOURS": f"{previous_key_grace_hours:g}",
+                "LOG_LEVEL": "INFO",
+            }
+        },
+    )["FunctionArn"]
+    lambda_client.add_permission(
+        FunctionName=function_name,
+        StatementId=f"{name}-allow-secretsmanager",
+        Action="lambda:InvokeFunction",
+        Principal="secretsmanager.amazonaws.com",
+        SourceArn=secret_arn,
+    )
+
+    reader = iam_policies.reader_policy(secret_arn=secret_arn)
+    reader_user = f"{name}-workload"
+    iam.create_user(UserName=reader_user, Path=USER_PATH)
+    iam.attach_user_policy(
+        UserName=reader_user, PolicyArn=_managed_policy(iam, f"{name}-reader", reader)
+    )
+    _allow_in_emulator_only(iam, reader, allowances, user=reader_user)
+    reader_key = iam.create_access_key(UserName=reader_user)["AccessKey"]
+
+    if first_rotation:
+        sm.rotate_secret(
+            SecretId=secret_arn,
+            RotationLambdaARN=function_arn,
+            RotationRules={"AutomaticallyAfterDays": rotation_days},
+        )
+    else:
+        emulator.configure_rotation(secret_arn, function_arn, rotation_days)
+
+    return Consumer(
+        name=name,
+        user_name=user_name,
+        user_arn=user_arn,
+        secret_arn=secret_arn,
+        function_name=function_name,
+        function_arn=function_arn,
+        role_arn=role_arn,
+        bucket=bucket,
+        object_keys=keys,
+        reader_user_name=reader_user,
+        reader=AccessKeyPair(reader_key["AccessKeyId"], reader_key["SecretAccessKey"]),
+        emulator_only_policies=tuple(allowances),
+    )
+
+
+def _managed_policy(iam: Any, name: str, document: iam_policies.PolicyDocument) -> str:
+    arn: str = iam.create_policy(
+        PolicyName=name, Path=USER_PATH, PolicyDocument=json.dumps(document)
+    )["Policy"]["Arn"]
+    return arn
+
+
+def _allow_in_emulator_only(
+    iam: Any,
+    document: iam_policies.PolicyDocument,
+    allowances: list[str],
+    *,
+    user: str | None = None,
+    role: str | None = None,
+) -> None:
+    """Attach the emulator-only wildcard twin of ``document`` to the principal, if needed."""
+    wildcard = emulator_only_wildcard(document)
+    if wildcard is None:
+        return
+    if user is not None:
+        iam.put_user_policy(
+            UserName=user, PolicyName=EMULATOR_ONLY_POLICY, PolicyDocument=json.dumps(wildcard)
+        )
+        allowances.append(f"user/{user}")
+    if role is not None:
+        iam.put_role_policy(
+            RoleName=role, PolicyName=EMULATOR_ONLY_POLICY, PolicyDocument=json.dumps(wildcard)
+        )
+        allowances.append(f"role/{role}")
+
+
+def _placeholder_zip() -> bytes:
+    # moto stores the code but never runs it: the emulator calls rotation_lambda in-process.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("README.txt", date_time=(1980, 1, 1, 0, 0, 0))
+        archive.writestr(info, "The emulator runs rotation_lambda from the repository.\n")
+    return buffer.getvalue()

@@ -1,0 +1,84 @@
+"""The secret's value: {"UserName", "AccessKeyId", "SecretAccessKey"} as a JSON object.
+
+A bootstrap value {"UserName": ...} (no key yet) is valid: the first rotation mints the first
+key. Parsing errors describe the value's shape, never its content, so a malformed secret
+cannot leak through an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotation_lambda.errors import SecretValueError, UserMismatchError
+
+_KEY_FIELDS = ("AccessKeyId", "SecretAccessKey")
+_FIELDS = ("UserName", *_KEY_FIELDS)
+_EXPECTED = '{"UserName": ..., "AccessKeyId": ..., "SecretAccessKey": ...} or {"UserName": ...}'
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """One version's value; repr hides the secret access key."""
+
+    user_name: str
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+    def to_json(self) -> str:
+        """Serialise with exactly the contract's keys (bootstrap: UserName only)."""
+        value = {"UserName": self.user_name}
+        if self.access_key_id is not None and self.secret_access_key is not None:
+            value["AccessKeyId"] = self.access_key_id
+            value["SecretAccessKey"] = self.secret_access_key
+        return json.dumps(value)
+
+
+def parse_secret_value(response: Mapping[str, Any], where: str) -> SecretValue:
+    """Parse a GetSecretValue response; `where` names the version in error messages."""
+    if "SecretString" not in response:
+        kind = "binary (SecretBinary)" if "SecretBinary" in response else "empty"
+        raise SecretValueError(
+            f"{where} is {kind}: this function stores a JSON SecretString {_EXPECTED};"
+            " put such a value"
+        )
+    try:
+        value = json.loads(response["SecretString"])
+    except ValueError:
+        # `from None`: JSONDecodeError keeps the whole document in its .doc attribute.
+        raise SecretValueError(f"{where} is not JSON: put a JSON object {_EXPECTED}") from None
+    if not isinstance(value, dict):
+        raise SecretValueError(
+            f"{where} is a JSON {type(value).__name__}, not an object: put {_EXPECTED}"
+        )
+    unknown = sorted(str(name) for name in value if name not in _FIELDS)
+    if unknown:
+        raise SecretValueError(
+            f"{where} has unexpected fields {unknown}: keep only {list(_FIELDS)}"
+        )
+    user_name = value.get("UserName")
+    if not isinstance(user_name, str) or not user_name:
+        raise SecretValueError(
+            f"{where} has no UserName string: put {_EXPECTED} naming the IAM user"
+        )
+    key_id, secret_key = (value.get(name) for name in _KEY_FIELDS)
+    if key_id is None and secret_key is None:
+        return SecretValue(user_name)
+    if not (isinstance(key_id, str) and key_id and isinstance(secret_key, str) and secret_key):
+        raise SecretValueError(
+            f"{where} must have both AccessKeyId and SecretAccessKey as non-empty strings,"
+            " or neither (bootstrap value)"
+        )
+    return SecretValue(user_name, key_id, secret_key)
+
+
+def require_user(value: SecretValue, user_name: str, where: str) -> None:
+    """Refuse a value naming any user but IAM_USER_NAME (checked before any IAM call)."""
+    if value.user_name != user_name:
+        raise UserMismatchError(
+            f"{where} names IAM user {value.user_name!r} but this function only rotates"
+            f" {user_name!r} (IAM_USER_NAME): fix the secret's UserName, or attach the secret"
+            " to the rotation function of that user"
+        )

@@ -1,0 +1,207 @@
+"""Fixtures for the app-side tests: credrot's client, CLI and drill against the emulator.
+
+Nothing here can reach real AWS: every test runs with dummy credentials, no AWS config
+files and AWS_ENDPOINT_URL pointing at a closed local port, unless it points botocore at
+the embedded emulator itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from credrot.emulator import Emulator
+from credrot.provision import Consumer, provision_consumer
+
+# Port 9 (discard) is closed here: a call that escapes the emulator fails at once.
+UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
+_names = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and region; no profile, no config files, no metadata service."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", UNREACHABLE_ENDPOINT)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_botocore_loader() -> Iterator[None]:
+    """Speed only: every botocore session in this process shares one model loader, so a
+    client costs milliseconds instead of re-reading the service's JSON model each time."""
+    import botocore.session
+
+    original = botocore.session.create_loader
+    shared = functools.lru_cache(maxsize=None)(original)
+    botocore.session.create_loader = shared
+    yield
+    botocore.session.create_loader = original
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    """One emulator per test module (moto's state is global: one at a time)."""
+    with Emulator() as running:
+        yield running
+
+
+@pytest.fixture
+def consumer(emulator: Emulator) -> Iterator[Consumer]:
+    """A freshly provisioned consumer with one key, IAM authentication on during the test."""
+    emulator.disable_iam_authentication()
+    created = provision_consumer(emulator, f"app{next(_names)}")
+    emulator.enable_iam_authentication()
+    yield created
+    emulator.disable_iam_authentication()
+
+
+@pytest.fixture
+def bootstrap_consumer(emulator: Emulator) -> Iterator[Consumer]:
+    """A consumer whose secret still holds only {"UserName": ...} (rotation enabled)."""
+    emulator.disable_iam_authentication()
+    created = provision_consumer(emulator, f"boot{next(_names)}", first_rotation=False)
+    emulator.enable_iam_authentication()
+    yield created
+    emulator.disable_iam_authentication()
+
+
+@pytest.fixture
+def operator_env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point boto3 (and the CLI) at the emulator with the operator's credentials."""
+    variables = emulator.env()
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return variables
+
+
+class SecretWatch:
+    """Every secret access key minted in the emulator during a test, to prove none leaks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.secrets: set[str] = set()
+
+    def add(self, secret: str | None) -> None:
+        if secret:
+            with self._lock:
+                self.secrets.add(secret)
+
+    def assert_absent(self, *texts: str) -> None:
+        assert self.secrets, "the watch saw no secret: it would prove nothing"
+        for text in texts:
+            for secret in self.secrets:
+                assert secret not in text
+
+
+@pytest.fixture
+def secret_watch(monkeypatch: pytest.MonkeyPatch) -> SecretWatch:
+    """Record the SecretAccessKey of every key moto creates from now on."""
+    from moto.iam.models import IAMBackend
+
+    watch = SecretWatch()
+    original = IAMBackend.create_access_key
+
+    def create_access_key(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        key = original(backend, *args, **kwargs)
+        watch.add(key.secret_access_key)
+        return key
+
+    monkeypatch.setattr(IAMBackend, "create_access_key", create_access_key)
+    return watch
+
+
+class ReadCounter:
+    """Counts GetSecretValue calls made through a Secrets Manager client (botocore hook)."""
+
+    def __init__(self, client: Any) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        client.meta.events.register("before-call.secrets-manager.GetSecretValue", self._count)
+
+    def _count(self, **kwargs: Any) -> None:
+        with self._lock:
+            self.count += 1
+
+
+class Aws:
+    """Operator-side helpers on the emulator, for arranging and checking state."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def current_value(self, consumer: Consumer) -> dict[str, str]:
+        """The secret's AWSCURRENT value."""
+        response = self.emulator.client("secretsmanager").get_secret_value(
+            SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
+        )
+        value: dict[str, str] = json.loads(response["SecretString"])
+        return value
+
+    def rotate(self, consumer: Consumer) -> str:
+        """Rotate once through RotateSecret (the real handler runs); return the new key id."""
+        self.emulator.client("secretsmanager").rotate_secret(
+            SecretId=consumer.secret_arn, RotationLambdaARN=consumer.function_arn
+        )
+        return self.current_value(consumer)["AccessKeyId"]
+
+    def user_keys(self, consumer: Consumer) -> dict[str, str]:
+        """The user's keys: id -> Active/Inactive."""
+        listed = self.emulator.client("iam").list_access_keys(UserName=consumer.user_name)
+        return {key["AccessKeyId"]: key["Status"] for key in listed["AccessKeyMetadata"]}
+
+    def stages(self, consumer: Consumer) -> dict[str, list[str]]:
+        """VersionIdsToStages of the consumer's secret."""
+        described = self.emulator.client("secretsmanager").describe_secret(
+            SecretId=consumer.secret_arn
+        )
+        stages: dict[str, list[str]] = described["VersionIdsToStages"]
+        return stages
+
+    def reader_client(self, consumer: Consumer) -> tuple[Any, ReadCounter]:
+        """The app's own Secrets Manager client (the reader identity) and its read counter."""
+        client = self.emulator.client("secretsmanager", consumer.reader)
+        return client, ReadCounter(client)
+
+    def whoami(self, client_session: Any) -> str:
+        """The ARN a session authenticates as (STS through the emulator)."""
+        sts = client_session.client("sts", endpoint_url=self.emulator.endpoint_url)
+        arn: str = sts.get_caller_identity()["Arn"]
+        return arn
+
+
+@pytest.fixture
+def aws(emulator: Emulator) -> Aws:
+    """Operator-side helpers on the module's emulator."""
+    return Aws(emulator)
+
+
+@pytest.fixture
+def output(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Callable[[], str]:
+    """Everything printed (stdout, stderr) or logged (INFO and above) so far in the test."""
+    caplog.set_level(logging.INFO)
+    printed: list[str] = []
+
+    def collected() -> str:
+        captured = capsys.readouterr()
+        printed.append(captured.out + captured.err)
+        return "".join(printed) + caplog.text
+
+    return collected

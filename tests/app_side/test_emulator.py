@@ -1,0 +1,190 @@
+"""The embedded emulator: real handler wiring, AWS-like failure semantics, IAM authentication,
+and a consumer provisioned with the component's own policy documents."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from components import iam_policies
+from credrot.emulator import AccessKeyPair, Emulator
+from credrot.provision import EMULATOR_ONLY_POLICY, USER_PATH
+
+
+def steps_of(emulator: Emulator, token: str) -> list[str]:
+    return [i.step for i in emulator.invocations if i.token == token]
+
+
+def rotate_secret(emulator: Emulator, consumer: Any) -> str:
+    token: str = emulator.client("secretsmanager").rotate_secret(
+        SecretId=consumer.secret_arn, RotationLambdaARN=consumer.function_arn
+    )["VersionId"]
+    return token
+
+
+def sts_code(emulator: Emulator, credentials: AccessKeyPair) -> str:
+    try:
+        emulator.client("sts", credentials).get_caller_identity()
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return "ok"
+
+
+def test_rotate_secret_runs_the_real_handler_for_the_four_steps(
+    consumer: Any, emulator: Any, aws: Any
+) -> None:
+    token = rotate_secret(emulator, consumer)
+    assert steps_of(emulator, token) == ["createSecret", "setSecret", "testSecret", "finishSecret"]
+    create = next(i for i in emulator.invocations if i.token == token)
+    assert create.api_calls["iam:CreateAccessKey"] == 1
+    assert aws.stages(consumer)[token] == ["AWSCURRENT"]
+
+
+def test_a_failed_step_leaves_the_rotation_pending_and_awscurrent_unchanged(
+    consumer: Any, emulator: Any, aws: Any
+) -> None:
+    current = aws.current_value(consumer)
+    failures_before = emulator.handler_failures
+    emulator.fail_step("testSecret")
+    token = rotate_secret(emulator, consumer)
+    assert steps_of(emulator, token) == ["createSecret", "setSecret", "testSecret"]
+    assert emulator.handler_failures == failures_before + 1
+    assert aws.stages(consumer)[token] == ["AWSPENDING"]
+    assert aws.current_value(consumer) == current
+    plain = emulator.client("secretsmanager").get_secret_value(SecretId=consumer.secret_arn)
+    assert json.loads(plain["SecretString"]) == current
+
+
+def test_rotate_secret_refuses_to_start_while_another_version_is_pending(
+    consumer: Any, emulator: Any
+) -> None:
+    emulator.fail_step("finishSecret")
+    rotate_secret(emulator, consumer)
+    with pytest.raises(ClientError, match="previous rotation isn't complete"):
+        rotate_secret(emulator, consumer)
+
+
+def test_deleted_inactive_and_forged_keys_are_rejected(
+    consumer: Any, emulator: Any, aws: Any
+) -> None:
+    iam = emulator.client("iam")
+    key = iam.create_access_key(UserName=consumer.reader_user_name)["AccessKey"]
+    live = AccessKeyPair(key["AccessKeyId"], key["SecretAccessKey"])
+    assert sts_code(emulator, live) == "ok"
+    assert sts_code(emulator, AccessKeyPair(live.access_key_id, "forged")) == (
+        "SignatureDoesNotMatch"
+    )
+    iam.update_access_key(
+        UserName=consumer.reader_user_name, AccessKeyId=live.access_key_id, Status="Inactive"
+    )
+    assert sts_code(emulator, live) == "InvalidClientTokenId"
+    iam.delete_access_key(UserName=consumer.reader_user_name, AccessKeyId=live.access_key_id)
+    assert sts_code(emulator, live) == "InvalidClientTokenId"
+
+
+def test_the_reader_may_read_its_secret_and_nothing_else(consumer: Any, emulator: Any) -> None:
+    secrets = emulator.client("secretsmanager", consumer.reader)
+    assert secrets.get_secret_value(SecretId=consumer.secret_arn, VersionStage="AWSCURRENT")
+    with pytest.raises(ClientError) as error:
+        emulator.client("iam", consumer.reader).list_access_keys(UserName=consumer.user_name)
+    assert error.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def managed_document(iam: Any, principal_policies: dict[str, Any], name: str) -> Any:
+    arn = next(
+        p["PolicyArn"] for p in principal_policies["AttachedPolicies"] if p["PolicyName"] == name
+    )
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+
+
+def test_the_consumer_gets_the_components_policy_documents_unchanged(
+    consumer: Any, emulator: Any
+) -> None:
+    iam = emulator.client("iam")
+    assert iam.get_user(UserName=consumer.user_name)["User"]["Path"] == USER_PATH
+    attached = iam.list_attached_user_policies(UserName=consumer.user_name)
+    assert managed_document(iam, attached, f"{consumer.name}-data-access") == (
+        iam_policies.consumer_user_policy([f"s3://{consumer.bucket}/data/"], [])
+    )
+    role = consumer.role_arn.rsplit("/", 1)[-1]
+    rotation = iam.get_role_policy(RoleName=role, PolicyName=f"{consumer.name}-rotation-policy")
+    assert rotation["PolicyDocument"] == iam_policies.rotation_function_policy(
+        user_arn=consumer.user_arn,
+        secret_arn=consumer.secret_arn,
+        log_group_arn=(
+            f"arn:aws:logs:us-east-1:123456789012:log-group:{consumer.name}-rotation-logs"
+        ),
+    )
+    attached = iam.list_attached_user_policies(UserName=consumer.reader_user_name)
+    assert managed_document(iam, attached, f"{consumer.name}-reader") == (
+        iam_policies.reader_policy(secret_arn=consumer.secret_arn)
+    )
+    # The emulator-only allowance is separate, named, and never on the consumer itself.
+    assert EMULATOR_ONLY_POLICY in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    user_inline = iam.list_user_policies(UserName=consumer.user_name)["PolicyNames"]
+    assert EMULATOR_ONLY_POLICY not in user_inline
+    assert consumer.emulator_only_policies == (
+        f"role/{role}",
+        f"user/{consumer.reader_user_name}",
+    )
+
+
+def test_the_consumer_reads_only_its_data_prefix(consumer: Any, emulator: Any, aws: Any) -> None:
+    value = aws.current_value(consumer)
+    s3 = emulator.client("s3", AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"]))
+    assert s3.get_object(Bucket=consumer.bucket, Key=consumer.object_keys[0])["Body"].read()
+    emulator.client("s3").put_object(Bucket=consumer.bucket, Key="private/x", Body=b"x")
+    with pytest.raises(ClientError) as error:
+        s3.get_object(Bucket=consumer.bucket, Key="private/x")
+    assert error.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_lambda_invoke_runs_the_sweep_with_an_overridden_environment(
+    consumer: Any, emulator: Any, aws: Any
+) -> None:
+    previous = aws.current_value(consumer)["AccessKeyId"]
+    current = aws.rotate(consumer)
+    with emulator.function_environment(consumer.function_name, PREVIOUS_KEY_GRACE_HOURS="0"):
+        response = emulator.client("lambda").invoke(
+            FunctionName=consumer.function_name,
+            Payload=json.dumps({"Action": "RetirePreviousKey", "SecretId": consumer.secret_arn}),
+        )
+    assert "FunctionError" not in response
+    assert aws.user_keys(consumer) == {previous: "Inactive", current: "Active"}
+    assert emulator.invocations[-1].step == "RetirePreviousKey"
+
+
+def test_a_handler_error_reaches_lambda_invoke_as_a_function_error(
+    consumer: Any, emulator: Any
+) -> None:
+    response = emulator.client("lambda").invoke(
+        FunctionName=consumer.function_name, Payload=json.dumps({"Nonsense": True})
+    )
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "InvalidEventError"
+
+
+def test_environ_points_boto3_at_the_emulator_and_restores_the_environment(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "https://sts.amazonaws.com")
+    before = dict(os.environ)
+    with emulator.environ():
+        assert "AWS_PROFILE" not in os.environ
+        assert "AWS_ENDPOINT_URL_STS" not in os.environ
+        arn = boto3.client("sts").get_caller_identity()["Arn"]
+        assert arn.endswith(":user/emulator-operator")
+    assert dict(os.environ) == before
+
+
+def test_only_one_emulator_may_run_at_a_time(emulator: Any) -> None:
+    with pytest.raises(RuntimeError, match="already running"):
+        Emulator().start()
+    assert emulator.client("sts").get_caller_identity()  # the running one is unharmed

@@ -1,0 +1,136 @@
+"""The whole program, __main__.py, under the mock engine: config in, maps by consumer out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ACCOUNT = "123456789012"
+NS = "ai-credential-rotation"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+COMPONENT_TYPE = "ai-credential-rotation:index:RotatedAccessKey"
+CHILDREN_PER_CONSUMER = 20  # the created alarm topic included, no email subscription
+BAD_CONFIGS = json.loads((Path(__file__).parent / "bad_configs.json").read_text())
+
+
+def consumer(name: str, **settings: Any) -> dict[str, Any]:
+    return {"name": name, "readPaths": [f"s3://acme-{name}/input/"], **settings}
+
+
+def expected_exports(*names: str) -> dict[str, dict[str, Any]]:
+    return {
+        "secret_arns": {
+            name: f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-secret-AbCdEf"
+            for name in names
+        },
+        "reader_policy_arns": {
+            name: f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/{name}-reader"
+            for name in names
+        },
+        "user_names": {name: f"{name}-user" for name in names},
+        "self_read_access": {
+            name: {"enabled": False, "sourceCidrs": [], "fromAnywhere": False} for name in names
+        },
+    }
+
+
+def test_one_consumer_deploys_one_component_and_exports_maps_by_name(engine: Any) -> None:
+    exports = engine.run_program({"consumers": [consumer("support-bot")]})
+    assert exports == expected_exports("support-bot")
+    assert [r.name for r in engine.of_type(COMPONENT_TYPE)] == ["support-bot"]
+    assert len(engine.registered()) == 1 + CHILDREN_PER_CONSUMER
+
+
+def test_three_consumers_deploy_three_components_and_export_three_entries(engine: Any) -> None:
+    names = ("support-bot", "forecast-agent", "code-reviewer")
+    exports = engine.run_program(
+        {
+            "consumers": [
+                consumer("support-bot"),
+                consumer("forecast-agent", rotationSchedule="cron(0 2 ? * MON *)"),
+                consumer("code-reviewer", rotationDays=7, writePaths=["s3://acme-reviews/out/"]),
+            ]
+        }
+    )
+    assert exports == expected_exports(*names)
+    assert sorted(r.name for r in engine.of_type(COMPONENT_TYPE)) == sorted(names)
+    assert len(engine.registered()) == 3 * (1 + CHILDREN_PER_CONSUMER)
+    for name in names:
+        component_urn = engine.component_urn(name)
+        children = [r for r in engine.registered() if r.parent == component_urn]
+        assert len(children) == CHILDREN_PER_CONSUMER
+        assert all(r.name.startswith(f"{name}-") for r in children)
+    assert engine.of_type("aws:iam/accessKey:AccessKey") == []
+
+
+def test_exports_of_an_earlier_run_do_not_leak_into_the_next(engine: Any) -> None:
+    engine.run_program({"consumers": [consumer("support-bot"), consumer("forecast-agent")]})
+    exports = engine.run_program({"consumers": [consumer("code-reviewer")]})
+    assert exports == expected_exports("code-reviewer")
+
+
+def test_stack_settings_reach_every_consumer(engine: Any) -> None:
+    engine.run_program(
+        {
+            "consumers": [consumer("support-bot"), consumer("forecast-agent")],
+            "previousKeyGraceHours": "12",
+            "propagationTimeoutSeconds": "120",
+            "logRetentionDays": "90",
+            "recoveryWindowDays": "30",
+            "logLevel": "warning",
+            "alarmTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:platform-alarms",
+        }
+    )
+    for name in ("support-bot", "forecast-agent"):
+        function = engine.one("aws:lambda/function:Function", f"{name}-rotator")
+        variables = function.inputs["environment"]["variables"]
+        assert variables["PREVIOUS_KEY_GRACE_HOURS"] == "12"
+        assert variables["PROPAGATION_TIMEOUT_SECONDS"] == "120"
+        assert variables["LOG_LEVEL"] == "WARNING"
+        assert function.inputs["timeout"] == 150
+        log_group = engine.one("aws:cloudwatch/logGroup:LogGroup", f"{name}-rotation-logs")
+        assert log_group.inputs["retentionInDays"] == 90
+        secret = engine.one("aws:secretsmanager/secret:Secret", f"{name}-secret")
+        assert secret.inputs["recoveryWindowInDays"] == 30
+    assert engine.of_type("aws:sns/topic:Topic") == []
+
+
+def test_the_dev_stack_deploys(engine: Any) -> None:
+    stack_file = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    config = {
+        key.split(":", 1)[1]: value for key, value in stack_file.items() if key.startswith(f"{NS}:")
+    }
+    exports = engine.run_program(config)
+    assert sorted(exports["secret_arns"]) == ["forecast-agent", "support-bot"]
+    assert exports["self_read_access"]["forecast-agent"] == {
+        "enabled": True,
+        "sourceCidrs": ["203.0.113.0/24"],
+        "fromAnywhere": False,
+    }
+    assert len(engine.of_type("aws:sns/topicSubscription:TopicSubscription")) == 2
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS, ids=[case["id"] for case in BAD_CONFIGS])
+def test_bad_config_is_refused_before_any_resource_is_registered(
+    engine: Any, case: dict[str, Any]
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        engine.run_program(case["config"])
+    assert f"{NS}:{case['key']}" in str(refused.value)
+    assert case["says"] in str(refused.value)
+    # engine.run waited for every outstanding registration before re-raising.
+    assert engine.mocks.resources == []
+    assert [r for r in engine.monitor.requests if r.type != "pulumi:pulumi:Stack"] == []
+
+
+def test_the_project_file_runs_the_program_from_the_project_venv() -> None:
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == NS
+    assert project["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": ".venv"},
+    }

@@ -1,0 +1,468 @@
+"""Fixtures for the rotation Lambda's tests: a moto AWS where rotations are staged the AWS way.
+
+`deployment` holds what the component deploys (an IAM user, its bootstrap secret and a rotation
+function registered in moto's Lambda). RotateSecret then stages an AWSPENDING version and
+"invokes" the function; moto's invoke is replaced by a recorder, so each test drives the
+recorded steps through the real handler itself, step by step.
+
+Test-side clients come from their own boto3 Session: hooks that tests register on
+boto3.DEFAULT_SESSION (call counters, fault injection) therefore see the function's calls only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.loaders
+import botocore.retries.standard
+import botocore.session
+import moto.awslambda.models
+import moto.secretsmanager.models
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from rotation_lambda import propagation
+from rotation_lambda.handler import lambda_handler
+
+EVENTS_DIR = Path(__file__).parent / "events"
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+REGION = "us-east-1"
+USER_NAME = "ai-app-chatbot"
+USER_PATH = "/ai-apps/"
+SECRET_NAME = "ai-apps/chatbot/access-key"
+
+
+# Every test gets fresh sessions; sharing one loader spares re-reading the service models.
+_SHARED_LOADER = botocore.loaders.create_loader()
+
+
+def new_session() -> boto3.Session:
+    """A boto3 session whose service models come from the shared loader."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", _SHARED_LOADER)
+    return boto3.Session(botocore_session=core, region_name=REGION)
+
+
+def reset_default_session() -> None:
+    """A fresh boto3.DEFAULT_SESSION (the function's clients use it); hooks start empty."""
+    boto3.DEFAULT_SESSION = new_session()
+
+
+def load_event(name: str, **fields: Any) -> dict[str, Any]:
+    """A sample event from events/<name>.json with some fields replaced."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / f"{name}.json").read_text())
+    event.update(fields)
+    return event
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dummy credentials and region only, so nothing can reach real AWS; a fresh default
+    session per test, so hooks registered by one test never leak into another."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "IAM_USER_NAME",
+        "IAM_USER_ARN",
+        "PROPAGATION_TIMEOUT_SECONDS",
+        "PREVIOUS_KEY_GRACE_HOURS",
+        "LOG_LEVEL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    reset_default_session()
+    yield
+    boto3.DEFAULT_SESSION = None
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Replaces the propagation wait hooks: sleeps are recorded and advance a fake clock;
+    jitter is pinned to its maximum so backoff sequences are exact."""
+    clock = FakeClock()
+    monkeypatch.setattr(propagation, "sleep", clock.sleep)
+    monkeypatch.setattr(propagation, "monotonic", clock.monotonic)
+    monkeypatch.setattr(propagation, "jitter", lambda: 1.0)
+    return clock
+
+
+class FakeClock:
+    """A monotonic clock that only moves when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock) -> Iterator[Deployment]:
+    """The deployed pieces in moto, and the function's environment as the component sets it."""
+    with mock_aws():
+        # mock_aws sets boto3.DEFAULT_SESSION to None while active: hooks go on a new one.
+        reset_default_session()
+        deployed = Deployment(monkeypatch)
+        monkeypatch.setenv("IAM_USER_NAME", USER_NAME)
+        monkeypatch.setenv("IAM_USER_ARN", deployed.user_arn)
+        yield deployed
+
+
+class Deployment:
+    """An IAM user with a bootstrap secret rotated by a (recorded) Lambda function."""
+
+    user_name = USER_NAME
+    secret_name = SECRET_NAME
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.session = new_session()
+        self.iam = self.session.client("iam")
+        self.sm = self.session.client("secretsmanager")
+        self.user_arn = self.iam.create_user(UserName=USER_NAME, Path=USER_PATH)["User"]["Arn"]
+        self.secret_arn = self.sm.create_secret(
+            Name=SECRET_NAME, SecretString=json.dumps({"UserName": USER_NAME})
+        )["ARN"]
+        self.function_arn = self._register_function()
+        self.invocations: list[dict[str, Any]] = []
+        monkeypatch.setattr(moto.awslambda.models.LambdaBackend, "invoke", self._record)
+
+    def _register_function(self) -> str:
+        role_arn = self.iam.create_role(
+            RoleName="rotation-function",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("index.py", "def handler(event, context):\n    return None\n")
+        return str(
+            self.session.client("lambda").create_function(
+                FunctionName="rotation-function",
+                Runtime="python3.13",
+                Role=role_arn,
+                Handler="index.handler",
+                Code={"ZipFile": code.getvalue()},
+            )["FunctionArn"]
+        )
+
+    def _record(
+        self, function_name: str, qualifier: Any = None, body: Any = None, **_: Any
+    ) -> bytes:
+        """Stands in for moto's LambdaBackend.invoke: records the event, runs nothing."""
+        self.invocations.append(json.loads(body))
+        return b""
+
+    # --- driving rotations -------------------------------------------------------------
+
+    def stage_rotation(self) -> str:
+        """RotateSecret as AWS does it: stages AWSPENDING with no value; returns the token."""
+        self.invocations.clear()
+        self.sm.rotate_secret(
+            SecretId=SECRET_NAME,
+            RotationLambdaARN=self.function_arn,
+            RotationRules={"AutomaticallyAfterDays": 30},
+        )
+        assert [event["Step"] for event in self.invocations] == list(STEPS)
+        return str(self.invocations[0]["ClientRequestToken"])
+
+    def run(self, step: str, token: str, secret_id: str = SECRET_NAME) -> None:
+        """Invoke the handler for one step, as Secrets Manager does."""
+        lambda_handler(load_event(step, SecretId=secret_id, ClientRequestToken=token), None)
+
+    def run_steps(self, token: str, steps: tuple[str, ...] = STEPS) -> None:
+        """Invoke the handler for each step in order."""
+        for step in steps:
+            self.run(step, token)
+
+    def rotate_fully(self) -> str:
+        """Stage a rotation and run its four steps; returns the token."""
+        token = self.stage_rotation()
+        self.run_steps(token)
+        return token
+
+    def retire_previous_key(self) -> None:
+        """Invoke the scheduled sweep."""
+        lambda_handler(load_event("RetirePreviousKey", SecretId=SECRET_NAME), None)
+
+    # --- reading state -----------------------------------------------------------------
+
+    def value(self, stage: str = "AWSCURRENT") -> dict[str, Any]:
+        """The parsed value of the version carrying `stage` (always named: see FIELD-NOTES)."""
+        response = self.sm.get_secret_value(SecretId=SECRET_NAME, VersionStage=stage)
+        return dict(json.loads(response["SecretString"]))
+
+    def stages(self) -> dict[str, list[str]]:
+        """VersionIdsToStages."""
+        return dict(self.sm.describe_secret(SecretId=SECRET_NAME)["VersionIdsToStages"])
+
+    def version_with(self, stage: str) -> str | None:
+        return next((v for v, stages in self.stages().items() if stage in stages), None)
+
+    def access_keys(self) -> dict[str, str]:
+        """The user's access keys: id -> Status."""
+        listed = self.iam.list_access_keys(UserName=USER_NAME)["AccessKeyMetadata"]
+        return {item["AccessKeyId"]: item["Status"] for item in listed}
+
+    def recorded_key_ids(self) -> set[str]:
+        """Key ids recorded in any labelled version of the secret."""
+        recorded = set()
+        for version_id in self.stages():
+            try:
+                response = self.sm.get_secret_value(SecretId=SECRET_NAME, VersionId=version_id)
+            except ClientError:
+                continue
+            key_id = json.loads(response["SecretString"]).get("AccessKeyId")
+            if key_id:
+                recorded.add(key_id)
+        return recorded
+
+    def authenticates_as(self, value: dict[str, Any]) -> str:
+        """The ARN STS reports for the key in `value` (compare it: moto checks no credentials)."""
+        sts = self.session.client(
+            "sts",
+            aws_access_key_id=value["AccessKeyId"],
+            aws_secret_access_key=value["SecretAccessKey"],
+        )
+        return str(sts.get_caller_identity()["Arn"])
+
+    def assert_nothing_leaked(self) -> None:
+        """<= 2 keys, every Active key recorded in the secret, AWSCURRENT authenticates as
+        exactly the user (valid mid-rotation too)."""
+        keys = self.access_keys()
+        assert len(keys) <= 2
+        active = {key_id for key_id, status in keys.items() if status == "Active"}
+        assert active <= self.recorded_key_ids()
+        current = self.value()
+        assert keys.get(current["AccessKeyId"]) == "Active"
+        assert self.authenticates_as(current) == self.user_arn
+
+    def assert_healthy(self) -> None:
+        """Nothing leaked, and no rotation left half-done."""
+        self.assert_nothing_leaked()
+        pending = self.version_with("AWSPENDING")
+        assert pending is None or pending == self.version_with("AWSCURRENT")
+
+    # --- arranging state ---------------------------------------------------------------
+
+    def create_stray_key(self, *, active: bool = True) -> str:
+        """A key someone created by hand on the user, outside the rotation."""
+        key_id = str(self.iam.create_access_key(UserName=USER_NAME)["AccessKey"]["AccessKeyId"])
+        if not active:
+            self.iam.update_access_key(UserName=USER_NAME, AccessKeyId=key_id, Status="Inactive")
+        return key_id
+
+    def replace_current_value(self, **value: Any) -> None:
+        """Make a new AWSCURRENT version (SecretString= or SecretBinary=). Staged under a custom
+        label first, then AWSCURRENT is moved: moto's plain put can leave two AWSCURRENT."""
+        new_version = self.sm.put_secret_value(
+            SecretId=SECRET_NAME, VersionStages=["REPLACEMENT"], **value
+        )["VersionId"]
+        self.sm.update_secret_version_stage(
+            SecretId=SECRET_NAME,
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=new_version,
+            RemoveFromVersionId=self.version_with("AWSCURRENT"),
+        )
+        self.sm.update_secret_version_stage(
+            SecretId=SECRET_NAME, VersionStage="REPLACEMENT", RemoveFromVersionId=new_version
+        )
+
+
+def wait_for_next_second() -> None:
+    """IAM and moto's Secrets Manager keep whole-second dates: a key made in the same second as
+    a rotation's version counts as made by that rotation. Tests of keys made BEFORE a rotation
+    wait for the next second so the dates tell them apart."""
+    time.sleep(1.0 - time.time() % 1.0 + 0.01)
+
+
+@pytest.fixture
+def next_second() -> Callable[[], None]:
+    """See wait_for_next_second."""
+    return wait_for_next_second
+
+
+@pytest.fixture
+def moto_reports_real_version_dates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS's ListSecretVersionIds reports each version's real CreatedDate; moto 5.2.5 reports
+    "now" for every version. The crash-retry rule compares a key's CreateDate with its
+    rotation version's CreatedDate, so report the date moto stored. Nothing else changes."""
+    original = moto.secretsmanager.models.SecretsManagerBackend.list_secret_version_ids
+
+    def list_with_real_dates(self: Any, secret_id: str) -> str:
+        listing = json.loads(original(self, secret_id))
+        stored = self.secrets[secret_id].versions
+        for version in listing["Versions"]:
+            version["CreatedDate"] = stored[version["VersionId"]]["createdate"]
+        return json.dumps(listing)
+
+    monkeypatch.setattr(
+        moto.secretsmanager.models.SecretsManagerBackend,
+        "list_secret_version_ids",
+        list_with_real_dates,
+    )
+
+
+# --- observing and disturbing the function's calls (botocore's own event system) ---------
+
+
+class CallCounter:
+    """Counts the function's API calls by "service.Operation", grouped per label."""
+
+    def __init__(self) -> None:
+        self.label = ""
+        self.calls: dict[str, Counter[str]] = {}
+        boto3.DEFAULT_SESSION.events.register("before-call.*.*", self._count)
+
+    def _count(self, event_name: str, **_: Any) -> None:
+        _, service, operation = event_name.split(".")
+        self.calls.setdefault(self.label, Counter())[f"{service}.{operation}"] += 1
+
+    def total(self) -> int:
+        return sum(sum(counter.values()) for counter in self.calls.values())
+
+
+@pytest.fixture
+def call_counter() -> CallCounter:
+    """Counts calls made through boto3's default session (the function's clients)."""
+    return CallCounter()
+
+
+class FaultInjector:
+    """Makes one call of one operation fail, through botocore's own event system.
+
+    `fail`: AWS does nothing and the call raises, as when botocore has given up retrying.
+    `lose_responses`: AWS performs the call but botocore sees an error for `attempts`
+    attempts (hooked on before-send, ahead of moto, so botocore's retry logic runs).
+    Occurrences count the function's calls of that operation from the moment of arming.
+    """
+
+    def __init__(self) -> None:
+        self.injected: list[str] = []
+        self._calls: Counter[str] = Counter()
+        self._failures: list[tuple[str, int, str, int]] = []
+        self._lost: list[list[Any]] = []
+        events = boto3.DEFAULT_SESSION.events
+        events.register("before-call.*.*", self._before_call)
+        events.register_first("before-send.*.*", self._before_send)
+
+    def fail(self, operation: str, *, code: str, status: int, occurrence: int = 1) -> None:
+        """Fail the `occurrence`-th call of "service-id.Operation" from now."""
+        self._failures.append((operation, self._calls[operation] + occurrence, code, status))
+
+    def lose_responses(
+        self, operation: str, *, code: str, status: int, attempts: int, occurrence: int = 1
+    ) -> None:
+        """Let the call happen but answer its first `attempts` attempts with an error."""
+        self._lost.append([operation, self._calls[operation] + occurrence, code, status, attempts])
+
+    def _before_call(self, event_name: str, model: Any, **_: Any) -> None:
+        operation = event_name.split(".", 1)[1]
+        self._calls[operation] += 1
+        for failing, call_number, code, status in self._failures:
+            if failing == operation and call_number == self._calls[operation]:
+                self.injected.append(operation)
+                raise ClientError(
+                    {
+                        "Error": {"Code": code, "Message": f"injected {code}"},
+                        "ResponseMetadata": {"HTTPStatusCode": status},
+                    },
+                    model.name,
+                )
+
+    def _before_send(self, event_name: str, request: Any, **_: Any) -> AWSResponse | None:
+        operation = event_name.split(".", 1)[1]
+        for lost in self._lost:
+            failing, call_number, code, status, attempts = lost
+            if failing == operation and call_number == self._calls[operation] and attempts:
+                lost[4] -= 1
+                self.injected.append(operation)
+                return _error_response(request.url, operation, code, status)
+        return None
+
+
+def _error_response(url: str, operation: str, code: str, status: int) -> AWSResponse:
+    if operation.startswith("secrets-manager."):
+        body = json.dumps({"__type": code, "message": f"injected {code}"}).encode()
+        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "injected"}
+    else:
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+            f"<Message>injected {code}</Message></Error><RequestId>injected</RequestId>"
+            "</ErrorResponse>"
+        ).encode()
+        headers = {"Content-Type": "text/xml"}
+    return AWSResponse(url, status, headers, _RawBody(body))
+
+
+class _RawBody:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+    def read(self, *_: Any) -> bytes:
+        return self._body
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> FaultInjector:
+    """Error injection; botocore still retries lost responses, minus its backoff sleeps."""
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0
+    )
+    return FaultInjector()
+
+
+@pytest.fixture
+def auth_failures() -> Callable[[int], None]:
+    """`auth_failures(n)`: the next n GetCallerIdentity calls fail with InvalidClientTokenId,
+    as AWS answers a key IAM has not propagated yet (moto checks no credentials)."""
+
+    def arm(times: int, code: str = "InvalidClientTokenId") -> None:
+        remaining = [times]
+
+        def hook(model: Any, **_: Any) -> None:
+            if remaining[0] > 0:
+                remaining[0] -= 1
+                raise ClientError(
+                    {"Error": {"Code": code, "Message": f"injected {code}"}}, model.name
+                )
+
+        boto3.DEFAULT_SESSION.events.register("before-call.sts.GetCallerIdentity", hook)
+
+    return arm

@@ -1,0 +1,84 @@
+"""API calls per rotation, counted with botocore's before-call events (STS included)."""
+
+from __future__ import annotations
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+
+
+def count_rotation(deployment, call_counter):
+    token = deployment.stage_rotation()
+    for step in STEPS:
+        call_counter.label = step
+        deployment.run(step, token)
+    return {step: dict(call_counter.calls[step]) for step in STEPS}
+
+
+def test_a_steady_state_rotation_makes_fourteen_calls(deployment, call_counter, monkeypatch):
+    # Steady state: current key + previous key, the latter retired by the sweep.
+    deployment.rotate_fully()
+    deployment.rotate_fully()
+    monkeypatch.setenv("PREVIOUS_KEY_GRACE_HOURS", "0")
+    deployment.retire_previous_key()
+    call_counter.calls.clear()
+
+    calls = count_rotation(deployment, call_counter)
+
+    assert calls == {
+        "createSecret": {
+            "secrets-manager.DescribeSecret": 1,
+            "secrets-manager.GetSecretValue": 2,  # AWSPENDING (absent), AWSCURRENT
+            "iam.ListAccessKeys": 1,
+            "iam.DeleteAccessKey": 1,  # the Inactive previous key: no need to read AWSPREVIOUS
+            "iam.CreateAccessKey": 1,
+            "secrets-manager.PutSecretValue": 1,
+        },
+        "setSecret": {"secrets-manager.DescribeSecret": 1},
+        "testSecret": {
+            "secrets-manager.DescribeSecret": 1,
+            "secrets-manager.GetSecretValue": 1,
+            "sts.GetCallerIdentity": 1,
+        },
+        "finishSecret": {
+            "secrets-manager.DescribeSecret": 1,
+            "secrets-manager.UpdateSecretVersionStage": 2,
+        },
+    }
+    assert call_counter.total() == 14
+    deployment.assert_healthy()
+
+
+def test_an_active_previous_key_costs_one_more_read_to_prove_it_is_not_current(
+    deployment, call_counter
+):
+    deployment.rotate_fully()
+    deployment.rotate_fully()
+    call_counter.calls.clear()
+
+    calls = count_rotation(deployment, call_counter)
+
+    assert calls["createSecret"]["secrets-manager.GetSecretValue"] == 3
+    assert "secrets-manager.ListSecretVersionIds" not in calls["createSecret"]
+    assert call_counter.total() == 15
+
+
+def test_the_first_rotation_deletes_nothing_and_reads_no_more_evidence(deployment, call_counter):
+    calls = count_rotation(deployment, call_counter)
+
+    assert calls["createSecret"] == {
+        "secrets-manager.DescribeSecret": 1,
+        "secrets-manager.GetSecretValue": 2,
+        "iam.ListAccessKeys": 1,
+        "iam.CreateAccessKey": 1,
+        "secrets-manager.PutSecretValue": 1,
+    }
+    assert call_counter.total() == 13
+
+
+def test_the_sweep_reads_only_awscurrent_during_the_grace_period(deployment, call_counter):
+    deployment.rotate_fully()
+    deployment.rotate_fully()
+    call_counter.calls.clear()
+
+    deployment.retire_previous_key()
+
+    assert call_counter.calls[""] == {"secrets-manager.GetSecretValue": 1}

@@ -1,0 +1,218 @@
+"""Bad input gives a specific, clear error and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from rotation_lambda.errors import (
+    ConfigurationError,
+    InvalidEventError,
+    RotationError,
+    SecretStateError,
+    SecretValueError,
+    UserMismatchError,
+)
+from rotation_lambda.handler import lambda_handler, parse_event
+
+STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+TOKEN = "7f3c9a52-5d1e-4c4b-9a53-2b8e0f6d1c27"
+SECRET = "ai-apps/chatbot/access-key"
+FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.fixture
+def configured(monkeypatch):
+    monkeypatch.setenv("IAM_USER_NAME", "ai-app-chatbot")
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ([], "event is a list, not an object"),
+        ("createSecret", "event is a str, not an object"),
+        (None, "event is a NoneType, not an object"),
+        ({}, "exactly one of Step and Action"),
+        (
+            {"Step": "createSecret", "Action": "RetirePreviousKey", "SecretId": SECRET},
+            "exactly one",
+        ),
+        ({"Step": "createSecret", "ClientRequestToken": TOKEN}, "SecretId is missing"),
+        ({"Step": "createSecret", "SecretId": SECRET}, "ClientRequestToken is missing"),
+        ({"Step": "createSecret", "SecretId": SECRET, "ClientRequestToken": ""}, "non-empty"),
+        ({"Step": "createSecret", "SecretId": 7, "ClientRequestToken": TOKEN}, "SecretId is not"),
+        ({"Step": "rotateSecret", "SecretId": SECRET, "ClientRequestToken": TOKEN}, "Step 'rot"),
+        ({"Step": None, "SecretId": SECRET, "ClientRequestToken": TOKEN}, "Step is missing"),
+        ({"Action": "DeleteEverything", "SecretId": SECRET}, "Action 'DeleteEverything' is unkn"),
+        ({"Action": "RetirePreviousKey"}, "SecretId is missing"),
+    ],
+)
+def test_a_malformed_event_is_refused_before_any_call(configured, call_counter, event, message):
+    with pytest.raises(InvalidEventError, match=message) as error:
+        lambda_handler(event, None)
+
+    assert "createSecret" in str(error.value) or "RetirePreviousKey" in str(error.value)
+    assert call_counter.total() == 0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("IAM_USER_NAME", None, "IAM_USER_NAME is not set"),
+        ("IAM_USER_NAME", "no spaces allowed", "IAM_USER_NAME='no spaces allowed' is not a valid"),
+        ("PROPAGATION_TIMEOUT_SECONDS", "soon", "PROPAGATION_TIMEOUT_SECONDS='soon' is not a num"),
+        ("PROPAGATION_TIMEOUT_SECONDS", "-1", "PROPAGATION_TIMEOUT_SECONDS='-1' is out of range"),
+        ("PROPAGATION_TIMEOUT_SECONDS", "3600", "from 0 to 900"),
+        ("PROPAGATION_TIMEOUT_SECONDS", "nan", "out of range"),
+        ("PREVIOUS_KEY_GRACE_HOURS", "a day", "PREVIOUS_KEY_GRACE_HOURS='a day' is not a number"),
+        ("PREVIOUS_KEY_GRACE_HOURS", "-24", "of 0 or more"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is not a log level: use one of DEBUG"),
+        ("IAM_USER_ARN", "arn:aws:iam::123456789012:user/other", "not the ARN of IAM user"),
+    ],
+)
+def test_bad_configuration_is_refused_with_the_variable_value_and_fix(
+    configured, call_counter, monkeypatch, variable, value, message
+):
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigurationError, match=message) as error:
+        lambda_handler({"Action": "RetirePreviousKey", "SecretId": SECRET}, None)
+
+    assert any(fix in str(error.value) for fix in ("set it", "set a number", "use one of"))
+    assert call_counter.total() == 0
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_token_the_secret_does_not_know_is_refused(deployment, step):
+    deployment.stage_rotation()
+    stages = deployment.stages()
+    unknown = str(uuid.uuid4())
+
+    with pytest.raises(SecretStateError, match=f"has no version '{unknown}'"):
+        deployment.run(step, unknown)
+
+    assert deployment.stages() == stages
+    assert deployment.access_keys() == {}
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_secret_without_rotation_enabled_is_refused(deployment, step):
+    token = deployment.stage_rotation()
+    deployment.sm.cancel_rotate_secret(SecretId=deployment.secret_name)
+
+    with pytest.raises(SecretStateError, match="rotation is not enabled"):
+        deployment.run(step, token)
+
+    assert deployment.access_keys() == {}
+    assert deployment.stages()[token] == ["AWSPENDING"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_token_that_is_not_pending_is_refused(deployment, step):
+    first = deployment.rotate_fully()
+    deployment.rotate_fully()
+    keys = deployment.access_keys()
+    assert deployment.stages()[first] == ["AWSPREVIOUS"]
+
+    with pytest.raises(SecretStateError, match="is not AWSPENDING"):
+        deployment.run(step, first)
+
+    assert deployment.access_keys() == keys
+
+
+BAD_VALUES = [
+    ({"SecretString": f"SecretAccessKey={FAKE_SECRET_KEY}"}, SecretValueError, "is not JSON"),
+    ({"SecretString": json.dumps([FAKE_SECRET_KEY])}, SecretValueError, "is a JSON list"),
+    ({"SecretString": json.dumps(FAKE_SECRET_KEY)}, SecretValueError, "is a JSON str"),
+    ({"SecretString": json.dumps({"user": "ai-app-chatbot"})}, SecretValueError, "unexpected"),
+    ({"SecretString": "{}"}, SecretValueError, "has no UserName"),
+    ({"SecretString": json.dumps({"UserName": 7})}, SecretValueError, "has no UserName"),
+    (
+        {"SecretString": json.dumps({"UserName": "ai-app-chatbot", "AccessKeyId": "AKIA1"})},
+        SecretValueError,
+        "both AccessKeyId and SecretAccessKey",
+    ),
+    ({"SecretBinary": FAKE_SECRET_KEY.encode()}, SecretValueError, r"binary \(SecretBinary\)"),
+    ({"SecretString": json.dumps({"UserName": "root-admin"})}, UserMismatchError, "root-admin"),
+]
+
+
+@pytest.mark.parametrize(("value", "error_class", "message"), BAD_VALUES)
+def test_a_bad_current_value_is_refused_before_any_iam_call(
+    deployment, call_counter, caplog, value, error_class, message
+):
+    deployment.replace_current_value(**value)
+    token = deployment.stage_rotation()
+    call_counter.label = "create"
+
+    with pytest.raises(error_class, match=message) as error:
+        deployment.run("createSecret", token)
+
+    assert "AWSCURRENT value" in str(error.value)
+    assert FAKE_SECRET_KEY not in str(error.value)
+    assert FAKE_SECRET_KEY not in caplog.text
+    assert not any(op.startswith("iam.") for op in call_counter.calls["create"])
+    assert deployment.access_keys() == {}
+    assert deployment.stages()[token] == ["AWSPENDING"]
+
+
+def test_a_pending_value_naming_another_user_is_refused_before_testing_it(deployment, call_counter):
+    token = deployment.stage_rotation()
+    deployment.sm.put_secret_value(
+        SecretId=deployment.secret_name,
+        ClientRequestToken=token,
+        VersionStages=["AWSPENDING"],
+        SecretString=json.dumps(
+            {"UserName": "root-admin", "AccessKeyId": "AKIA1", "SecretAccessKey": "x"}
+        ),
+    )
+    call_counter.label = "test"
+
+    for step in ("createSecret", "testSecret"):
+        with pytest.raises(UserMismatchError, match="AWSPENDING value"):
+            deployment.run(step, token)
+
+    assert not any(op.startswith(("iam.", "sts.")) for op in call_counter.calls["test"])
+
+
+def test_testing_before_creating_is_refused(deployment):
+    token = deployment.stage_rotation()
+
+    with pytest.raises(SecretStateError, match="has no AWSPENDING value"):
+        deployment.run("testSecret", token)
+
+
+def test_a_pending_value_without_a_key_is_refused(deployment):
+    token = deployment.stage_rotation()
+    deployment.sm.put_secret_value(
+        SecretId=deployment.secret_name,
+        ClientRequestToken=token,
+        VersionStages=["AWSPENDING"],
+        SecretString=json.dumps({"UserName": deployment.user_name}),
+    )
+
+    with pytest.raises(SecretValueError, match="holds no access key"):
+        deployment.run("testSecret", token)
+
+
+def test_every_error_is_a_rotation_error_and_a_value_error():
+    for error_class in (ConfigurationError, InvalidEventError, SecretStateError, UserMismatchError):
+        assert issubclass(error_class, RotationError)
+        assert issubclass(error_class, ValueError)
+
+
+@pytest.mark.parametrize("name", [*STEPS, "RetirePreviousKey"])
+def test_the_sample_events_are_valid_events(name):
+    request = parse_event(load_sample(name))
+
+    assert request.secret_id.startswith("arn:aws:secretsmanager:")
+
+
+def load_sample(name):
+    return json.loads((Path(__file__).parent / "events" / f"{name}.json").read_text())
