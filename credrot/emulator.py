@@ -344,19 +344,6 @@ class Emulator:
         settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
         ActionAuthenticatorMixin.request_count = 0
 
-    @contextmanager
-    def iam_authentication_disabled(self) -> Iterator[None]:
-        """Run set-up (or a deliberate bypass) with authentication off, then restore it."""
-        from moto import settings
-
-        was = settings.INITIAL_NO_AUTH_ACTION_COUNT
-        self.disable_iam_authentication()
-        try:
-            yield
-        finally:
-            if was == 0:
-                self.enable_iam_authentication()
-
     # -- the rotation Lambda --------------------------------------------------------------
 
     @property

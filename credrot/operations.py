@@ -152,8 +152,8 @@ def take_snapshot(sm: Any, iam: Any, secret_id: str, *, now: datetime | None = N
         for version in unread:
             if not unexplained:
                 break
-            views[version.version_id] = read = view(version.version_id, read=True)
-            unexplained.discard(read.access_key_id or "")
+            views[version.version_id] = evidence = view(version.version_id, read=True)
+            unexplained.discard(evidence.access_key_id or "")
 
     rules = described.get("RotationRules") or {}
     schedule = rules.get("ScheduleExpression")

@@ -129,15 +129,23 @@ def test_an_unknown_active_key_is_never_deleted_and_blocks_the_rotation(deployme
     assert deployment.recorded_key_ids() == {current["AccessKeyId"]}
 
 
-def test_an_unknown_active_key_blocks_even_the_first_rotation(deployment, next_second):
+def test_an_unknown_active_key_not_in_the_way_is_kept_and_reported(deployment, next_second, caplog):
     stray = deployment.create_stray_key()
     next_second()
-    token = deployment.stage_rotation()
 
+    deployment.rotate_fully()
+
+    assert deployment.access_keys() == {
+        stray: "Active",
+        deployment.value()["AccessKeyId"]: "Active",
+    }
+    assert (
+        f'"decision": "keep-unknown-active-key", "outcome": "warning", "key_ids": ["{stray}"]'
+        in (caplog.text)
+    )
+    # Once it is in the way, the next rotation refuses rather than delete it.
     with pytest.raises(UnknownKeyError, match=stray):
-        deployment.run("createSecret", token)
-
-    assert deployment.access_keys() == {stray: "Active"}
+        deployment.run("createSecret", deployment.stage_rotation())
 
 
 def test_rotation_proceeds_once_the_operator_deactivates_the_stray_key(deployment, next_second):

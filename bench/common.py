@@ -1,0 +1,163 @@
+"""What every bench script shares: paths, a sealed AWS environment, tables and JSON results.
+
+Each script prints one or more tables (with "target" and "met?" columns where a target
+exists) and writes the same figures as JSON to ``bench/results/<script>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "bench" / "results"
+
+# Variables that could point botocore at real AWS or at another endpoint.
+_AWS_VARIABLES_TO_CLEAR = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "IAM_USER_NAME",
+    "IAM_USER_ARN",
+    "PROPAGATION_TIMEOUT_SECONDS",
+    "PREVIOUS_KEY_GRACE_HOURS",
+    "LOG_LEVEL",
+)
+
+
+def sealed_aws_environment() -> dict[str, str]:
+    """Dummy credentials, one region, no config files, no metadata service, no endpoints."""
+    return {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@contextmanager
+def sealed_aws() -> Iterator[None]:
+    """Apply ``sealed_aws_environment()`` to os.environ for the block (also clearing
+    profile, endpoint and rotation-function variables), then restore it."""
+    variables = sealed_aws_environment()
+    cleared = [
+        name
+        for name in os.environ
+        if name in _AWS_VARIABLES_TO_CLEAR or name.startswith("AWS_ENDPOINT_URL_")
+    ]
+    saved = {name: os.environ.get(name) for name in [*variables, *cleared]}
+    for name in cleared:
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (fraction in 0..1) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    """statistics.median, named here so the scripts read alike."""
+    return float(statistics.median(values))
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Least-squares (slope, intercept) of ys against xs."""
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+    return slope, mean_y - slope * mean_x
+
+
+def met(value: float, limit: float) -> str:
+    """ "yes" when value <= limit, else "NO" (upper-case so a miss stands out)."""
+    return "yes" if value <= limit else "NO"
+
+
+@dataclass
+class Table:
+    """A plain-text table: a title, column headers and rows of already-formatted cells."""
+
+    title: str
+    columns: Sequence[str]
+    rows: list[Sequence[Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *cells: Any) -> None:
+        """Append one row (cells are str()-ed when printed)."""
+        self.rows.append(cells)
+
+    def render(self) -> str:
+        """The table as text: title, header, rule, rows, then notes."""
+        cells = [[str(cell) for cell in row] for row in self.rows]
+        widths = [
+            max([len(header), *(len(row[index]) for row in cells)])
+            for index, header in enumerate(self.columns)
+        ]
+
+        def line(values: Sequence[str]) -> str:
+            return "  ".join(
+                value.ljust(width) for value, width in zip(values, widths, strict=True)
+            ).rstrip()
+
+        lines = [self.title, line(self.columns), line(["-" * width for width in widths])]
+        lines.extend(line(row) for row in cells)
+        lines.extend(f"  {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def print(self) -> None:
+        """Print the table and a blank line."""
+        print(self.render(), end="\n\n", flush=True)
+
+
+def write_results(script: str, results: dict[str, Any]) -> Path:
+    """Write ``results`` (plus when and where they were measured) as JSON; return the path."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{script}.json"
+    document = {
+        "script": f"bench/{script}.py",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        **results,
+    }
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print(f"results: {path.relative_to(ROOT)}", flush=True)
+    return path
+
+
+def python_executable() -> str:
+    """The interpreter running the bench (the project's venv under ``make bench``)."""
+    return sys.executable
