@@ -198,18 +198,29 @@ def data_access_policy(
 
 
 def self_read_statements(
-    secret_arn: str, source_cidrs: Sequence[str] | None
+    secret_arn: str, source_cidrs: Sequence[str] | None, kms_key_arn: str | None = None
 ) -> list[dict[str, Any]]:
     """Let a workload outside AWS read its own secret with its own key, from ``source_cidrs``.
 
     Without the source-IP condition a leaked key could read every future key, so rotation
     would never evict it; callers must pass CIDRs unless the operator explicitly opted out.
+    With a customer KMS key the user may also decrypt, but only through Secrets Manager and
+    only this secret (its encryption context). That statement carries no source-IP
+    condition: Secrets Manager calls KMS from its own addresses, so the condition would
+    never match; the GetSecretValue statement is where the caller's address is checked.
     """
-    return [
+    statements = [
         _statement(
             "ReadOwnSecret", READER_SECRET_ACTIONS, [secret_arn], source_ip_condition(source_cidrs)
         )
     ]
+    if kms_key_arn:
+        decrypt = _kms_via_secrets_manager(
+            "DecryptOwnSecret", kms_key_arn, secret_arn, ["kms:Decrypt"]
+        )
+        decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] = secret_arn
+        statements.append(decrypt)
+    return statements
 
 
 def consumer_user_policy(
@@ -219,12 +230,14 @@ def consumer_user_policy(
     self_read_secret_arn: str | None = None,
     source_cidrs: Sequence[str] | None = None,
     restrict_data_access: bool = False,
+    kms_key_arn: str | None = None,
 ) -> PolicyDocument:
     """The consumer user's own policy: its data access and, with self-read, its own secret.
 
     ``source_cidrs`` limits the self-read statement, and with ``restrict_data_access`` the
     data-access statements too. No CIDRs means self-read from anywhere: the caller must have
-    had the operator opt in explicitly.
+    had the operator opt in explicitly. ``kms_key_arn`` is the secret's customer KMS key, if
+    any (needed only with self-read).
     """
     if restrict_data_access and not source_cidrs:
         raise ValueError("restrictDataAccess: needs sourceCidrs to restrict the data access to")
@@ -232,7 +245,9 @@ def consumer_user_policy(
         read_paths, write_paths, source_cidrs=source_cidrs if restrict_data_access else None
     )
     if self_read_secret_arn is not None:
-        document["Statement"].extend(self_read_statements(self_read_secret_arn, source_cidrs))
+        document["Statement"].extend(
+            self_read_statements(self_read_secret_arn, source_cidrs, kms_key_arn)
+        )
     return document
 
 

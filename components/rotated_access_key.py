@@ -49,28 +49,42 @@ from components.config import (
     check_self_read,
     policy_name,
 )
+from components.contract import (
+    ARCHITECTURE,
+    BOOTSTRAP_STAGE,
+    COMPONENT_TYPE,
+    CONSUMER_TAG,
+    HANDLER,
+    IAM_PATH,
+    RETIRE_PREVIOUS_KEY_ACTION,
+    RUNTIME,
+    ConsumerNames,
+    function_environment,
+    sweep_event,
+)
 from components.packaging import LambdaArchive, write_lambda_zip
 
-COMPONENT_TYPE = "ai-credential-rotation:index:RotatedAccessKey"
-# A custom staging label kept on the bootstrap version forever; see _secret() for why.
-BOOTSTRAP_STAGE = "BOOTSTRAP"
-IAM_PATH = "/ai-credential-rotation/"
-CONSUMER_TAG = "ai-credential-rotation:consumer"
+__all__ = [
+    "ARCHITECTURE",
+    "BOOTSTRAP_STAGE",
+    "COMPONENT_TYPE",
+    "CONSUMER_TAG",
+    "HANDLER",
+    "IAM_PATH",
+    "RETIRE_PREVIOUS_KEY_ACTION",
+    "RUNTIME",
+    "RotatedAccessKey",
+    "RotatedAccessKeyArgs",
+    "rotation_failed_event_pattern",
+    "rotation_lambda_archive",
+    "sweep_event",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_PACKAGE_DIR = PROJECT_ROOT / "rotation_lambda"
 BUILD_DIR = PROJECT_ROOT / "build"  # git-ignored
-HANDLER = "rotation_lambda.handler.lambda_handler"
-RUNTIME = "python3.13"
-ARCHITECTURE = "arm64"
 
-RETIRE_PREVIOUS_KEY_ACTION = "RetirePreviousKey"
 ERRORS_ALARM_PERIOD_SECONDS = 300
-
-
-def sweep_event(secret_arn: str) -> dict[str, str]:
-    """The event the hourly schedule sends: retire the previous key once its grace is over."""
-    return {"Action": RETIRE_PREVIOUS_KEY_ACTION, "SecretId": secret_arn}
 
 
 def rotation_failed_event_pattern(secret_arn: str) -> dict[str, Any]:
@@ -227,11 +241,12 @@ class RotatedAccessKey(pulumi.ComponentResource):
 
         # Not self._name: pulumi.Resource keeps its own _name.
         self._consumer = name
+        self._names = names = ConsumerNames(name)
         self._consumer_args = args
         self._tags = {**args.tags, CONSUMER_TAG: name}
 
         user = aws.iam.User(
-            f"{name}-user",
+            names.user,
             path=IAM_PATH,
             permissions_boundary=args.permissions_boundary_arn,
             # The rotation Lambda, not Pulumi, creates the user's access keys: without this,
@@ -246,7 +261,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
         self._rotation_wiring(secret, bootstrap, function, role_policy)
         topic_arn = self._alarms(secret, function)
         reader = aws.iam.Policy(
-            f"{name}-reader",
+            names.reader_policy,
             path=IAM_PATH,
             description=f"Read the rotated access key of AI consumer {name}",
             policy=secret.arn.apply(
@@ -286,7 +301,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
     ) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
         name, args = self._consumer, self._consumer_args
         secret = aws.secretsmanager.Secret(
-            f"{name}-secret",
+            self._names.secret,
             description=f"Rotated IAM access key of AI consumer {name}",
             kms_key_id=args.kms_key_arn,
             recovery_window_in_days=args.recovery_window_days,
@@ -333,13 +348,14 @@ class RotatedAccessKey(pulumi.ComponentResource):
                         self_read_secret_arn=arn,
                         source_cidrs=self_read.source_cidrs or None,
                         restrict_data_access=self_read.restrict_data_access,
+                        kms_key_arn=args.kms_key_arn,
                     )
                 )
             )
         # A managed policy, not an inline one: a user's inline policies share 2,048
         # characters, a managed policy has 6,144.
         data_access = aws.iam.Policy(
-            f"{name}-data-access",
+            self._names.data_access_policy,
             path=IAM_PATH,
             description=f"Data access of AI consumer {name}",
             policy=document,
@@ -367,13 +383,13 @@ class RotatedAccessKey(pulumi.ComponentResource):
     ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy]:
         name, args = self._consumer, self._consumer_args
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-rotation-logs",
+            self._names.rotation_logs,
             retention_in_days=args.log_retention_days,
             tags=self._tags,
             opts=self._child(),
         )
         role = aws.iam.Role(
-            f"{name}-rotation-role",
+            self._names.rotation_role,
             path=IAM_PATH,
             description=f"Rotation Lambda of AI consumer {name}",
             assume_role_policy=json.dumps(iam_policies.lambda_assume_role_policy()),
@@ -381,7 +397,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         role_policy = aws.iam.RolePolicy(
-            f"{name}-rotation-policy",
+            self._names.rotation_policy,
             role=role.name,
             policy=pulumi.Output.all(user.arn, secret.arn, log_group.arn).apply(
                 lambda arns: json.dumps(
@@ -396,7 +412,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         function = aws.lambda_.Function(
-            f"{name}-rotator",
+            self._names.rotation_function,
             description=f"Rotates the IAM access key of AI consumer {name}",
             role=role.arn,
             runtime=RUNTIME,
@@ -406,17 +422,13 @@ class RotatedAccessKey(pulumi.ComponentResource):
             source_code_hash=archive.source_code_hash,
             timeout=args.propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "IAM_USER_NAME": user.name,
-                    # The exact ARN testSecret expects: saves an iam:GetUser call and grant.
-                    "IAM_USER_ARN": user.arn,
-                    "PROPAGATION_TIMEOUT_SECONDS": str(args.propagation_timeout_seconds),
-                    # Exact (no rounding), and "24" rather than "24.0".
-                    "PREVIOUS_KEY_GRACE_HOURS": repr(
-                        float(args.previous_key_grace_hours)
-                    ).removesuffix(".0"),
-                    "LOG_LEVEL": args.log_level,
-                }
+                variables=function_environment(
+                    user_name=user.name,
+                    user_arn=user.arn,
+                    propagation_timeout_seconds=args.propagation_timeout_seconds,
+                    previous_key_grace_hours=args.previous_key_grace_hours,
+                    log_level=args.log_level,
+                )
             ),
             # Pointing at our log group makes it exist before the function (an implicit
             # dependency), so Lambda never creates an unmanaged group without retention.
@@ -438,7 +450,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
         name, rotation = self._consumer, self._consumer_args.rotation
         # source_arn: only this secret's rotation may invoke the function (confused deputy).
         allow_secretsmanager = aws.lambda_.Permission(
-            f"{name}-allow-secretsmanager",
+            self._names.allow_secretsmanager,
             action="lambda:InvokeFunction",
             function=function.name,
             principal="secretsmanager.amazonaws.com",

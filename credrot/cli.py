@@ -2,18 +2,21 @@
 
 AWS access comes from the usual places (AWS_PROFILE or --profile, AWS_REGION or --region or
 the secret's ARN, AWS_ENDPOINT_URL); the drill needs none of them. Output names keys by id
-only: no command ever prints a secret access key.
+only: no command prints a secret access key, except credential-process, whose stdout is the
+credentials an AWS SDK asked for (never its stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import (
@@ -33,7 +36,11 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PROBLEMS = 3
 EXIT_TIMEOUT = operations.EXIT_TIMEOUT
+EXIT_LOCKED_OUT = 5
 EXIT_INTERRUPTED = 130
+
+# credrot.credential_process.DEFAULT_REFRESH_SECONDS, without importing it for every command.
+_DEFAULT_PROCESS_REFRESH = 900.0
 
 EXIT_CODES = f"""\
 exit codes:
@@ -42,6 +49,8 @@ exit codes:
   {EXIT_USAGE}    bad command line
   {EXIT_PROBLEMS}    status found problems; the drill saw a failed app call or a broken invariant
   {EXIT_TIMEOUT}    rotate/revoke: the rotation did not finish within --timeout
+  {EXIT_LOCKED_OUT}    credential-process: locked out, the cached key no longer works (re-seed
+       with export)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
 
@@ -61,6 +70,7 @@ examples:
   python -m credrot rotate ai-credential-rotation/bot --region eu-west-1
   python -m credrot revoke ai-credential-rotation/bot   # a key leaked
   AWS_PROFILE=ops python -m credrot unstick ai-credential-rotation/bot
+  python -m credrot export ai-credential-rotation/bot --profile bot   # workload outside AWS
 """
 
 
@@ -200,6 +210,110 @@ examples:
         help="only clear an AWSPENDING version at least this old (default %(default)g)",
     )
 
+    export = commands.add_parser(
+        "export",
+        formatter_class=_Formatter,
+        help="seed a workload outside AWS: an AWS profile whose key refreshes itself",
+        description="""\
+For a workload outside AWS (no AWS identity of its own): run once, on the workload's host,
+as the OS user the workload runs as, with YOUR (operator) AWS credentials. It reads the
+secret's current key, seeds the workload's key cache (a file only that user can read) and
+writes [profile NAME] into the AWS config file with a credential_process line. Every AWS
+SDK and the AWS CLI then authenticate with AWS_PROFILE=NAME; the key refreshes itself by
+reading its own secret (the consumer needs selfRead), so apps need no code change.
+
+Then checks that the key can read its own secret from this host (exit 3 if not). Prints
+key ids only. Run it again to re-seed a workload that was locked out.""",
+        epilog="""\
+examples:
+  python -m credrot export arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf \\
+    --profile bot
+  python -m credrot export ai-credential-rotation/bot --profile bot --operator-profile ops
+  AWS_PROFILE=bot python my_agent.py      # any SDK, any language
+
+"""
+        + EXIT_CODES,
+    )
+    export.add_argument("secret", metavar="SECRET", help="the secret's ARN or name")
+    export.add_argument(
+        "--profile", required=True, metavar="NAME", help="the AWS profile to write for the app"
+    )
+    export.add_argument(
+        "--config-file",
+        metavar="PATH",
+        help="AWS config file to write (default: $AWS_CONFIG_FILE or ~/.aws/config)",
+    )
+    export.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="the key cache (default: ~/.cache/credrot/<hash of the secret ARN>.json)",
+    )
+    export.add_argument(
+        "--refresh-seconds",
+        type=_positive_float,
+        default=_DEFAULT_PROCESS_REFRESH,
+        metavar="S",
+        help="how long a key is used before the secret is read again (default %(default)g)",
+    )
+    export.add_argument(
+        "--ambient",
+        action="store_true",
+        help="refresh with this host's own AWS identity (env vars, container or instance"
+        " role) instead of the cached key",
+    )
+    export.add_argument(
+        "--operator-profile",
+        metavar="NAME",
+        help="AWS profile with YOUR credentials (default: the usual chain)",
+    )
+    export.add_argument(
+        "--region", help="AWS region (default: the ARN's region, else AWS_REGION/the profile)"
+    )
+
+    process = commands.add_parser(
+        "credential-process",
+        formatter_class=_Formatter,
+        help="print the current key for an AWS SDK (credential_process in ~/.aws/config)",
+        description="""\
+What AWS SDKs run through credential_process (see `export`, which writes the line). Prints
+{"Version": 1, "AccessKeyId", "SecretAccessKey", "Expiration"} on stdout from the key
+cache. Within the refresh window it makes no AWS call; after it, it reads the secret's
+current key with the cached key itself (or, with --ambient, with this host's own AWS
+identity; never with a profile) and updates the cache, once however many processes ask.
+Expiration is the window's end plus 15 minutes: SDKs ask again before it, and then get
+the refreshed key.
+
+Errors go to stderr, without any secret, with a non-zero exit: exit 5 when locked out (the
+cached key was deleted or deactivated: re-seed with export), 1 otherwise (e.g. Secrets
+Manager unreachable after the window: the SDK keeps the credentials it has until their
+Expiration, then fails).""",
+        epilog="""\
+examples:
+  python -m credrot credential-process --secret-id ARN --cache ~/.cache/credrot/bot.json
+
+"""
+        + EXIT_CODES,
+    )
+    process.add_argument("--secret-id", required=True, metavar="ARN", help="the secret's ARN")
+    process.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="the key cache (default: ~/.cache/credrot/<hash of the secret id>.json)",
+    )
+    process.add_argument(
+        "--refresh-seconds",
+        type=_positive_float,
+        default=_DEFAULT_PROCESS_REFRESH,
+        metavar="S",
+        help="how long a key is used before the secret is read again (default %(default)g)",
+    )
+    process.add_argument(
+        "--ambient",
+        action="store_true",
+        help="read the secret with this host's own AWS identity, not with the cached key",
+    )
+    process.add_argument("--region", help="AWS region (default: the ARN's)")
+
     drill = commands.add_parser(
         "drill",
         formatter_class=_Formatter,
@@ -241,6 +355,14 @@ examples:
         default=0.5,
         metavar="S",
         help="pause between rotations (default %(default)g)",
+    )
+    drill.add_argument(
+        "--process-workers",
+        type=_non_negative_int,
+        default=1,
+        metavar="N",
+        help="app workers authenticating through a credential_process profile, refreshed"
+        " by self-read (default %(default)g)",
     )
     drill.add_argument(
         "--no-auth-retry",
@@ -367,6 +489,7 @@ def _drill(args: argparse.Namespace) -> int:
     config = DrillConfig(
         rotations=args.rotations,
         workers=args.workers,
+        process_workers=args.process_workers,
         refresh_seconds=args.refresh_seconds,
         pause_seconds=args.pause_seconds,
         auth_retry=not args.no_auth_retry,
@@ -380,12 +503,93 @@ def _drill(args: argparse.Namespace) -> int:
     return EXIT_OK if report["passed"] else EXIT_PROBLEMS
 
 
+def _export(args: argparse.Namespace) -> int:
+    import boto3
+
+    from credrot.credential_process import export
+
+    operator_profile = args.operator_profile or os.environ.get("AWS_PROFILE")
+    operator_profile = operator_profile or os.environ.get("AWS_DEFAULT_PROFILE")
+    if operator_profile == args.profile:
+        raise CommandError(
+            f"your AWS credentials would come from profile {args.profile}, the one being"
+            " written (the workload's own key, possibly locked out): pass --operator-profile"
+            " with your own profile, or unset AWS_PROFILE",
+            exit_code=EXIT_USAGE,
+        )
+    region = args.region or _region_of(args.secret)
+    operator = boto3.Session(profile_name=args.operator_profile, region_name=region)
+    result = export(
+        operator.client("secretsmanager"),
+        args.secret,
+        args.profile,
+        config_file=Path(args.config_file) if args.config_file else None,
+        cache_path=Path(args.cache) if args.cache else None,
+        refresh_seconds=args.refresh_seconds,
+        region=args.region,
+        ambient=args.ambient,
+    )
+    print(
+        f"Seeded the key cache {result.cache_path} (owner-only, mode 0600) with key"
+        f" {result.access_key_id} of user {result.user_name} (AWSCURRENT of"
+        f" {result.secret_arn})."
+    )
+    print(
+        f"Wrote [{'profile ' if args.profile != 'default' else ''}{args.profile}] to"
+        f" {result.config_file}:"
+    )
+    print(f"  credential_process = {result.command}")
+    if result.region:
+        print(f"  region = {result.region}")
+    print(
+        f"Apps authenticate with AWS_PROFILE={args.profile} (any AWS SDK, the AWS CLI) or"
+        f' boto3.Session(profile_name="{args.profile}"); the key refreshes itself every'
+        f" {args.refresh_seconds:g} s while the profile is in use."
+    )
+    if args.ambient:
+        print("Refreshes use this host's own AWS identity (--ambient), not the cached key.")
+        return EXIT_OK
+    if result.self_read_problem is None:
+        print(f"Checked: key {result.access_key_id} can read its own secret from this host.")
+        return EXIT_OK
+    _error(
+        f"the profile is written, but the key cannot refresh itself from this host:"
+        f" {result.self_read_problem}. It keeps working only until rotation retires key"
+        f" {result.access_key_id}. Deploy the consumer with selfRead whose sourceCidrs"
+        " include this host's public address, then run export again"
+    )
+    return EXIT_PROBLEMS
+
+
+def _credential_process(args: argparse.Namespace) -> int:
+    from credrot import self_read
+    from credrot.credential_process import process_output
+    from credrot.key_cache import KeyCache, default_cache_path
+
+    cache = KeyCache(args.cache or default_cache_path(args.secret_id))
+    read = self_read.read_with_ambient if args.ambient else self_read.read_with_key
+    try:
+        key, _ = self_read.current_key(
+            cache,
+            args.secret_id,
+            args.refresh_seconds,
+            lambda cached: read(cached, region=args.region),
+        )
+    except self_read.LockedOutError as error:
+        _error(str(error))
+        return EXIT_LOCKED_OUT
+    print(json.dumps(process_output(key, args.refresh_seconds)))
+    return EXIT_OK
+
+
 COMMANDS = {
     "status": _status,
     "rotate": _rotate,
     "revoke": _revoke,
     "unstick": _unstick,
     "drill": _drill,
+    "export": _export,
+    "credential-process": _credential_process,
 }
 
 
@@ -466,6 +670,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more")
     return value
 
 

@@ -12,6 +12,9 @@ and patches moto where it differs from AWS in ways rotation depends on:
   isn't complete"), as AWS does; moto would silently drop the label.
 - With ``reject_inactive_keys`` (default), IAM authentication rejects Inactive keys like AWS
   does; moto only rejects deleted keys.
+- IAM authentication evaluates ``IpAddress``/``NotIpAddress`` conditions on ``aws:SourceIp``
+  against the caller's address (always 127.0.0.1 here, ``CALLER_CIDR``); moto ignores them.
+  A statement whose source-IP condition does not hold does not apply, as on AWS.
 
 IAM authentication is off after ``start()`` so that set-up can create anything; call
 ``enable_iam_authentication()`` once set-up is done. The emulator's operator identity
@@ -35,6 +38,7 @@ Typical use::
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -53,6 +57,7 @@ from botocore.config import Config
 
 __all__ = [
     "ACCOUNT_ID",
+    "CALLER_CIDR",
     "DEFAULT_REGION",
     "AccessKeyPair",
     "Emulator",
@@ -61,6 +66,8 @@ __all__ = [
 ]
 
 ACCOUNT_ID = "123456789012"  # moto's single account
+# Every request reaches the emulator from this address: aws:SourceIp conditions see it.
+CALLER_CIDR = "127.0.0.1/32"
 DEFAULT_REGION = "us-east-1"
 OPERATOR_USER = "emulator-operator"
 STEP_NAMES = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -69,6 +76,9 @@ LambdaHandler = Callable[[Any, Any], Any]
 
 _active_lock = threading.Lock()
 _active: Emulator | None = None
+# The address of the request being authorized, per server thread (aws:SourceIp).
+_caller = threading.local()
+_SOURCE_IP_OPERATORS = {"IpAddress": True, "NotIpAddress": False}
 
 # Variables that could point botocore anywhere but the emulator.
 _ENDPOINT_OVERRIDES_PREFIX = "AWS_ENDPOINT_URL_"
@@ -557,8 +567,34 @@ class Emulator:
 
         self._patch(LambdaBackend, "invoke", invoke)
         self._patch(SecretsManagerBackend, "rotate_secret", rotate_secret)
+        self._patch_source_ip_conditions()
         if self.reject_inactive_keys:
             self._patch_inactive_key_rejection()
+
+    def _patch_source_ip_conditions(self) -> None:
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+
+        original_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_action
+        original_permitted = IAMPolicyStatement.is_action_permitted
+
+        def authorize(response: Any, iam_request_cls: type, resource: str = "*") -> None:
+            request = getattr(response, "normalized_request", None)
+            _caller.source_ip = getattr(request, "remote_addr", None)
+            try:
+                original_authorize(response, iam_request_cls, resource)
+            finally:
+                _caller.source_ip = None
+
+        def is_action_permitted(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            source_ip = getattr(_caller, "source_ip", None)
+            condition = statement._statement.get("Condition")
+            if source_ip and not source_ip_condition_holds(condition, source_ip):
+                return PermissionResult.NEUTRAL
+            return original_permitted(statement, *args, **kwargs)
+
+        self._patch(ActionAuthenticatorMixin, "_authenticate_and_authorize_action", authorize)
+        self._patch(IAMPolicyStatement, "is_action_permitted", is_action_permitted)
 
     def _patch_inactive_key_rejection(self) -> None:
         from moto.iam import access_control
@@ -601,6 +637,25 @@ class Emulator:
         )
         key = iam.create_access_key(UserName=OPERATOR_USER)["AccessKey"]
         return AccessKeyPair(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def source_ip_condition_holds(condition: Any, source_ip: str) -> bool:
+    """Whether the ``aws:SourceIp`` parts of a statement's Condition hold for ``source_ip``
+    (True when there are none). Values are CIDRs or addresses, one or a list."""
+    if not isinstance(condition, dict):
+        return True
+    address = ipaddress.ip_address(source_ip)
+    for operator, inside in _SOURCE_IP_OPERATORS.items():
+        values = condition.get(operator, {}).get("aws:SourceIp")
+        if values is None:
+            continue
+        networks = [values] if isinstance(values, str) else list(values)
+        matched = any(
+            address in ipaddress.ip_network(network, strict=False) for network in networks
+        )
+        if matched != inside:
+            return False
+    return True
 
 
 def _import_rotation_handler() -> LambdaHandler:

@@ -1,12 +1,14 @@
 """Create a consumer in the emulator the way the Pulumi component does, with the same policies.
 
-Every policy document comes from ``components.iam_policies`` (never a copy). One deviation,
-confined to the emulator and named so it cannot be mistaken for the product: moto checks
-IAM and Secrets Manager permissions against ``"*"`` only, so a policy scoped to an exact ARN
-is denied even for that ARN. Each principal whose policy is scoped that way also gets an
-inline policy ``EmulatorOnlyResourceWildcard`` with the same actions on ``"*"``. S3
-statements need no such allowance (moto matches S3 resources). Least privilege is proven by
-the policy tests, not here.
+Every policy document comes from ``components.iam_policies`` and every name, label and
+Lambda setting from ``components.contract`` (never a copy). One deviation, confined to the
+emulator and named so it cannot be mistaken for the product: moto checks IAM and Secrets
+Manager permissions against ``"*"`` only, so a policy scoped to an exact ARN is denied even
+for that ARN. Each principal whose policy is scoped that way also gets an inline policy
+``EmulatorOnlyResourceWildcard`` with the same actions on ``"*"``, keeping any
+``aws:SourceIp`` condition (the emulator evaluates it against the caller's address, see
+``credrot.emulator``). S3 statements need no such allowance (moto matches S3 resources).
+Least privilege is proven by the policy tests, not here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from components import iam_policies
+from components import contract, iam_policies
+from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
 from credrot.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
 
 __all__ = [
@@ -29,15 +32,16 @@ __all__ = [
     "provision_consumer",
 ]
 
-# Mirrors of components.rotated_access_key's constants (that module imports Pulumi).
-USER_PATH = "/ai-credential-rotation/"
-BOOTSTRAP_LABEL = "BOOTSTRAP"
-HANDLER = "rotation_lambda.handler.lambda_handler"
-RUNTIME = "python3.13"
+USER_PATH = contract.IAM_PATH
+BOOTSTRAP_LABEL = contract.BOOTSTRAP_STAGE
+HANDLER = contract.HANDLER
+RUNTIME = contract.RUNTIME
 EMULATOR_ONLY_POLICY = "EmulatorOnlyResourceWildcard"
 DATA_PREFIX = "data/"
 # Services whose permissions moto matches against "*" whatever the policy's Resource says.
 _RESOURCE_BLIND_SERVICES = frozenset({"iam", "secretsmanager", "kms", "logs", "sts"})
+# Condition operators the emulator evaluates on aws:SourceIp (and keeps in the allowance).
+_SOURCE_IP_OPERATORS = ("IpAddress", "NotIpAddress")
 
 
 @dataclass(frozen=True)
@@ -56,25 +60,33 @@ class Consumer:
     reader_user_name: str
     reader: AccessKeyPair = field(repr=False)
     emulator_only_policies: tuple[str, ...]
+    self_read: SelfRead | None = None
 
 
 def emulator_only_wildcard(document: iam_policies.PolicyDocument) -> dict[str, Any] | None:
     """The emulator-only allowance for ``document``: its statements on IAM, Secrets Manager,
-    KMS, Logs and STS actions, with ``"*"`` as Resource and no Condition; None if none."""
+    KMS, Logs and STS actions, with ``"*"`` as Resource and no Condition but an
+    ``aws:SourceIp`` one (kept, so the emulator still tells networks apart); None if none."""
     statements = []
     for statement in document["Statement"]:
         actions = statement.get("Action", [])
         actions = [actions] if isinstance(actions, str) else list(actions)
         blind = [action for action in actions if action.split(":")[0] in _RESOURCE_BLIND_SERVICES]
         if blind and "Principal" not in statement:
-            statements.append(
-                {
-                    "Sid": f"{statement.get('Sid', 'Statement')}OnAnyResource",
-                    "Effect": "Allow",
-                    "Action": blind,
-                    "Resource": "*",
-                }
-            )
+            allowance: dict[str, Any] = {
+                "Sid": f"{statement.get('Sid', 'Statement')}OnAnyResource",
+                "Effect": "Allow",
+                "Action": blind,
+                "Resource": "*",
+            }
+            source_ip = {
+                operator: {"aws:SourceIp": values["aws:SourceIp"]}
+                for operator, values in statement.get("Condition", {}).items()
+                if operator in _SOURCE_IP_OPERATORS and "aws:SourceIp" in values
+            }
+            if source_ip:
+                allowance["Condition"] = source_ip
+            statements.append(allowance)
     if not statements:
         return None
     return {"Version": iam_policies.POLICY_VERSION, "Statement": statements}
@@ -89,21 +101,26 @@ def provision_consumer(
     objects: int = 3,
     previous_key_grace_hours: float = 24,
     propagation_timeout_seconds: int = 60,
+    self_read: SelfRead | None = None,
 ) -> Consumer:
     """Create consumer ``name`` as the RotatedAccessKey component does, plus data and a reader.
 
     Mirrors the component's resources (names without Pulumi's random suffix): the user under
-    ``/ai-credential-rotation/`` with a managed data-access policy, the secret with its
-    bootstrap version labelled AWSCURRENT and BOOTSTRAP, the rotation role and its policy, the
-    rotation function with the component's environment, Secrets Manager's permission to invoke
-    it, and the managed reader policy (attached here to a reader user standing for the app's
-    own identity). The hourly sweep schedule is not created: the drill invokes the sweep.
+    ``/ai-credential-rotation/`` with a managed data-access policy (with ``self_read``, the
+    statements that let its own key read its secret, as ``selfRead`` deploys them), the
+    secret with its bootstrap version labelled AWSCURRENT and BOOTSTRAP, the rotation role
+    and its policy, the rotation function with the component's environment, Secrets
+    Manager's permission to invoke it, and the managed reader policy (attached here to a
+    reader user standing for the app's own identity). The hourly sweep schedule is not
+    created: the drill invokes the sweep.
 
     Call with IAM authentication off (right after ``emulator.start()``). With
     ``first_rotation`` rotation is enabled with an immediate rotation, as the component does,
     so a key exists; without it the secret keeps its bootstrap value and rotation is merely
-    enabled.
+    enabled. The emulator's callers come from 127.0.0.1: a ``self_read`` whose source CIDRs
+    exclude it is denied, as AWS would deny a key used from outside them.
     """
+    names = contract.ConsumerNames(name)
     iam = emulator.client("iam")
     s3 = emulator.client("s3")
     sm = emulator.client("secretsmanager")
@@ -117,29 +134,34 @@ def provision_consumer(
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=f"{key} of {name}\n".encode())
 
-    user_name = f"{name}-user"
-    user_arn = iam.create_user(UserName=user_name, Path=USER_PATH)["User"]["Arn"]
-    data_access = iam_policies.consumer_user_policy([f"s3://{bucket}/{DATA_PREFIX}"], [])
-    iam.attach_user_policy(
-        UserName=user_name,
-        PolicyArn=_managed_policy(iam, f"{name}-data-access", data_access),
-    )
-    _allow_in_emulator_only(iam, data_access, allowances, user=user_name)
-
+    # The secret first: a self-read policy names its ARN (the component waits for it too).
     secret_arn = sm.create_secret(
-        Name=f"{name}-secret",
+        Name=names.secret,
         Description=f"Rotated IAM access key of AI consumer {name}",
     )["ARN"]
+    user_name = names.user
+    user_arn = iam.create_user(UserName=user_name, Path=USER_PATH)["User"]["Arn"]
     sm.put_secret_value(
         SecretId=secret_arn,
         SecretString=json.dumps({"UserName": user_name}),
         VersionStages=["AWSCURRENT", BOOTSTRAP_LABEL],
     )
+    data_access = iam_policies.consumer_user_policy(
+        [f"s3://{bucket}/{DATA_PREFIX}"],
+        [],
+        self_read_secret_arn=secret_arn if self_read is not None else None,
+        source_cidrs=(self_read.source_cidrs or None) if self_read is not None else None,
+        restrict_data_access=self_read.restrict_data_access if self_read is not None else False,
+    )
+    iam.attach_user_policy(
+        UserName=user_name,
+        PolicyArn=_managed_policy(iam, names.data_access_policy, data_access),
+    )
+    _allow_in_emulator_only(iam, data_access, allowances, user=user_name)
 
-    function_name = f"{name}-rotator"
-    log_group = f"{name}-rotation-logs"
+    log_group = names.rotation_logs
     logs.create_log_group(logGroupName=log_group)
-    role_name = f"{name}-rotation-role"
+    role_name = names.rotation_role
     role_arn = iam.create_role(
         RoleName=role_name,
         Path=USER_PATH,
@@ -152,31 +174,32 @@ def provision_consumer(
     )
     iam.put_role_policy(
         RoleName=role_name,
-        PolicyName=f"{name}-rotation-policy",
+        PolicyName=names.rotation_policy,
         PolicyDocument=json.dumps(rotation_policy),
     )
     _allow_in_emulator_only(iam, rotation_policy, allowances, role=role_name)
+    function_name = names.rotation_function
     function_arn = lambda_client.create_function(
         FunctionName=function_name,
         Runtime=RUNTIME,
-        Architectures=["arm64"],
+        Architectures=[contract.ARCHITECTURE],
         Role=role_arn,
         Handler=HANDLER,
         Code={"ZipFile": _placeholder_zip()},
-        Timeout=propagation_timeout_seconds + 30,
+        Timeout=propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
         Environment={
-            "Variables": {
-                "IAM_USER_NAME": user_name,
-                "IAM_USER_ARN": user_arn,
-                "PROPAGATION_TIMEOUT_SECONDS": str(propagation_timeout_seconds),
-                "PREVIOUS_KEY_GRACE_HOURS": f"{previous_key_grace_hours:g}",
-                "LOG_LEVEL": "INFO",
-            }
+            "Variables": contract.function_environment(
+                user_name=user_name,
+                user_arn=user_arn,
+                propagation_timeout_seconds=propagation_timeout_seconds,
+                previous_key_grace_hours=previous_key_grace_hours,
+                log_level="INFO",
+            )
         },
     )["FunctionArn"]
     lambda_client.add_permission(
         FunctionName=function_name,
-        StatementId=f"{name}-allow-secretsmanager",
+        StatementId=names.allow_secretsmanager,
         Action="lambda:InvokeFunction",
         Principal="secretsmanager.amazonaws.com",
         SourceArn=secret_arn,
@@ -186,7 +209,7 @@ def provision_consumer(
     reader_user = f"{name}-workload"
     iam.create_user(UserName=reader_user, Path=USER_PATH)
     iam.attach_user_policy(
-        UserName=reader_user, PolicyArn=_managed_policy(iam, f"{name}-reader", reader)
+        UserName=reader_user, PolicyArn=_managed_policy(iam, names.reader_policy, reader)
     )
     _allow_in_emulator_only(iam, reader, allowances, user=reader_user)
     reader_key = iam.create_access_key(UserName=reader_user)["AccessKey"]
@@ -213,6 +236,7 @@ def provision_consumer(
         reader_user_name=reader_user,
         reader=AccessKeyPair(reader_key["AccessKeyId"], reader_key["SecretAccessKey"]),
         emulator_only_policies=tuple(allowances),
+        self_read=self_read,
     )
 
 

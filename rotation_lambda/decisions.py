@@ -61,7 +61,7 @@ def classify_keys(
             roles[key.key_id] = KeyRole.ABANDONED
         elif not key.active:
             roles[key.key_id] = KeyRole.INACTIVE_UNKNOWN
-        elif token_created is not None and _whole_seconds(key.created) >= _whole_seconds(
+        elif token_created is not None and _whole_seconds(key.created) > _whole_seconds(
             token_created
         ):
             roles[key.key_id] = KeyRole.OURS_UNRECORDED
@@ -71,8 +71,10 @@ def classify_keys(
 
 
 def _whole_seconds(moment: datetime) -> int:
-    # IAM reports CreateDate to the second while Secrets Manager keeps milliseconds: a key
-    # created in the same second as the version must still count as created after it.
+    # IAM reports CreateDate to the second while Secrets Manager keeps milliseconds, so a
+    # key from the same second as the version may predate it: only a later second proves
+    # the key is ours. The price: a crashed attempt's key from that very second is refused
+    # by name (the operator deletes it) instead of being cleaned up silently.
     return int(moment.timestamp())
 
 
@@ -88,10 +90,21 @@ def plan_deletions(
 
     Abandoned and own-unrecorded keys always go: nobody can be using them. Then, only while
     the user would otherwise be at IAM's limit, the previous key and Inactive unknown keys
-    go (previous first, then oldest first). An Active unknown key is never deleted: if room
-    can only be made by deleting one, the rotation is refused with an error naming it,
-    before anything changes.
+    go (previous first, then oldest first). An Active unknown key is never deleted: the
+    rotation is refused with an error naming it, before anything changes.
     """
+    unknown = unexplained_active_keys(roles)
+    if unknown:
+        # Refused even when there is room: a live key outside rotation is the static,
+        # leakable credential this product exists to remove, and it would block the next
+        # rotation anyway. Nothing has been changed at this point.
+        raise UnknownKeyError(
+            f"IAM user has Active access key(s) {', '.join(unknown)} that this secret never"
+            " recorded; refusing to rotate around a key that may be in use. If it is a stray,"
+            " deactivate or delete it, then retry the rotation (aws iam update-access-key"
+            " --status Inactive); if something uses it, move that to this secret first",
+            tuple(unknown),
+        )
     by_age = sorted(keys, key=lambda key: key.created)
     always = (KeyRole.ABANDONED, KeyRole.OURS_UNRECORDED)
     deletions = [(key.key_id, roles[key.key_id]) for key in by_age if roles[key.key_id] in always]
@@ -101,20 +114,11 @@ def plan_deletions(
             if remaining >= MAX_KEYS_PER_USER and roles[key.key_id] is role:
                 deletions.append((key.key_id, role))
                 remaining -= 1
-    if remaining >= MAX_KEYS_PER_USER:
-        unknown = unexplained_active_keys(roles)
-        raise UnknownKeyError(
-            f"IAM user is at its limit of {MAX_KEYS_PER_USER} access keys and Active key(s)"
-            f" {', '.join(unknown)} were never recorded by this secret; refusing to delete a key"
-            " that may be in use. If a key is a stray, deactivate or delete it, then retry the"
-            " rotation; if it is in use, move its users to this secret first",
-            tuple(unknown),
-        )
     return deletions
 
 
 def grace_is_over(current_created: datetime, now: datetime, grace: timedelta) -> bool:
-    """True once the current version has been current for at least the grace period."""
+    """True once the current version (created by createSecret) is at least `grace` old."""
     return now - current_created >= grace
 
 

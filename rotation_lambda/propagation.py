@@ -49,7 +49,7 @@ def retry_until_propagated(
             if error.response.get("Error", {}).get("Code") not in PROPAGATION_ERROR_CODES:
                 raise
             remaining = deadline - monotonic()
-            if True:
+            if remaining <= 0:
                 raise
             delay = min(backoff_delay(attempt_number, jitter), remaining)
             if on_retry is not None:

@@ -136,10 +136,6 @@ def create_secret(clients: Clients, state: SecretState, settings: Settings) -> N
     for key_id, role in plan_deletions(keys, roles):
         iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
         state.log("delete-key", "done", key_ids=[key_id], reason=role.value)
-    unknown = unexplained_active_keys(roles)
-    if unknown:
-        # Not ours to delete and not in the way (yet): leave it, but make it visible.
-        state.log("keep-unknown-active-key", "warning", key_ids=unknown, level=logging.WARNING)
 
     created = iam.create_access_key(UserName=settings.iam_user_name)["AccessKey"]
     key_id = created["AccessKeyId"]
@@ -235,8 +231,9 @@ def _gather_evidence(
     unexplained = set(unexplained_active_keys(roles))
     abandoned: set[str] = set()
     skip = {state.token, state.version_with(CURRENT), previous_version}
-    # Newest first: an abandoned attempt is most likely recent; stop once all is explained.
-    for version in sorted(versions, key=_created, reverse=True):
+    # Newest first (ties: last listed first): an abandoned attempt is most likely recent;
+    # stop reading as soon as every Active key is explained.
+    for version in sorted(reversed(versions), key=_created, reverse=True):
         if not unexplained:
             break
         if version["VersionId"] in skip:

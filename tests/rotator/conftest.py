@@ -123,9 +123,11 @@ class FakeClock:
 @pytest.fixture
 def deployment(monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock) -> Iterator[Deployment]:
     """The deployed pieces in moto, and the function's environment as the component sets it."""
+    session = boto3.DEFAULT_SESSION
     with mock_aws():
-        # mock_aws sets boto3.DEFAULT_SESSION to None while active: hooks go on a new one.
-        reset_default_session()
+        # mock_aws sets boto3.DEFAULT_SESSION to None while active; keep this test's session
+        # so hooks registered on it (by fixtures set up earlier, too) stay in place.
+        boto3.DEFAULT_SESSION = session
         deployed = Deployment(monkeypatch)
         monkeypatch.setenv("IAM_USER_NAME", USER_NAME)
         monkeypatch.setenv("IAM_USER_ARN", deployed.user_arn)
@@ -303,9 +305,9 @@ class Deployment:
 
 
 def wait_for_next_second() -> None:
-    """IAM and moto's Secrets Manager keep whole-second dates: a key made in the same second as
-    a rotation's version counts as made by that rotation. Tests of keys made BEFORE a rotation
-    wait for the next second so the dates tell them apart."""
+    """IAM and moto's Secrets Manager keep whole-second dates: only a key made in a later second
+    than a rotation's version provably comes after it. Tests wait for the next second so the
+    dates tell keys made before and after a rotation apart."""
     time.sleep(1.0 - time.time() % 1.0 + 0.01)
 
 

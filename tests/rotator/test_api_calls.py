@@ -82,3 +82,25 @@ def test_the_sweep_reads_only_awscurrent_during_the_grace_period(deployment, cal
     deployment.retire_previous_key()
 
     assert call_counter.calls[""] == {"secrets-manager.GetSecretValue": 1}
+
+
+def test_old_versions_are_read_newest_first_and_only_until_every_key_is_explained(
+    deployment, call_counter
+):
+    deployment.rotate_fully()
+    for _ in range(2):  # two abandoned rotations, the second one's key still exists
+        abandoned = deployment.stage_rotation()
+        deployment.run("createSecret", abandoned)
+        deployment.sm.update_secret_version_stage(
+            SecretId=deployment.secret_name,
+            VersionStage="AWSPENDING",
+            RemoveFromVersionId=abandoned,
+        )
+    call_counter.calls.clear()
+
+    calls = count_rotation(deployment, call_counter)
+
+    # AWSPENDING, AWSCURRENT, AWSPREVIOUS, then the newest abandoned version only.
+    assert calls["createSecret"]["secrets-manager.GetSecretValue"] == 4
+    assert calls["createSecret"]["secrets-manager.ListSecretVersionIds"] == 1
+    deployment.assert_healthy()

@@ -52,16 +52,17 @@ def test_keys_are_classified_by_the_evidence_given():
     assert unexplained_active_keys(roles) == ["NEW"]
 
 
-def test_an_unrecorded_active_key_created_since_the_rotation_began_is_its_own():
+def test_an_unrecorded_active_key_created_in_a_later_second_than_the_rotation_is_its_own():
     keys = [key("BEFORE", minutes=-1), key("SAME-SECOND"), key("AFTER", minutes=1)]
-    # Secrets Manager keeps milliseconds, IAM whole seconds: same second counts as after.
+    # Secrets Manager keeps milliseconds, IAM whole seconds: a key from the same second
+    # may predate the version, so only a later second proves it is ours.
     token_created = T0 + timedelta(milliseconds=400)
 
     roles = classify_keys(keys, current_key_id=None, token_created=token_created)
 
     assert roles == {
         "BEFORE": KeyRole.ACTIVE_UNKNOWN,
-        "SAME-SECOND": KeyRole.OURS_UNRECORDED,
+        "SAME-SECOND": KeyRole.ACTIVE_UNKNOWN,
         "AFTER": KeyRole.OURS_UNRECORDED,
     }
 
@@ -121,12 +122,13 @@ def test_an_active_unknown_key_refuses_the_whole_plan_naming_the_key():
     assert "deactivate or delete it, then retry" in str(error.value)
 
 
-def test_an_active_unknown_key_is_kept_when_there_is_room():
-    keys = [key("STRAY"), key("PREV")]
+def test_an_active_unknown_key_refuses_the_rotation_even_when_there_is_room():
+    keys = [key("STRAY")]
 
-    plan = plan_deletions(keys, {"STRAY": KeyRole.ACTIVE_UNKNOWN, "PREV": KeyRole.PREVIOUS})
+    with pytest.raises(UnknownKeyError, match="STRAY") as error:
+        plan_deletions(keys, {"STRAY": KeyRole.ACTIVE_UNKNOWN})
 
-    assert plan == [("PREV", KeyRole.PREVIOUS)]
+    assert error.value.key_ids == ("STRAY",)
 
 
 ROLES = st.sampled_from(list(KeyRole))
@@ -141,7 +143,7 @@ def test_a_plan_makes_room_without_deleting_current_or_unknown_active_keys(specs
     keys = [key(f"K{i}", active=active, minutes=age) for i, (_, active, age) in enumerate(specs)]
     roles = {f"K{i}": role for i, (role, _, _) in enumerate(specs)}
 
-    if sum(role in KEEP for role in roles.values()) >= MAX_KEYS_PER_USER:
+    if KeyRole.ACTIVE_UNKNOWN in roles.values():
         with pytest.raises(UnknownKeyError):
             plan_deletions(keys, roles)
         return

@@ -129,23 +129,17 @@ def test_an_unknown_active_key_is_never_deleted_and_blocks_the_rotation(deployme
     assert deployment.recorded_key_ids() == {current["AccessKeyId"]}
 
 
-def test_an_unknown_active_key_not_in_the_way_is_kept_and_reported(deployment, next_second, caplog):
+def test_an_unknown_active_key_refuses_even_the_first_rotation_and_is_kept(deployment, next_second):
     stray = deployment.create_stray_key()
     next_second()
+    bootstrap = deployment.value()
+    token = deployment.stage_rotation()
 
-    deployment.rotate_fully()
-
-    assert deployment.access_keys() == {
-        stray: "Active",
-        deployment.value()["AccessKeyId"]: "Active",
-    }
-    assert (
-        f'"decision": "keep-unknown-active-key", "outcome": "warning", "key_ids": ["{stray}"]'
-        in (caplog.text)
-    )
-    # Once it is in the way, the next rotation refuses rather than delete it.
     with pytest.raises(UnknownKeyError, match=stray):
-        deployment.run("createSecret", deployment.stage_rotation())
+        deployment.run("createSecret", token)
+
+    assert deployment.access_keys() == {stray: "Active"}
+    assert deployment.value() == bootstrap
 
 
 def test_rotation_proceeds_once_the_operator_deactivates_the_stray_key(deployment, next_second):
@@ -219,11 +213,12 @@ def test_a_failed_put_deletes_the_key_it_just_created(deployment, faults, caplog
 
 
 def test_a_retry_deletes_its_own_key_left_by_a_crash_before_recording_it(
-    deployment, faults, moto_reports_real_version_dates
+    deployment, faults, moto_reports_real_version_dates, next_second
 ):
     deployment.rotate_fully()
     current_key = deployment.value()["AccessKeyId"]
     token = deployment.stage_rotation()
+    next_second()  # only a key from a later second than the version provably is ours
     # The crash: the key is created, recording it fails and so does deleting it.
     faults.fail("secrets-manager.PutSecretValue", code="InternalServiceError", status=500)
     faults.fail("iam.DeleteAccessKey", code="ServiceFailure", status=500)
@@ -255,11 +250,12 @@ def test_a_put_whose_responses_were_lost_keeps_the_key_it_recorded(deployment, f
 
 
 def test_a_retry_deletes_a_key_created_after_its_version_but_never_recorded(
-    deployment, moto_reports_real_version_dates
+    deployment, moto_reports_real_version_dates, next_second
 ):
     deployment.rotate_fully()
     deployment.rotate_fully()
     token = deployment.stage_rotation()
+    next_second()
     # A crash after making room (previous key deleted) and creating the key, before PutSecret.
     previous_key = deployment.value("AWSPREVIOUS")["AccessKeyId"]
     deployment.iam.delete_access_key(UserName=deployment.user_name, AccessKeyId=previous_key)

@@ -1,0 +1,348 @@
+"""Rotated keys for any AWS SDK outside AWS, through ``credential_process`` in ~/.aws/config.
+
+Two commands (wired in ``credrot.cli``):
+
+- ``python -m credrot export SECRET --profile NAME``: the operator's one-time seeding, with
+  the operator's own credentials. Reads AWSCURRENT, seeds the workload's key cache
+  (``credrot.key_cache``), writes ``[profile NAME]`` with a ``credential_process`` line into
+  the AWS config file, and checks that the key can read its own secret from this host.
+- ``python -m credrot credential-process --secret-id ARN --cache PATH``: what every SDK runs.
+  Prints ``{"Version": 1, "AccessKeyId", "SecretAccessKey", "Expiration"}`` from the cache;
+  after the refresh window it first re-reads the secret with the cached key (self-read).
+
+``Expiration`` is the end of the refresh window plus ``SDK_REFRESH_LEAD`` (15 minutes).
+SDKs ask again *before* Expiration (botocore 15 min before, others less), and the command
+re-reads the secret only once the window is over; were Expiration the window's end, botocore
+would run the command on every call of its last 15 minutes and get the same key each time.
+With the lead, an SDK asks once the window is over and gets a new key with a new Expiration.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import re
+import secrets
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from credrot.errors import CommandError, CredentialError
+from credrot.key_cache import CachedKey, KeyCache, default_cache_path
+from credrot.secret_value import parse_response
+from credrot.self_read import read_with_key, region_of
+
+__all__ = [
+    "DEFAULT_REFRESH_SECONDS",
+    "SDK_REFRESH_LEAD",
+    "ExportResult",
+    "credential_process_command",
+    "export",
+    "process_output",
+    "upsert_profile",
+]
+
+# How long a key read from the secret is used before the secret is read again. 15 minutes:
+# far inside the previous key's grace (24 h by default), cheap (one read per window).
+DEFAULT_REFRESH_SECONDS = 900.0
+SDK_REFRESH_LEAD = timedelta(minutes=15)
+CREDROT_DIR = Path(__file__).resolve().parent
+
+# Settings that would make the SDKs take credentials from elsewhere than credential_process.
+_CONFLICTING_SETTINGS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "role_arn",
+    "source_profile",
+    "credential_source",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+)
+_SECTION = re.compile(r"^\s*\[(?P<name>[^\]]*)\]\s*(?:[#;].*)?$")
+_OPTION = re.compile(r"^(?P<key>[^\s=#;\[][^=]*?)\s*=")
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
+
+
+def process_output(key: CachedKey, refresh_seconds: float) -> dict[str, Any]:
+    """The credential_process JSON for ``key`` (holds the secret: print it to stdout only)."""
+    expiration = key.fresh_until(refresh_seconds) + SDK_REFRESH_LEAD
+    return {
+        "Version": 1,
+        "AccessKeyId": key.access_key_id,
+        "SecretAccessKey": key.secret_access_key,
+        "Expiration": expiration.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def credential_process_command(
+    secret_arn: str,
+    cache_path: Path,
+    *,
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+    ambient: bool = False,
+    python: str | None = None,
+) -> str:
+    """The ``credential_process`` value: works from any directory, with no shell.
+
+    SDKs split it like a POSIX shell would (botocore: shlex) and run it without one. It
+    runs this interpreter (absolute path, not resolved: a venv's python must stay the
+    venv's) on the credrot package directory, which ``credrot/__main__.py`` supports: no
+    PYTHONPATH, no dependence on the current directory, no install needed.
+    """
+    argv = [
+        os.path.abspath(python or sys.executable),
+        str(CREDROT_DIR),
+        "credential-process",
+        "--secret-id",
+        secret_arn,
+        "--cache",
+        str(cache_path),
+    ]
+    if refresh_seconds != DEFAULT_REFRESH_SECONDS:
+        argv += ["--refresh-seconds", f"{refresh_seconds:g}"]
+    if ambient:
+        argv.append("--ambient")
+    return shlex.join(argv)
+
+
+def section_name(profile: str) -> str:
+    """The config file's section for ``profile`` ("default" has no "profile " prefix)."""
+    return "default" if profile == "default" else f"profile {profile}"
+
+
+def check_profile_name(profile: str) -> str:
+    """A profile name that is safe inside ``[profile NAME]`` and on a command line."""
+    if not _PROFILE_NAME.fullmatch(profile):
+        raise CommandError(
+            f"--profile {profile!r}: use 1-64 letters, digits and _.@+- characters", exit_code=2
+        )
+    return profile
+
+
+def upsert_profile(text: str, section: str, values: Mapping[str, str]) -> str:
+    """``text`` (an AWS config file) with ``values`` set in ``[section]``.
+
+    Line-based, so that everything else (other sections, comments, nested settings such as
+    ``s3 =`` blocks, order) stays byte for byte. Raises CommandError if the section holds a
+    setting that would make SDKs ignore credential_process.
+    """
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    start = next(
+        (i for i, line in enumerate(lines) if _section_of(line) == section),
+        None,
+    )
+    if start is None:
+        block = [f"[{section}]\n", *(f"{key} = {value}\n" for key, value in values.items())]
+        separator = ["\n"] if lines and lines[-1].strip() else []
+        return "".join([*lines, *separator, *block])
+    end = next(
+        (i for i in range(start + 1, len(lines)) if _section_of(lines[i]) is not None),
+        len(lines),
+    )
+    body = lines[start + 1 : end]
+    conflicts = sorted(
+        {key for key in (_option_of(line) for line in body) if key in _CONFLICTING_SETTINGS}
+    )
+    if conflicts:
+        raise CommandError(
+            f"[{section}] already has {', '.join(conflicts)}: SDKs would take credentials from"
+            " there instead of credential_process. Choose another --profile, or remove them"
+        )
+    for key, value in values.items():
+        body = _set_option(body, key, value)
+    return "".join([*lines[: start + 1], *body, *lines[end:]])
+
+
+def _section_of(line: str) -> str | None:
+    match = _SECTION.match(line)
+    return " ".join(match["name"].split()) if match else None
+
+
+def _option_of(line: str) -> str | None:
+    match = _OPTION.match(line)
+    return match["key"].strip().lower() if match else None
+
+
+def _set_option(body: list[str], key: str, value: str) -> list[str]:
+    new_line = f"{key} = {value}\n"
+    for index, line in enumerate(body):
+        if _option_of(line) == key:
+            # Drop the old value's continuation lines (indented, non-blank) too.
+            stop = index + 1
+            while stop < len(body) and body[stop][:1] in (" ", "\t") and body[stop].strip():
+                stop += 1
+            return [*body[:index], new_line, *body[stop:]]
+    # A new option goes after the section's last setting, before trailing blank lines.
+    insert_at = len(body)
+    while insert_at > 0 and not body[insert_at - 1].strip():
+        insert_at -= 1
+    return [*body[:insert_at], new_line, *body[insert_at:]]
+
+
+def write_config_file(path: Path, section: str, values: Mapping[str, str]) -> None:
+    """Set ``values`` in ``[section]`` of the AWS config file at ``path``, atomically.
+
+    The result is checked with the same parser botocore uses (RawConfigParser) before it
+    replaces the file; a new file is created 0600 in a 0700 directory.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        text, mode = "", 0o600
+    updated = upsert_profile(text, section, values)
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(updated, source=str(path))
+    except configparser.Error as error:
+        raise CommandError(
+            f"{path} does not parse as an AWS config file ({type(error).__name__}); fix it"
+            " first (the AWS SDKs would refuse it too)"
+        ) from None
+    written = dict(parser.items(section)) if parser.has_section(section) else {}
+    if any(written.get(key) != value for key, value in values.items()):
+        raise CommandError(f"could not set {', '.join(values)} in [{section}] of {path}")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(updated)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def static_keys_in_credentials_file(path: Path, profile: str) -> bool:
+    """Whether the shared credentials file gives ``profile`` static keys (which SDKs
+    prefer to credential_process)."""
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error:
+        return False
+    return parser.has_option(profile, "aws_access_key_id")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``export`` did: no secret, key id only."""
+
+    profile: str
+    config_file: Path
+    cache_path: Path
+    secret_arn: str
+    user_name: str
+    access_key_id: str
+    command: str
+    region: str | None
+    # None: the seeded key can read its own secret from this host; else why not.
+    self_read_problem: str | None
+
+
+def default_config_file() -> Path:
+    """``$AWS_CONFIG_FILE`` or ``~/.aws/config``."""
+    return Path(os.environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config")
+
+
+def default_credentials_file() -> Path:
+    """``$AWS_SHARED_CREDENTIALS_FILE`` or ``~/.aws/credentials``."""
+    return Path(
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or Path.home() / ".aws" / "credentials"
+    )
+
+
+def export(
+    operator_secrets: Any,
+    secret_id: str,
+    profile: str,
+    *,
+    config_file: Path | None = None,
+    cache_path: Path | None = None,
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+    region: str | None = None,
+    ambient: bool = False,
+    check_self_read: bool = True,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Seed the key cache from AWSCURRENT (read with ``operator_secrets``, the operator's
+    Secrets Manager client) and write ``[profile <profile>]`` into the AWS config file.
+
+    Refuses a secret with no key yet and a profile that already takes credentials from
+    elsewhere. With ``check_self_read`` it then reads the secret once with the seeded key,
+    as the workload will: ``self_read_problem`` says why that failed, if it did.
+    """
+    check_profile_name(profile)
+    config_path = (config_file or default_config_file()).expanduser().absolute()
+    section = section_name(profile)
+    if static_keys_in_credentials_file(default_credentials_file(), profile):
+        raise CommandError(
+            f"profile {profile} has static keys in {default_credentials_file()}, which SDKs"
+            " prefer to credential_process: remove them, or choose another --profile"
+        )
+    # Fails early (before anything is written) on a section that cannot take the profile.
+    with contextlib.suppress(FileNotFoundError):
+        upsert_profile(config_path.read_text(encoding="utf-8"), section, {})
+
+    response = operator_secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    arn = str(response.get("ARN") or secret_id)
+    record = parse_response(response, f"the AWSCURRENT value of secret {arn}")
+    if not record.has_key:
+        raise CommandError(
+            f"secret {arn} holds no access key yet (bootstrap value): rotation has not minted"
+            f" one; run `python -m credrot rotate {arn}` first, then export again"
+        )
+    assert record.access_key_id is not None and record.secret_access_key is not None
+    region = region or region_of(arn)
+    cache = KeyCache(cache_path or default_cache_path(arn))
+    seeded = CachedKey(
+        secret_id=arn,
+        user_name=record.user_name,
+        access_key_id=record.access_key_id,
+        secret_access_key=record.secret_access_key,
+        fetched_at=now or datetime.now(UTC),
+        region=region,
+        profile=profile,
+    )
+    with cache.locked():
+        cache.store(seeded)
+
+    command = credential_process_command(
+        arn, cache.path, refresh_seconds=refresh_seconds, ambient=ambient
+    )
+    values = {"credential_process": command}
+    if region:
+        values["region"] = region
+    write_config_file(config_path, section, values)
+
+    problem = None
+    if check_self_read and not ambient:
+        try:
+            read_with_key(seeded, region=region)
+        except CredentialError as error:
+            problem = str(error)
+    return ExportResult(
+        profile=profile,
+        config_file=config_path,
+        cache_path=cache.path,
+        secret_arn=arn,
+        user_name=record.user_name,
+        access_key_id=record.access_key_id,
+        command=command,
+        region=region,
+        self_read_problem=problem,
+    )

@@ -1,0 +1,245 @@
+"""Self-read: a workload outside AWS refreshes its rotated key with the key it already holds.
+
+The workload has no other AWS identity ("secret zero"), so it reads its own secret with the
+cached key (the consumer's ``selfRead`` policy allows exactly that, from its own networks)
+and caches whatever AWSCURRENT holds now. ``current_key`` decides when to read, and does it
+at most once per refresh window however many processes ask (``credrot.key_cache``);
+``read_with_key`` and ``read_with_ambient`` are the two ways of reading.
+
+Failures are typed so that callers can say what to do: ``LockedOutError`` (the cached key no
+longer authenticates: an operator must re-seed with ``python -m credrot export``),
+``SelfReadDeniedError`` (the key works but may not read its secret from here),
+``SecretUnreachableError`` (no answer from Secrets Manager). None carries secret material.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from credrot.errors import CredentialError
+from credrot.key_cache import CachedKey, KeyCache
+from credrot.secret_value import KeyRecord, parse_response
+
+__all__ = [
+    "LockedOutError",
+    "NotSeededError",
+    "SecretUnreachableError",
+    "SelfReadDeniedError",
+    "current_key",
+    "read_with_ambient",
+    "read_with_key",
+    "reseed_command",
+]
+
+# What AWS answers for a deleted, deactivated or wrong key (query and JSON protocols).
+REJECTED_KEY_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+    }
+)
+_CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 3}}
+
+Reader = Callable[[CachedKey], KeyRecord]
+
+
+class NotSeededError(CredentialError):
+    """There is no cached key to start from."""
+
+
+class LockedOutError(CredentialError):
+    """The cached key no longer authenticates (deleted or deactivated by rotation)."""
+
+
+class SelfReadDeniedError(CredentialError):
+    """The cached key authenticates but may not read its own secret (from this address)."""
+
+
+class SecretUnreachableError(CredentialError):
+    """Secrets Manager did not answer (network, DNS, timeout)."""
+
+
+def reseed_command(secret_id: str, profile: str | None) -> str:
+    """The operator's command that seeds (or re-seeds) the cache and the profile."""
+    return f"python -m credrot export {secret_id} --profile {profile or '<profile>'}"
+
+
+def current_key(
+    cache: KeyCache,
+    secret_id: str,
+    refresh_seconds: float,
+    read: Reader,
+    *,
+    rejected_key_id: str | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> tuple[CachedKey, bool]:
+    """The key to use now, and whether the secret was read for it.
+
+    Within the cached key's refresh window the cache answers and no AWS call is made. After
+    it, one caller (under the cache's lock) reads the secret with ``read`` and replaces the
+    cache; callers that waited for the lock find the fresh key and make no call.
+    ``rejected_key_id``: AWS just rejected this key; return another one (from the cache if
+    someone already moved on, else from the secret), whatever the window says.
+    """
+    clock = now or (lambda: datetime.now(UTC))
+
+    def usable(key: CachedKey) -> bool:
+        if rejected_key_id is not None:
+            return key.access_key_id != rejected_key_id
+        return clock() < key.fresh_until(refresh_seconds)
+
+    key = _load(cache, secret_id)
+    if usable(key):
+        return key, False
+    with cache.locked():
+        key = _load(cache, secret_id)
+        if usable(key):
+            return key, False
+        record = read(key)
+        assert record.access_key_id is not None and record.secret_access_key is not None
+        fresh = CachedKey(
+            secret_id=key.secret_id,
+            user_name=record.user_name,
+            access_key_id=record.access_key_id,
+            secret_access_key=record.secret_access_key,
+            fetched_at=clock(),
+            region=key.region,
+            profile=key.profile,
+        )
+        cache.store(fresh)
+        return fresh, True
+
+
+def read_with_key(key: CachedKey, *, region: str | None = None) -> KeyRecord:
+    """AWSCURRENT of ``key.secret_id``, read with ``key`` itself (a one-off client with
+    static credentials: never the credentials being refreshed, never a profile)."""
+    import botocore.session
+
+    client = botocore.session.get_session().create_client(
+        "secretsmanager",
+        region_name=region or key.region or region_of(key.secret_id),
+        aws_access_key_id=key.access_key_id,
+        aws_secret_access_key=key.secret_access_key,
+        config=_client_config(),
+    )
+    return _read(client, key.secret_id, key, profile=key.profile)
+
+
+def read_with_ambient(key: CachedKey, *, region: str | None = None) -> KeyRecord:
+    """AWSCURRENT of ``key.secret_id``, read with this host's own AWS identity: environment
+    variables, a container's or an instance's role, and nothing else. Never a profile: the
+    profile being served may be the very one whose credential_process runs this."""
+    import botocore.session
+    from botocore.credentials import (
+        ContainerProvider,
+        CredentialResolver,
+        EnvProvider,
+        InstanceMetadataFetcher,
+        InstanceMetadataProvider,
+    )
+
+    resolver = CredentialResolver(
+        [
+            EnvProvider(),
+            ContainerProvider(),
+            InstanceMetadataProvider(InstanceMetadataFetcher(timeout=2, num_attempts=1)),
+        ]
+    )
+    found = resolver.load_credentials()
+    if found is None:
+        raise CredentialError(
+            "--ambient: this host has no AWS identity of its own (no AWS_ACCESS_KEY_ID, no"
+            " container or instance role); drop --ambient to refresh with the cached key"
+        )
+    frozen = found.get_frozen_credentials()
+    # Explicit credentials: the session never runs its credential chain (so never the
+    # profile's credential_process); a profile only contributes region/endpoint settings.
+    client = botocore.session.get_session().create_client(
+        "secretsmanager",
+        region_name=region or key.region or region_of(key.secret_id),
+        aws_access_key_id=frozen.access_key,
+        aws_secret_access_key=frozen.secret_key,
+        aws_session_token=frozen.token,
+        config=_client_config(),
+    )
+    return _read(client, key.secret_id, None, profile=key.profile)
+
+
+def region_of(secret_id: str) -> str | None:
+    """The region of a secret's ARN (None for a name)."""
+    parts = secret_id.split(":")
+    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "secretsmanager" and parts[3]:
+        return parts[3]
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+
+
+def _load(cache: KeyCache, secret_id: str) -> CachedKey:
+    key = cache.load()
+    if key is None:
+        raise NotSeededError(
+            f"no cached key for secret {secret_id} at {cache.path}: an operator seeds it once"
+            f" with `{reseed_command(secret_id, None)}` (operator credentials, run as the OS"
+            " user the workload runs as)"
+        )
+    if key.secret_id != secret_id:
+        raise CredentialError(
+            f"key cache {cache.path} belongs to secret {key.secret_id}, not {secret_id}: give"
+            " each secret its own --cache file"
+        )
+    return key
+
+
+def _client_config() -> Any:
+    from botocore.config import Config
+
+    return Config(**_CLIENT_CONFIG)
+
+
+def _read(client: Any, secret_id: str, key: CachedKey | None, *, profile: str | None) -> KeyRecord:
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+    reseed = f"An operator must re-seed it: `{reseed_command(secret_id, profile)}`"
+    try:
+        response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+        if key is not None and code in REJECTED_KEY_CODES:
+            raise LockedOutError(
+                f"locked out: AWS rejects the cached key {key.access_key_id} ({code}), so it"
+                f" cannot read the next key from secret {secret_id}. It was deleted or"
+                " deactivated by rotation: the workload was offline (or idle) longer than the"
+                " rotation allows, or the key was revoked. " + reseed
+            ) from None
+        if code == "403" or "AccessDenied" in code:
+            who = f"key {key.access_key_id}" if key is not None else "this host's AWS identity"
+            raise SelfReadDeniedError(
+                f"{who} may not read secret {secret_id} ({code}: {message}). With the cached"
+                " key this means the consumer has no selfRead, or this host's public address"
+                " is outside its selfRead.sourceCidrs"
+            ) from None
+        raise CredentialError(
+            f"cannot read secret {secret_id}: {code}: {message}. " + reseed
+            if code == "ResourceNotFoundException"
+            else f"cannot read secret {secret_id}: {code}: {message}"
+        ) from None
+    except EndpointConnectionError as error:
+        raise SecretUnreachableError(
+            f"cannot reach Secrets Manager to refresh the key of {secret_id}: {error}"
+        ) from None
+    except BotoCoreError as error:
+        raise SecretUnreachableError(
+            f"cannot refresh the key of {secret_id}: {type(error).__name__}: {error}"
+        ) from None
+    record = parse_response(response, f"the AWSCURRENT value of secret {secret_id}")
+    if not record.has_key:
+        raise CredentialError(
+            f"secret {secret_id} holds no access key (bootstrap value): rotation has not"
+            f" minted one yet; run `python -m credrot rotate {secret_id}`"
+        )
+    return record
