@@ -139,8 +139,20 @@ class Table:
         print(self.render(), end="\n\n", flush=True)
 
 
-def write_results(script: str, results: dict[str, Any]) -> Path:
-    """Write ``results`` (plus when and where they were measured) as JSON; return the path."""
+@dataclass(frozen=True)
+class Check:
+    """One target: what was measured, the target, and whether it was met."""
+
+    name: str
+    value: str
+    target: str
+    met: bool
+    why: str = ""  # when missed: why, and what meeting it would take
+
+
+def write_results(script: str, results: dict[str, Any], checks: Sequence[Check] = ()) -> Path:
+    """Write ``results`` and ``checks`` (plus when and where they were measured) as JSON;
+    return the path. bench/run_all.py gathers every script's checks into one table."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{script}.json"
     document = {
@@ -151,6 +163,7 @@ def write_results(script: str, results: dict[str, Any]) -> Path:
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
         },
+        "checks": [check.__dict__ for check in checks],
         **results,
     }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")

@@ -48,7 +48,7 @@ from botocore.awsrequest import AWSResponse  # noqa: E402
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError  # noqa: E402
 from moto.core.models import botocore_stubber as _MOTO_STUBBER  # noqa: E402
 
-from bench.common import Table, write_results  # noqa: E402
+from bench.common import Check, Table, write_results  # noqa: E402
 from bench.rig import CURRENT, PREVIOUS, STEPS, SWEEP, Sandbox, Target  # noqa: E402
 
 FAULT_KINDS = ("throttling", "server-error", "connection-error", "read-timeout")
@@ -462,18 +462,18 @@ def failures_table(results: Sequence[CaseResult]) -> Table | None:
     failed = [r for r in results if not r.survived]
     if not failed:
         return None
-    table = Table(
-        "Cases that did not survive", ["call site", "fault", "recovery", "step raised", "problem"]
-    )
+    table = Table("Cases that did not survive", ["call site", "fault", "recovery", "problem"])
     for result in failed:
         for problem in result.problems():
             table.add(
                 str(result.case.site),
                 result.case.kind,
                 result.case.recovery,
-                result.step_error or "-",
-                problem,
+                problem if len(problem) <= 150 else problem[:147] + "...",
             )
+    table.notes.append(
+        "full messages and the error each faulted step raised: bench/results/faults.json"
+    )
     return table
 
 
@@ -508,12 +508,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     discovered = Table(
         "Discovered call sites (clean rotation, previous key Active; sweep with zero grace)",
-        ["phase", "calls"],
+        ["phase", "calls", "in order (sm = secretsmanager)"],
     )
     for phase in (*STEPS, SWEEP):
-        discovered.add(
-            phase, ", ".join(f"{s.operation}#{s.occurrence}" for s in sites if s.phase == phase)
-        )
+        calls = [s.operation.replace("secretsmanager.", "sm.") for s in sites if s.phase == phase]
+        discovered.add(phase, len(calls), ", ".join(calls))
     discovered.print()
     matrix_table(sites, results, kinds if not args.quick else FAULT_KINDS).print()
     recovery_table(results).print()
@@ -548,12 +547,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "recovery": r.case.recovery,
                     "attempts": r.attempts,
                     "step_error": r.step_error,
+                    "recovery_error": r.recovery_error,
                     "survived": r.survived,
                     "problems": r.problems(),
                 }
                 for r in results
             ],
         },
+        [
+            Check("faults injected", str(injected), ">= 40", injected >= 40),
+            Check("faults survived", str(survived), f"= {injected}", survived == injected),
+            Check("propagation sleeps in the matrix", str(sleeps), "0", sleeps == 0),
+        ],
     )
     print(f"faults injected: {injected}, survived: {survived}", flush=True)
     return 0 if survived == injected and injected else 1

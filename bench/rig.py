@@ -139,6 +139,9 @@ class Sandbox:
         self._stack = contextlib.ExitStack()
         self._names = 0
         self._fake_monotonic = 0.0
+        self._scanned_chunks = 0
+        self._scanned_secrets: set[str] = set()
+        self._leaks: set[str] = set()
         self.function_arn = ""
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -196,10 +199,25 @@ class Sandbox:
         return Target(self, f"{prefix}{self._names}")
 
     def leaked_secrets(self) -> int:
-        """How many minted secrets appear in the handler's output (never which: that would
-        print them)."""
-        text = self.output.text()
-        return sum(1 for secret in self.minted_secrets if secret in text)
+        """How many minted secrets appear in the handler's output so far (never which: that
+        would print them). Incremental: new output is searched for every secret, earlier
+        output only for secrets minted since the last call."""
+        chunks = self.output.chunks
+        new_text = "\n".join(chunks[self._scanned_chunks :])
+        old_text = "\n".join(chunks[: self._scanned_chunks])
+        new_secrets = self.minted_secrets - self._scanned_secrets
+        for secret in self.minted_secrets:
+            if secret in new_text or (secret in new_secrets and secret in old_text):
+                self._leaks.add(secret)
+        self._scanned_chunks = len(chunks)
+        self._scanned_secrets = set(self.minted_secrets)
+        return len(self._leaks)
+
+    def reset_output(self) -> None:
+        """Forget the output so far (leaks already found stay counted)."""
+        self.leaked_secrets()
+        self.output.chunks.clear()
+        self._scanned_chunks = 0
 
     # -- patches --------------------------------------------------------------------------
 
@@ -358,6 +376,9 @@ class Target:
 
     def __init__(self, sandbox: Sandbox, name: str) -> None:
         self.sandbox = sandbox
+        # A version's value never changes once put (AWS refuses another value for the same
+        # token): the key each valued version records is read once.
+        self._recorded: dict[str, str | None] = {}
         self.user_name = f"{name}-user"
         self.user_arn: str = sandbox.iam.create_user(UserName=self.user_name, Path=USER_PATH)[
             "User"
@@ -462,7 +483,7 @@ class Target:
 
     # -- observing ------------------------------------------------------------------------
 
-    def keys(self) -> dict[str, str]:
+    def access_keys(self) -> dict[str, str]:
         """The user's access keys: id -> Active/Inactive."""
         listed = self.sandbox.iam.list_access_keys(UserName=self.user_name)["AccessKeyMetadata"]
         return {item["AccessKeyId"]: item["Status"] for item in listed}
@@ -492,13 +513,17 @@ class Target:
         )["Versions"]
         versions = {}
         for item in listed:
-            value = self.value(version_id=item["VersionId"])
-            versions[item["VersionId"]] = Version(
+            version_id = item["VersionId"]
+            if version_id not in self._recorded:
+                value = self.value(version_id=version_id)
+                if value is not None:
+                    self._recorded[version_id] = value.get("AccessKeyId")
+            versions[version_id] = Version(
                 stages=tuple(sorted(item.get("VersionStages", []))),
-                has_value=value is not None,
-                key_id=(value or {}).get("AccessKeyId"),
+                has_value=version_id in self._recorded,
+                key_id=self._recorded.get(version_id),
             )
-        return Snapshot(keys=self.keys(), versions=versions)
+        return Snapshot(keys=self.access_keys(), versions=versions)
 
     def authenticates_as(self, value: Mapping[str, Any]) -> str:
         """The ARN STS reports for the key in ``value`` (moto checks no secret: compare it)."""
@@ -516,16 +541,18 @@ class Target:
         rotation_in_progress: bool,
         just_rotated: bool = False,
         keys_made_by_hand: frozenset[str] = frozenset(),
+        state: Snapshot | None = None,
     ) -> list[tuple[str, str]]:
         """The invariants (module docstring) that do not hold, as (name, message) pairs.
 
         ``keys_made_by_hand``: keys an operator created outside the rotation (exempt from
         "recorded"). ``just_rotated``: a rotation has just completed (stricter check 3).
+        ``state``: a snapshot taken since the last change (default: a new one).
         Names: current-authenticates, at-most-two-keys, active-keys-recorded,
         no-pending-left, no-secret-in-output.
         """
         found: list[tuple[str, str]] = []
-        state = self.snapshot()
+        state = state or self.snapshot()
         current = self.value(stage=CURRENT)
         if not current or "AccessKeyId" not in current:
             found.append(("current-authenticates", "AWSCURRENT holds no access key"))

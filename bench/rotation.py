@@ -40,7 +40,15 @@ from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bench import baseline_rotator  # noqa: E402
-from bench.common import Table, median, met, percentile, sealed_aws, write_results  # noqa: E402
+from bench.common import (  # noqa: E402
+    Check,
+    Table,
+    median,
+    met,
+    percentile,
+    sealed_aws,
+    write_results,
+)
 from bench.rig import aws_rotation_rules  # noqa: E402
 from credrot.emulator import Emulator  # noqa: E402
 from credrot.provision import Consumer, provision_consumer  # noqa: E402
@@ -262,6 +270,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = [f"{r.rotator} ({r.variant}): {f}" for r in results for f in r.failures]
     for failure in failures:
         print(f"FAILED rotation: {failure}")
+    product = [r for r in results if r.rotator == "rotation_lambda"]
+    steady_calls = max(product[0].totals)
+    sleeps = sum(r.sleeps for r in product)
+    checks = [
+        Check(
+            "API calls per steady-state rotation (previous key Inactive)",
+            str(steady_calls),
+            f"<= {MAX_CALLS}",
+            steady_calls <= MAX_CALLS,
+        ),
+        Check(
+            "propagation sleeps when keys work at once",
+            f"{sleeps} in {sum(len(r.seconds) for r in product)} rotations",
+            "0",
+            sleeps == 0,
+        ),
+    ]
     write_results(
         "rotation",
         {
@@ -285,12 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for r in results
             ],
         },
+        checks,
     )
-    product = [r for r in results if r.rotator == "rotation_lambda"]
-    ok = (
-        not failures and max(product[0].totals) <= MAX_CALLS and all(r.sleeps == 0 for r in product)
-    )
-    return 0 if ok else 1
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

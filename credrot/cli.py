@@ -510,6 +510,8 @@ def _export(args: argparse.Namespace) -> int:
 
     operator_profile = args.operator_profile or os.environ.get("AWS_PROFILE")
     operator_profile = operator_profile or os.environ.get("AWS_DEFAULT_PROFILE")
+    if operator_profile is None and "AWS_ACCESS_KEY_ID" not in os.environ:
+        operator_profile = "default"  # where the default chain would look
     if operator_profile == args.profile:
         raise CommandError(
             f"your AWS credentials would come from profile {args.profile}, the one being"

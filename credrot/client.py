@@ -18,12 +18,19 @@ How it stays correct while the key rotates underneath the app:
   first read raises.
 
 Secret material never appears in logs, exceptions or ``repr()``.
+
+Outside AWS, with no identity that could read the secret, ``session(ARN, self_read=True)``
+reads it with the key itself, starting from the key cache that ``python -m credrot export``
+seeded (``credrot.self_read``, ``credrot.key_cache``); the consumer needs ``selfRead``.
+Processes sharing the cache (other sessions, the credential_process of any SDK) refresh it
+once per window between them.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,9 +41,17 @@ from botocore.credentials import DeferredRefreshableCredentials, ReadOnlyCredent
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from credrot.errors import CredentialError
+from credrot.key_cache import KeyCache, default_cache_path
 from credrot.secret_value import KeyRecord, parse_response
+from credrot.self_read import current_key, read_with_key
 
-__all__ = ["AUTH_FAILURE_CODES", "DEFAULT_REFRESH_SECONDS", "SecretCredentials", "session"]
+__all__ = [
+    "AUTH_FAILURE_CODES",
+    "DEFAULT_REFRESH_SECONDS",
+    "SecretCredentials",
+    "SelfReadCredentials",
+    "session",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +174,50 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         }
 
 
+class SelfReadCredentials(SecretCredentials):
+    """Credentials refreshed by reading the secret with the key itself, through a key cache.
+
+    The read is signed by a one-off client with the cached key as static credentials: never
+    by these refreshable credentials (whose refresh lock the read would wait on for ever).
+    """
+
+    def __init__(
+        self, secret_id: str, cache: KeyCache, refresh_seconds: float, region: str | None
+    ) -> None:
+        super().__init__(secret_id, None, refresh_seconds)
+        self._cache = cache
+        self._region = region
+        self._rejected_key_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SelfReadCredentials(secret_id={self._secret_id!r}, cache={self._cache!r})"
+
+    def refresh_after_auth_failure(self) -> None:
+        """Move on from the rejected key: to the cache's, if another process already
+        refreshed it, else to the secret's current one (read with the rejected key, which
+        works while it is the previous key in its grace period)."""
+        failed = getattr(self._used, "frozen", None)
+        with self._refresh_lock:
+            if failed is not None and self._frozen_credentials is not failed:
+                return
+            rejected = failed or self._frozen_credentials
+            self._rejected_key_id = rejected.access_key if rejected is not None else None
+            try:
+                self._protected_refresh(is_mandatory=True)
+            finally:
+                self._rejected_key_id = None
+
+    def _fetch(self) -> KeyRecord:
+        key, _ = current_key(
+            self._cache,
+            self._secret_id,
+            self._refresh_window.total_seconds(),
+            lambda cached: read_with_key(cached, region=self._region),
+            rejected_key_id=self._rejected_key_id,
+        )
+        return KeyRecord(key.user_name, key.access_key_id, key.secret_access_key)
+
+
 class _RetryOnceAfterRefresh:
     """needs-retry hook: on a stale-key rejection, refresh and retry the call once.
 
@@ -193,6 +252,8 @@ def session(
     region_name: str | None = None,
     secrets_client: Any = None,
     retry_on_auth_failure: bool = True,
+    self_read: bool = False,
+    cache_path: str | os.PathLike[str] | None = None,
 ) -> boto3.Session:
     """A boto3 Session authenticated with the access key in ``secret_id``.
 
@@ -205,6 +266,11 @@ def session(
     from the ambient credentials, i.e. the app's own role, which needs the reader policy).
     ``retry_on_auth_failure``: refresh and retry once when AWS rejects a stale key
     (disable only to demonstrate why it matters).
+    ``self_read``: for a workload outside AWS: read the secret with the key itself, from
+    the key cache at ``cache_path`` (default: where ``python -m credrot export`` puts it),
+    which must have been seeded; the consumer needs ``selfRead``. A LockedOutError (a
+    CredentialError) means the cached key was retired before it could be refreshed: an
+    operator re-seeds with ``python -m credrot export``.
 
     The secret is first read on the first AWS call; CredentialError (raised from that call)
     explains a secret with no key yet or a malformed value. Create clients from the session
@@ -217,6 +283,27 @@ def session(
     ):
         raise ValueError(f"refresh_seconds={refresh_seconds!r}: give a positive number of seconds")
     region = region_name or _region_of(secret_id)
+    credentials: SecretCredentials
+    if self_read:
+        if secrets_client is not None:
+            raise ValueError("secrets_client: not used with self_read=True (the key reads)")
+        cache = KeyCache(cache_path or default_cache_path(secret_id))
+        credentials = SelfReadCredentials(secret_id, cache, refresh_seconds, region)
+    elif cache_path is not None:
+        raise ValueError("cache_path: only used with self_read=True")
+    else:
+        credentials = _secret_credentials(secret_id, secrets_client, refresh_seconds, region)
+    core = botocore.session.get_session()
+    # botocore has no public setter; this is how refreshable credentials are attached.
+    core._credentials = credentials
+    if retry_on_auth_failure:
+        core.register("needs-retry", _RetryOnceAfterRefresh(credentials))
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+def _secret_credentials(
+    secret_id: str, secrets_client: Any, refresh_seconds: float, region: str | None
+) -> SecretCredentials:
     if secrets_client is None:
         try:
             secrets_client = boto3.session.Session(region_name=region).client("secretsmanager")
@@ -225,13 +312,7 @@ def session(
                 f"no AWS region for secret {secret_id}: pass its ARN or region_name=, or set"
                 " AWS_REGION"
             ) from None
-    credentials = SecretCredentials(secret_id, secrets_client, refresh_seconds)
-    core = botocore.session.get_session()
-    # botocore has no public setter; this is how refreshable credentials are attached.
-    core._credentials = credentials
-    if retry_on_auth_failure:
-        core.register("needs-retry", _RetryOnceAfterRefresh(credentials))
-    return boto3.Session(botocore_session=core, region_name=region)
+    return SecretCredentials(secret_id, secrets_client, refresh_seconds)
 
 
 def _region_of(secret_id: str) -> str | None:

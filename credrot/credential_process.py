@@ -201,18 +201,13 @@ def write_config_file(path: Path, section: str, values: Mapping[str, str]) -> No
     except FileNotFoundError:
         text, mode = "", 0o600
     updated = upsert_profile(text, section, values)
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read_string(updated, source=str(path))
-    except configparser.Error as error:
-        raise CommandError(
-            f"{path} does not parse as an AWS config file ({type(error).__name__}); fix it"
-            " first (the AWS SDKs would refuse it too)"
-        ) from None
+    parser = _parse_config(updated, path)
     written = dict(parser.items(section)) if parser.has_section(section) else {}
     if any(written.get(key) != value for key, value in values.items()):
         raise CommandError(f"could not set {', '.join(values)} in [{section}] of {path}")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # A config file that is a symlink (to a dotfiles repository, say) stays one.
+    path = path.resolve()
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
@@ -225,6 +220,19 @@ def write_config_file(path: Path, section: str, values: Mapping[str, str]) -> No
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _parse_config(text: str, path: Path) -> configparser.RawConfigParser:
+    """Parse as botocore does (RawConfigParser); CommandError if it would refuse the file."""
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as error:
+        raise CommandError(
+            f"{path} does not parse as an AWS config file ({type(error).__name__}); fix it"
+            " first (the AWS SDKs would refuse it too)"
+        ) from None
+    return parser
 
 
 def static_keys_in_credentials_file(path: Path, profile: str) -> bool:
@@ -294,9 +302,12 @@ def export(
             f"profile {profile} has static keys in {default_credentials_file()}, which SDKs"
             " prefer to credential_process: remove them, or choose another --profile"
         )
-    # Fails early (before anything is written) on a section that cannot take the profile.
+    # Fails early (before anything is read or written) on a file or section that cannot
+    # take the profile.
     with contextlib.suppress(FileNotFoundError):
-        upsert_profile(config_path.read_text(encoding="utf-8"), section, {})
+        _parse_config(
+            upsert_profile(config_path.read_text(encoding="utf-8"), section, {}), config_path
+        )
 
     response = operator_secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     arn = str(response.get("ARN") or secret_id)

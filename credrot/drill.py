@@ -10,6 +10,18 @@ if no app call failed and every invariant held.
 The workers' refresh window (2 s) is longer than the time between rotations, so workers
 regularly hold a key that a rotation deletes, a sweep or a revoke deactivates: only the
 client's refresh-and-retry on a rejected key keeps their calls from failing.
+
+Process workers stand for apps outside AWS: they authenticate through an AWS profile whose
+``credential_process`` is ``python -m credrot credential-process`` (seeded with
+``python -m credrot export`` into a temporary AWS config file), with botocore's own
+credential-process provider, and refresh by self-read (the consumer has ``selfRead`` from
+the emulator's address). They run in a phase of their own after the sweep, with rotations
+spaced as in production: longer apart than their refresh window (the drill waits until they
+all use the new key before the next rotation). The fast rotations above would retire a key
+before a window of theirs could end, which for them means locked out, by design. They stop
+before the revoke, which deactivates the key they hold; the drill then checks that this key
+can no longer read the secret (a leaked key cannot follow a revoke) and that re-seeding with
+export recovers.
 """
 
 from __future__ import annotations
@@ -17,22 +29,36 @@ from __future__ import annotations
 import functools
 import json
 import statistics
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
+import boto3
+import botocore.session
+
+from components.config import SelfRead
+from components.contract import sweep_event
 from credrot import operations
 from credrot.client import session
-from credrot.emulator import AccessKeyPair, Emulator
+from credrot.credential_process import export
+from credrot.emulator import CALLER_CIDR, AccessKeyPair, Emulator
+from credrot.errors import CredentialError
 from credrot.health import CURRENT, PENDING, key_rows
+from credrot.key_cache import KeyCache
 from credrot.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
+from credrot.self_read import LockedOutError, current_key, read_with_key
 
 CONSUMER_NAME = "drill-app"
+PROCESS_PROFILE = "drill-app"
 WARMUP_TIMEOUT = 10.0
 ROTATION_TIMEOUT = 30.0
+# How long process workers may take to pick up a new key (their window plus a process run).
+PICKUP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,43 +70,27 @@ class DrillConfig:
     refresh_seconds: float = 2.0
     pause_seconds: float = 0.5
     auth_retry: bool = True
+    process_workers: int = 1
+    # Rotations while process workers run, each once they all use the previous new key.
+    process_rotations: int = 2
+    # Shorter than the time between two rotations, as a real window is (15 min vs >= 4 h).
+    process_refresh_seconds: float = 1.0
 
 
-class AppWorker(threading.Thread):
-    """An app instance: its own credrot session, calling AWS until told to stop."""
+class _Worker(threading.Thread):
+    """An app instance calling S3 GetObject and STS GetCallerIdentity until told to stop;
+    subclasses give it ``_s3`` and ``_sts`` clients."""
 
-    def __init__(
-        self,
-        index: int,
-        emulator: Emulator,
-        consumer: Consumer,
-        config: DrillConfig,
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(name=f"app-worker-{index}", daemon=True)
+    _s3: Any
+    _sts: Any
+
+    def __init__(self, name: str, consumer: Consumer, stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
         self._consumer = consumer
         self._stop_event = stop
         self._lock = threading.Lock()
         self.calls = 0
         self.failures: list[str] = []
-        self.recovered = 0
-        self.secret_reads = 0
-        # Clients are made here, in the main thread: botocore sessions are not thread-safe.
-        secrets = emulator.client("secretsmanager", consumer.reader)
-        secrets.meta.events.register(
-            "before-call.secrets-manager.GetSecretValue", self._count_secret_read
-        )
-        app = session(
-            consumer.secret_arn,
-            refresh_seconds=config.refresh_seconds,
-            region_name=emulator.region,
-            secrets_client=secrets,
-            retry_on_auth_failure=config.auth_retry,
-        )
-        self._s3 = app.client("s3")
-        self._sts = app.client("sts")
-        for client in (self._s3, self._sts):
-            client.meta.events.register("after-call", self._count_recovery)
 
     @property
     def successes(self) -> int:
@@ -95,7 +105,11 @@ class AppWorker(threading.Thread):
             index += 1
             self._call("s3:GetObject", functools.partial(self._get_object, key))
             self._call("sts:GetCallerIdentity", self._whoami)
+            self._after_round()
             self._stop_event.wait(0.01)
+
+    def _after_round(self) -> None:
+        """Hook run after each pair of calls."""
 
     def _get_object(self, key: str) -> None:
         self._s3.get_object(Bucket=self._consumer.bucket, Key=key)["Body"].read()
@@ -116,6 +130,82 @@ class AppWorker(threading.Thread):
             return
         with self._lock:
             self.calls += 1
+
+
+class ProcessWorker(_Worker):
+    """An app outside AWS: botocore's credential-process provider runs
+    ``credrot credential-process`` for the profile ``export`` wrote; no credrot code here."""
+
+    def __init__(
+        self,
+        index: int,
+        consumer: Consumer,
+        config_file: Path,
+        profile: str,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(f"process-worker-{index}", consumer, stop)
+        # Clients are made here, in the main thread: botocore sessions are not thread-safe.
+        core = botocore.session.Session()
+        core.set_config_variable("config_file", str(config_file))
+        app = boto3.Session(botocore_session=core, profile_name=profile)
+        credentials = app.get_credentials()
+        if credentials is None:
+            raise RuntimeError(f"profile {profile} in {config_file} gave no credentials")
+        self._credentials = credentials
+        self._s3 = app.client("s3")
+        self._sts = app.client("sts")
+        self.key_ids: list[str] = [credentials.get_frozen_credentials().access_key]
+
+    @property
+    def key_id(self) -> str:
+        """The key the worker's calls are signed with now."""
+        with self._lock:
+            return self.key_ids[-1]
+
+    def _after_round(self) -> None:
+        try:
+            key_id = self._credentials.get_frozen_credentials().access_key
+        except Exception as error:  # noqa: BLE001 - a failed refresh is a failed call
+            with self._lock:
+                self.calls += 1
+                self.failures.append(f"credential_process: {type(error).__name__}")
+            return
+        with self._lock:
+            if key_id != self.key_ids[-1]:
+                self.key_ids.append(key_id)
+
+
+class AppWorker(_Worker):
+    """An app instance: its own credrot session, calling AWS until told to stop."""
+
+    def __init__(
+        self,
+        index: int,
+        emulator: Emulator,
+        consumer: Consumer,
+        config: DrillConfig,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(f"app-worker-{index}", consumer, stop)
+        self.recovered = 0
+        self.secret_reads = 0
+        # Clients are made here, in the main thread: botocore sessions are not thread-safe.
+        secrets = emulator.client("secretsmanager", consumer.reader)
+        secrets.meta.events.register(
+            "before-call.secrets-manager.GetSecretValue", self._count_secret_read
+        )
+        app = session(
+            consumer.secret_arn,
+            refresh_seconds=config.refresh_seconds,
+            region_name=emulator.region,
+            secrets_client=secrets,
+            retry_on_auth_failure=config.auth_retry,
+        )
+        self._s3 = app.client("s3")
+        self._sts = app.client("sts")
+        for client in (self._s3, self._sts):
+            client.meta.events.register("after-call", self._count_recovery)
 
     def _count_secret_read(self, **kwargs: Any) -> None:
         with self._lock:
@@ -138,6 +228,9 @@ class _Drill:
         self.sweep_tokens: list[str] = []
         self.sweep: dict[str, Any] = {}
         self.revoke: dict[str, Any] = {}
+        # The credential_process profile's command and what happened to it after the revoke.
+        self.profile: dict[str, Any] | None = None
+        self.process_rotations = 0
 
     def log(self, message: str) -> None:
         if self.progress is not None:
@@ -148,21 +241,32 @@ class _Drill:
     def run(self) -> dict[str, Any]:
         with Emulator() as emulator:
             self.log(f"emulator on {emulator.endpoint_url}")
-            consumer = provision_consumer(emulator, CONSUMER_NAME, propagation_timeout_seconds=10)
+            consumer = provision_consumer(
+                emulator,
+                CONSUMER_NAME,
+                propagation_timeout_seconds=10,
+                self_read=SelfRead(source_cidrs=(CALLER_CIDR,)),
+            )
             emulator.enable_iam_authentication()
             self.log(
-                f"provisioned user {consumer.user_name}, secret {consumer.secret_arn} and"
-                f" rotation function {consumer.function_name}; IAM authentication on"
+                f"provisioned user {consumer.user_name} (selfRead from {CALLER_CIDR}), secret"
+                f" {consumer.secret_arn} and rotation function {consumer.function_name};"
+                " IAM authentication on"
             )
-            with emulator.environ(consumer.reader):
-                return self._exercise(emulator, consumer)
+            with (
+                tempfile.TemporaryDirectory(prefix="credrot-drill-") as home,
+                emulator.environ(consumer.reader),
+            ):
+                return self._exercise(emulator, consumer, Path(home))
 
-    def _exercise(self, emulator: Emulator, consumer: Consumer) -> dict[str, Any]:
+    def _exercise(self, emulator: Emulator, consumer: Consumer, home: Path) -> dict[str, Any]:
         config = self.config
         sm = emulator.client("secretsmanager")
         iam = emulator.client("iam")
         stop = threading.Event()
+        process_stop = threading.Event()
         workers = [AppWorker(i, emulator, consumer, config, stop) for i in range(config.workers)]
+        process_workers: list[ProcessWorker] = []
         for worker in workers:
             worker.start()
         try:
@@ -173,16 +277,19 @@ class _Drill:
                 f" retry on rejected key {'on' if config.auth_retry else 'OFF'})"
             )
             for number in range(1, config.rotations + 1):
-                result = operations.rotate(sm, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
-                self.rotations.append(result)
-                self._check(emulator, consumer, sm, iam, f"after rotation {number}")
+                label = f"rotation {number}/{config.rotations}"
+                result = self._rotate(emulator, consumer, sm, iam, label)
                 self.log(
-                    f"rotation {number}/{config.rotations}: {result.seconds:.2f} s, current key"
-                    f" {result.current_key_id} | {_progress(workers)}"
+                    f"{label}: {result.seconds:.2f} s, current key {result.current_key_id}"
+                    f" | {_progress(workers)}"
                 )
                 time.sleep(config.pause_seconds)
             self._sweep(emulator, consumer, sm, iam)
             time.sleep(config.pause_seconds)
+            if config.process_workers:
+                process_workers = self._process_phase(
+                    emulator, consumer, sm, iam, home, process_stop
+                )
             revoked = operations.revoke(sm, iam, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
             self.rotations.append(revoked.rotation)
             self.revoke = {
@@ -194,17 +301,156 @@ class _Drill:
                 f"revoke: current key {revoked.rotation.current_key_id}, deactivated"
                 f" {revoked.deactivated_key_id} | {_progress(workers)}"
             )
+            if process_workers:
+                self._after_revoke(sm, consumer, home, revoked.rotation.current_key_id)
             # Let every worker's window expire at least once on the final key.
             time.sleep(config.refresh_seconds + 0.5)
         finally:
             stop.set()
-            for worker in workers:
-                worker.join(timeout=10)
+            process_stop.set()
+            for thread in [*workers, *process_workers]:
+                thread.join(timeout=10)
         self._check(emulator, consumer, sm, iam, "at the end")
         self.log(f"workers stopped | {_progress(workers)}")
-        return self._report(emulator, consumer, sm, iam, workers)
+        return self._report(emulator, consumer, sm, iam, workers, process_workers)
 
-    def _wait_for_warm_workers(self, workers: list[AppWorker]) -> None:
+    def _rotate(
+        self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, label: str
+    ) -> operations.RotationResult:
+        result = operations.rotate(sm, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
+        self.rotations.append(result)
+        self._check(emulator, consumer, sm, iam, f"after {label}")
+        return result
+
+    def _process_phase(
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: Any,
+        iam: Any,
+        home: Path,
+        stop: threading.Event,
+    ) -> list[ProcessWorker]:
+        """Apps outside AWS: seeded by export, refreshed by self-read through botocore's
+        credential-process provider, across rotations spaced as in production: longer
+        apart than their refresh window (the fast rotations above would delete a key before
+        a window of theirs could end, which in production means a workload offline for a
+        whole rotation period plus the grace: locked out)."""
+        config = self.config
+        self.profile = self._export(sm, consumer, home)
+        workers = [
+            ProcessWorker(i, consumer, home / "config", PROCESS_PROFILE, stop)
+            for i in range(config.process_workers)
+        ]
+        for worker in workers:
+            worker.start()
+        self._wait_for_warm_workers(workers)
+        self.log(
+            f"{config.process_workers} process workers calling AWS through the profile's"
+            f" credential_process (refresh window {config.process_refresh_seconds:g} s)"
+        )
+        for number in range(1, config.process_rotations + 1):
+            label = f"rotation {number}/{config.process_rotations} with process workers"
+            result = self._rotate(emulator, consumer, sm, iam, label)
+            self._wait_for_pickup(workers, result.current_key_id, label)
+            self.log(
+                f"{label}: {result.seconds:.2f} s, current key {result.current_key_id}, used"
+                f" by every process worker | {_process_progress(workers)}"
+            )
+        self.process_rotations = config.process_rotations
+        # The revoke that follows deactivates the key they hold: they would be locked out
+        # (see _after_revoke), which is the point of a revoke, not an app failure.
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=10)
+        return workers
+
+    def _export(self, sm: Any, consumer: Consumer, home: Path) -> dict[str, Any]:
+        """The operator's one-time seeding, into a temporary AWS config file and cache."""
+        result = export(
+            sm,
+            consumer.secret_arn,
+            PROCESS_PROFILE,
+            config_file=home / "config",
+            cache_path=home / "cache" / "drill-app.json",
+            refresh_seconds=self.config.process_refresh_seconds,
+        )
+        if result.self_read_problem:
+            self.violations.append(
+                f"export: the seeded key cannot self-read: {result.self_read_problem}"
+            )
+        self.log(
+            f"export: profile {PROCESS_PROFILE} in {result.config_file}, cache seeded with key"
+            f" {result.access_key_id}"
+        )
+        return {
+            "command": result.command,
+            "cache": result.cache_path,
+            "seeded": [result.access_key_id],
+        }
+
+    def _wait_for_pickup(
+        self, workers: list[ProcessWorker], key_id: str | None, label: str
+    ) -> None:
+        """Wait until every process worker signs with the new key, as a workload does within
+        its window, long before the next rotation."""
+        deadline = time.monotonic() + PICKUP_TIMEOUT
+        while any(worker.key_id != key_id for worker in workers):
+            if time.monotonic() > deadline:
+                self.violations.append(
+                    f"after {label}: a credential_process worker still used key"
+                    f" {[w.key_id for w in workers if w.key_id != key_id]} after"
+                    f" {PICKUP_TIMEOUT:g} s, not {key_id}"
+                )
+                return
+            time.sleep(0.02)
+
+    def _after_revoke(
+        self, sm: Any, consumer: Consumer, home: Path, current_key_id: str | None
+    ) -> None:
+        """The revoked key cannot read the next key (locked out); export re-seeds the profile."""
+        assert self.profile is not None
+        cache = KeyCache(self.profile["cache"])
+        try:
+            # What credential-process does once the window is over: refresh by self-read.
+            current_key(cache, consumer.secret_arn, 0, read_with_key)
+            outcome = "refreshed"
+        except LockedOutError as error:
+            outcome = str(error)
+        except CredentialError as error:
+            outcome = f"{type(error).__name__}: {error}"
+        locked_out = outcome.startswith("locked out")
+        if not locked_out:
+            self.violations.append(
+                f"after revoke: the revoked key refreshed by self-read instead of being locked"
+                f" out ({outcome})"
+            )
+        self.profile["locked_out_after_revoke"] = locked_out
+        self.profile["lockout_message"] = outcome
+        self._export(sm, consumer, home)
+        core = botocore.session.Session()
+        core.set_config_variable("config_file", str(home / "config"))
+        app = boto3.Session(botocore_session=core, profile_name=PROCESS_PROFILE)
+        try:
+            arn = app.client("sts").get_caller_identity()["Arn"]
+            credentials = app.get_credentials()
+            key_id = credentials.get_frozen_credentials().access_key if credentials else None
+        except Exception as error:  # noqa: BLE001 - reported as a violation
+            arn, key_id = f"an error ({type(error).__name__})", None
+        reseeded = arn == consumer.user_arn and key_id == current_key_id
+        if not reseeded:
+            self.violations.append(
+                f"after revoke and a new export, the profile authenticated as {arn} with key"
+                f" {key_id}, not {consumer.user_arn} with {current_key_id}"
+            )
+        self.profile["reseeded"] = reseeded
+        self.log(
+            "revoke: the revoked key is locked out of the secret"
+            f" ({'as intended' if locked_out else 'NOT'}); export re-seeded the profile"
+            f" ({'works' if reseeded else 'FAILED'})"
+        )
+
+    def _wait_for_warm_workers(self, workers: list[AppWorker] | list[ProcessWorker]) -> None:
         deadline = time.monotonic() + WARMUP_TIMEOUT
         while any(worker.successes < 2 for worker in workers):
             if time.monotonic() > deadline:
@@ -219,9 +465,7 @@ class _Drill:
         with emulator.function_environment(consumer.function_name, PREVIOUS_KEY_GRACE_HOURS="0"):
             response = emulator.client("lambda").invoke(
                 FunctionName=consumer.function_name,
-                Payload=json.dumps(
-                    {"Action": "RetirePreviousKey", "SecretId": consumer.secret_arn}
-                ),
+                Payload=json.dumps(sweep_event(consumer.secret_arn)),
             )
         outcome = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError"):
@@ -261,6 +505,7 @@ class _Drill:
         sm: Any,
         iam: Any,
         workers: list[AppWorker],
+        process_workers: list[ProcessWorker],
     ) -> dict[str, Any]:
         seconds = [result.seconds for result in self.rotations]
         tokens = {result.token for result in self.rotations}
@@ -272,7 +517,7 @@ class _Drill:
         app_calls = sum(worker.calls for worker in workers)
         failures = [failure for worker in workers for failure in worker.failures]
         secret_reads = sum(worker.secret_reads for worker in workers)
-        snapshot = operations.take_snapshot(sm, iam, consumer.secret_arn)
+        snapshot = operations.take_snapshot(sm, iam, consumer.secret_arn, read_policies=False)
         keys_at_end = [
             {
                 "access_key_id": row.access_key_id,
@@ -285,6 +530,7 @@ class _Drill:
         report: dict[str, Any] = {
             "rotations": rotations,
             "rotations_requested": self.config.rotations,
+            "rotations_with_process_workers": self.process_rotations,
             "rotation_seconds": percentiles(seconds),
             "api_calls_per_rotation": {
                 "total": round(sum(per_rotation.values()) / max(rotations, 1), 2),
@@ -315,16 +561,38 @@ class _Drill:
                 " the component's ARN-scoped statements are repeated on '*' in the emulator;"
                 " the documents themselves are exactly components.iam_policies' output",
             },
+            "credential_process_workers": self._process_report(process_workers),
             "duration_seconds": round(time.monotonic() - self.started, 2),
         }
-        report["passed"] = not failures and not self.violations and not emulator.handler_failures
+        report["passed"] = (
+            not failures
+            and not report["credential_process_workers"]["app_failures"]
+            and not self.violations
+            and not emulator.handler_failures
+        )
         return report
+
+    def _process_report(self, workers: list[ProcessWorker]) -> dict[str, Any]:
+        failures = [failure for worker in workers for failure in worker.failures]
+        profile = self.profile or {}
+        return {
+            "workers": len(workers),
+            "app_calls": sum(worker.calls for worker in workers),
+            "app_failures": len(failures),
+            "app_failure_samples": sorted(Counter(failures).items())[:10],
+            "refresh_seconds": self.config.process_refresh_seconds,
+            # Distinct keys the workers signed with: one per rotation they lived through.
+            "keys_used": len({key for worker in workers for key in worker.key_ids}),
+            "locked_out_after_revoke": profile.get("locked_out_after_revoke"),
+            "lockout_message": profile.get("lockout_message"),
+            "reseeded_after_revoke": profile.get("reseeded"),
+        }
 
 
 def check_invariants(emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) -> list[str]:
     """Violations of the rotation invariants right now (empty when all hold)."""
     violations: list[str] = []
-    snapshot = operations.take_snapshot(sm, iam, consumer.secret_arn)
+    snapshot = operations.take_snapshot(sm, iam, consumer.secret_arn, read_policies=False)
     _, current, malformed = operations.read_version(sm, consumer.secret_arn, stage=CURRENT)
     if current is None or not current.has_key:
         violations.append(f"AWSCURRENT holds no key ({malformed or 'bootstrap value'})")
@@ -384,11 +652,13 @@ def format_report(report: dict[str, Any]) -> str:
     by_operation = ", ".join(
         f"{operation} {count:g}" for operation, count in per_rotation["by_operation"].items()
     )
-    extra = report["rotations"] - report["rotations_requested"]
+    with_process = report["rotations_with_process_workers"]
+    extra = report["rotations"] - report["rotations_requested"] - with_process
     lines = [
         "Drill report",
-        f"  Rotations          {report['rotations']} ({report['rotations_requested']} + {extra}"
-        f" by revoke), rotation handler failures {report['handler_failures']}",
+        f"  Rotations          {report['rotations']} ({report['rotations_requested']}"
+        + (f" + {with_process} with process workers" if with_process else "")
+        + f" + {extra} by revoke), rotation handler failures {report['handler_failures']}",
         f"  Rotation time      p50 {seconds['p50']:.3f} s, p95 {seconds['p95']:.3f} s,"
         f" max {seconds['max']:.3f} s",
         f"  AWS calls/rotation {per_rotation['total']:g} ({by_operation})",
@@ -414,7 +684,22 @@ def format_report(report: dict[str, Any]) -> str:
         f"    {key['access_key_id']}  {key['status']:<8}  {key['role']}"
         for key in report["keys_at_end"]
     )
-    for failure, count in report["app_failure_samples"]:
+    process = report["credential_process_workers"]
+    if process["workers"]:
+        after_revoke = (
+            "locked out after the revoke (as intended)"
+            if process["locked_out_after_revoke"]
+            else "NOT locked out after the revoke"
+        )
+        lines.insert(
+            lines.index("  Keys at end"),
+            f"  Process workers    {process['app_calls']} app calls made by"
+            f" {process['workers']} credential_process workers, {process['app_failures']}"
+            f" failed; {process['keys_used']} keys followed by self-read (refresh window"
+            f" {process['refresh_seconds']:g} s); {after_revoke}, re-seeded by export: "
+            + ("works" if process["reseeded_after_revoke"] else "FAILED"),
+        )
+    for failure, count in [*report["app_failure_samples"], *process["app_failure_samples"]]:
         lines.append(f"  FAILED app call    {failure} x{count}")
     lines.extend(f"  VIOLATION          {v}" for v in report["invariant_violations"])
     allowance = report["emulator_only_allowance"]
@@ -428,6 +713,12 @@ def format_report(report: dict[str, Any]) -> str:
         f" in {report['duration_seconds']:.1f} s"
     )
     return "\n".join(lines)
+
+
+def _process_progress(workers: list[ProcessWorker]) -> str:
+    calls = sum(worker.calls for worker in workers)
+    failed = sum(len(worker.failures) for worker in workers)
+    return f"credential_process calls {calls}, failed {failed}"
 
 
 def _progress(workers: list[AppWorker]) -> str:

@@ -8,6 +8,7 @@ render the result. Only key ids ever reach a snapshot, never a secret access key
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +43,15 @@ class IamKey:
 
 
 @dataclass(frozen=True)
+class UserPolicy:
+    """One IAM policy of the secret's user: ``name`` (managed policy ARN, or
+    ``inline:<name>``) and its document."""
+
+    name: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What status needs to know about a secret and its user, at ``taken_at``."""
 
@@ -57,6 +67,10 @@ class Snapshot:
     user_keys: tuple[IamKey, ...] | None
     taken_at: datetime
     user_keys_error: str | None = None
+    # The user's own policies (inline, and managed under the product's IAM path): None if
+    # not read; what decides whether its key may read this secret from anywhere.
+    user_policies: tuple[UserPolicy, ...] | None = None
+    user_policies_error: str | None = None
 
     def version_with(self, stage: str) -> VersionView | None:
         """The version carrying ``stage``, if any."""
@@ -76,10 +90,12 @@ class KeyRow:
 
 @dataclass(frozen=True)
 class Problem:
-    """A named problem; ``message`` says what is wrong and how to fix it."""
+    """A named problem; ``message`` says what is wrong and how to fix it. A "warning" is a
+    risk someone accepted on purpose: reported, but the secret still counts as healthy."""
 
     code: str
     message: str
+    severity: str = "error"  # error | warning
 
 
 @dataclass(frozen=True)
@@ -93,8 +109,18 @@ class Health:
 
     @property
     def healthy(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
+        """True when no problem was found (warnings aside)."""
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        """The problems that make the secret unhealthy."""
+        return tuple(p for p in self.problems if p.severity != "warning")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        """Accepted risks worth repeating."""
+        return tuple(p for p in self.problems if p.severity == "warning")
 
 
 def stuck_pending_version(version_stages: dict[str, list[str]]) -> str | None:
@@ -221,6 +247,32 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
     else:
         problems.extend(_key_problems(snapshot, rows, grace))
 
+    if snapshot.user_policies_error:
+        problems.append(
+            Problem(
+                "policies-not-checked",
+                f"could not read the user's policies ({snapshot.user_policies_error}), so"
+                " whether its key may read its own secret from anywhere is unknown; grant"
+                " iam:ListUserPolicies, iam:GetUserPolicy, iam:ListAttachedUserPolicies,"
+                " iam:GetPolicy and iam:GetPolicyVersion on the user to the identity running"
+                " status",
+                severity="warning",
+            )
+        )
+    anywhere = self_read_from_anywhere(snapshot.user_policies or (), snapshot.secret_arn)
+    if anywhere:
+        problems.append(
+            Problem(
+                "self-read-from-anywhere",
+                f"the key of user {snapshot.user_name} may read its own secret from any"
+                f" network ({', '.join(anywhere)} allow secretsmanager:GetSecretValue on it"
+                " with no aws:SourceIp condition): a leaked key can read every next key and"
+                " follow the rotation for ever. Unless that risk is accepted on purpose"
+                " (selfRead.allowFromAnywhere), give selfRead.sourceCidrs and `pulumi up`",
+                severity="warning",
+            )
+        )
+
     if (
         snapshot.rotation_enabled
         and snapshot.next_rotation is not None
@@ -234,6 +286,52 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
             )
         )
     return Health(snapshot, rows, tuple(problems), grace)
+
+
+def self_read_from_anywhere(
+    policies: tuple[UserPolicy, ...] | list[UserPolicy], secret_arn: str
+) -> list[str]:
+    """Names of the policies that let their principal read ``secret_arn`` from any address:
+    an Allow of secretsmanager:GetSecretValue (wildcards included) on it (or on a matching
+    pattern) without an ``aws:SourceIp`` condition."""
+    found = []
+    for policy in policies:
+        statements = policy.document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        if any(_reads_from_anywhere(statement, secret_arn) for statement in statements):
+            found.append(policy.name)
+    return found
+
+
+def _reads_from_anywhere(statement: Any, secret_arn: str) -> bool:
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        return False
+    if "NotAction" in statement or "NotResource" in statement:
+        return False  # unusual enough to leave to a human; never written by the product
+    actions = _as_list(statement.get("Action"))
+    resources = _as_list(statement.get("Resource"))
+    if not any(_matches(action.lower(), "secretsmanager:getsecretvalue") for action in actions):
+        return False
+    if not any(_matches(resource, secret_arn) for resource in resources):
+        return False
+    conditions = statement.get("Condition") or {}
+    limited = any(
+        isinstance(values, dict) and any(key.lower() == "aws:sourceip" for key in values)
+        for values in conditions.values()
+    )
+    return not limited
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [item for item in value or [] if isinstance(item, str)]
+
+
+def _matches(pattern: str, value: str) -> bool:
+    # IAM wildcards: * and ? (no character classes, which fnmatch would read into "[").
+    return fnmatch.fnmatchcase(value, pattern.replace("[", "[[]"))
 
 
 def _key_problems(snapshot: Snapshot, rows: tuple[KeyRow, ...], grace: timedelta) -> list[Problem]:
@@ -333,8 +431,11 @@ def format_table(health: Health) -> str:
     if health.healthy:
         lines.append("Healthy: no problems found.")
     else:
-        lines.append(f"Problems ({len(health.problems)}):")
-        lines.extend(f"  - [{p.code}] {p.message}" for p in health.problems)
+        lines.append(f"Problems ({len(health.errors)}):")
+        lines.extend(f"  - [{p.code}] {p.message}" for p in health.errors)
+    if health.warnings:
+        lines.append(f"Warnings ({len(health.warnings)}):")
+        lines.extend(f"  - [{p.code}] {p.message}" for p in health.warnings)
     return "\n".join(lines)
 
 
@@ -369,7 +470,8 @@ def to_json(health: Health) -> dict[str, Any]:
         ],
         "grace_hours": health.grace.total_seconds() / 3600,
         "healthy": health.healthy,
-        "problems": [{"code": p.code, "message": p.message} for p in health.problems],
+        "problems": [{"code": p.code, "message": p.message} for p in health.errors],
+        "warnings": [{"code": p.code, "message": p.message} for p in health.warnings],
     }
 
 

@@ -18,7 +18,6 @@ POSIX only (fcntl). Errors never quote the file's content.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -147,6 +146,8 @@ class KeyCache:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the exclusive writer lock (blocks until other writers are done)."""
+        import fcntl  # here, not at the top: importing credrot.client must work off POSIX
+
         self.ensure_directory()
         descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:

@@ -8,7 +8,9 @@ names the fix); botocore's ClientError/BotoCoreError pass through for the CLI to
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from components.contract import IAM_PATH
 from credrot.errors import CommandError, CredentialError
 from credrot.health import (
     CURRENT,
@@ -23,6 +26,7 @@ from credrot.health import (
     PREVIOUS,
     IamKey,
     Snapshot,
+    UserPolicy,
     VersionView,
     stuck_pending_version,
 )
@@ -93,11 +97,21 @@ def read_version(
         return True, None, str(error)
 
 
-def take_snapshot(sm: Any, iam: Any, secret_id: str, *, now: datetime | None = None) -> Snapshot:
+def take_snapshot(
+    sm: Any,
+    iam: Any,
+    secret_id: str,
+    *,
+    now: datetime | None = None,
+    read_policies: bool = True,
+) -> Snapshot:
     """Gather what ``credrot.health.assess`` needs.
 
     Reads the labelled versions' values, lists the user's keys, and reads unlabelled
-    versions only while a key is still unexplained (as the rotation function does).
+    versions only while a key is still unexplained (as the rotation function does). With
+    ``read_policies`` it also reads the user's own policies (its inline ones and the
+    product's managed ones: typically 4 IAM calls) to see whether its key may read the
+    secret from anywhere.
     """
     described = sm.describe_secret(SecretId=secret_id)
     arn = described["ARN"]
@@ -155,6 +169,14 @@ def take_snapshot(sm: Any, iam: Any, secret_id: str, *, now: datetime | None = N
             views[version.version_id] = evidence = view(version.version_id, read=True)
             unexplained.discard(evidence.access_key_id or "")
 
+    policies: tuple[UserPolicy, ...] | None = None
+    policies_error = None
+    if user_name and read_policies:
+        try:
+            policies = _user_policies(iam, user_name)
+        except ClientError as error:
+            policies_error = f"{_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+
     rules = described.get("RotationRules") or {}
     schedule = rules.get("ScheduleExpression")
     if not schedule and rules.get("AutomaticallyAfterDays"):
@@ -172,7 +194,34 @@ def take_snapshot(sm: Any, iam: Any, secret_id: str, *, now: datetime | None = N
         user_keys=user_keys,
         user_keys_error=keys_error,
         taken_at=now or datetime.now(UTC),
+        user_policies=policies,
+        user_policies_error=policies_error,
     )
+
+
+def _user_policies(iam: Any, user_name: str) -> tuple[UserPolicy, ...]:
+    """The user's inline policies and the managed ones under the product's IAM path (where
+    the component puts the data-access policy that carries selfRead)."""
+    policies = []
+    for name in iam.list_user_policies(UserName=user_name).get("PolicyNames", []):
+        document = iam.get_user_policy(UserName=user_name, PolicyName=name)["PolicyDocument"]
+        policies.append(UserPolicy(f"inline policy {name}", _policy_document(document)))
+    attached = iam.list_attached_user_policies(UserName=user_name, PathPrefix=IAM_PATH)
+    for policy in attached.get("AttachedPolicies", []):
+        arn = policy["PolicyArn"]
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+            "Document"
+        ]
+        policies.append(UserPolicy(f"policy {arn}", _policy_document(document)))
+    return tuple(policies)
+
+
+def _policy_document(document: Any) -> dict[str, Any]:
+    # boto3 decodes IAM policy documents; other clients hand over the URL-encoded JSON.
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+    return document if isinstance(document, dict) else {}
 
 
 def grace_from_function(lambda_client: Any, function_arn: str | None) -> timedelta | None:

@@ -15,6 +15,7 @@ longer authenticates: an operator must re-seed with ``python -m credrot export``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "NotSeededError",
     "SecretUnreachableError",
     "SelfReadDeniedError",
+    "aws_error",
     "current_key",
     "read_with_ambient",
     "read_with_key",
@@ -43,6 +45,8 @@ REJECTED_KEY_CODES = frozenset(
         "InvalidAccessKeyId",
     }
 )
+_XML_CODE = re.compile(r"<Code>(?P<code>[^<]+)</Code>")
+_XML_MESSAGE = re.compile(r"<Message>(?P<message>[^<]*)</Message>")
 _CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 3}}
 
 Reader = Callable[[CachedKey], KeyRecord]
@@ -178,6 +182,20 @@ def region_of(secret_id: str) -> str | None:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
+def aws_error(response: dict[str, Any]) -> tuple[str, str]:
+    """(code, message) of an error response. Some emulators answer a JSON-protocol call
+    with HTTP status "403" as the code and an XML error document as the message: the code
+    and message inside that document are the real ones."""
+    details = response.get("Error", {})
+    code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+    inner = _XML_CODE.search(message)
+    if code.isdigit() and inner:
+        code = inner["code"]
+        found = _XML_MESSAGE.search(message)
+        message = found["message"] if found else ""
+    return code, message
+
+
 def _load(cache: KeyCache, secret_id: str) -> CachedKey:
     key = cache.load()
     if key is None:
@@ -207,8 +225,7 @@ def _read(client: Any, secret_id: str, key: CachedKey | None, *, profile: str | 
     try:
         response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     except ClientError as error:
-        details = error.response.get("Error", {})
-        code, message = str(details.get("Code", "")), str(details.get("Message", ""))
+        code, message = aws_error(error.response)
         if key is not None and code in REJECTED_KEY_CODES:
             raise LockedOutError(
                 f"locked out: AWS rejects the cached key {key.access_key_id} ({code}), so it"

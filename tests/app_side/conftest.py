@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from credrot.emulator import Emulator
+from components.config import SelfRead
+from credrot.emulator import CALLER_CIDR, Emulator
 from credrot.provision import Consumer, provision_consumer
 
 # Port 9 (discard) is closed here: a call that escapes the emulator fails at once.
@@ -76,6 +77,18 @@ def bootstrap_consumer(emulator: Emulator) -> Iterator[Consumer]:
     """A consumer whose secret still holds only {"UserName": ...} (rotation enabled)."""
     emulator.disable_iam_authentication()
     created = provision_consumer(emulator, f"boot{next(_names)}", first_rotation=False)
+    emulator.enable_iam_authentication()
+    yield created
+    emulator.disable_iam_authentication()
+
+
+@pytest.fixture
+def self_read_consumer(emulator: Emulator) -> Iterator[Consumer]:
+    """A consumer with one key and selfRead from the emulator's callers' address."""
+    emulator.disable_iam_authentication()
+    created = provision_consumer(
+        emulator, f"self{next(_names)}", self_read=SelfRead(source_cidrs=(CALLER_CIDR,))
+    )
     emulator.enable_iam_authentication()
     yield created
     emulator.disable_iam_authentication()

@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from components.config import SelfRead
 from credrot.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
+from credrot.provision import provision_consumer
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["status", "rotate", "revoke", "unstick", "drill"]
+COMMANDS = ["status", "rotate", "revoke", "unstick", "drill", "export", "credential-process"]
 
 
 def stuck_rotation(emulator: Any, consumer: Any) -> str:
@@ -146,6 +148,34 @@ def test_status_flags_a_previous_key_still_active_past_its_grace(
     problems = {p["code"]: p["message"] for p in report["problems"]}
     assert previous in problems["previous-key-past-grace"]
     assert report["grace_hours"] == 0
+
+
+def test_status_warns_when_the_key_may_read_its_own_secret_from_anywhere(
+    emulator: Any, operator_env: Any, capsys: Any
+) -> None:
+    emulator.disable_iam_authentication()
+    anywhere = provision_consumer(
+        emulator, "anywhere", self_read=SelfRead(allow_from_anywhere=True)
+    )
+    emulator.enable_iam_authentication()
+    code, report = status_json(anywhere, capsys)
+    assert code == EXIT_OK  # an accepted risk: healthy, but said every time
+    assert report["healthy"] is True and report["problems"] == []
+    [warning] = report["warnings"]
+    assert warning["code"] == "self-read-from-anywhere"
+    assert "a leaked key can read every next key" in warning["message"]
+    assert f"policy/ai-credential-rotation/{anywhere.name}-data-access" in warning["message"]
+    assert main(["status", anywhere.secret_arn]) == EXIT_OK
+    assert "[self-read-from-anywhere]" in capsys.readouterr().out
+
+
+def test_status_does_not_warn_about_self_read_limited_to_source_cidrs(
+    self_read_consumer: Any, consumer: Any, operator_env: Any, capsys: Any
+) -> None:
+    for limited in (self_read_consumer, consumer):
+        code, report = status_json(limited, capsys)
+        assert code == EXIT_OK
+        assert report["warnings"] == []
 
 
 def test_status_of_a_bootstrap_secret_says_no_key_yet(

@@ -26,12 +26,13 @@ def test_the_drill_passes_with_zero_failed_app_calls_and_reports_as_json(
     report = json.loads(path.read_text())
 
     assert report["passed"] is True
-    assert report["rotations"] == 3  # 2 rotations + the revoke's
+    assert report["rotations"] == 5  # 2 rotations, 2 with process workers, the revoke's
+    assert report["rotations_with_process_workers"] == 2
     assert report["app_calls"] > 0
     assert report["app_failures"] == 0
     assert report["handler_failures"] == 0
     assert report["invariant_violations"] == []
-    assert report["invariant_checks"] == 5
+    assert report["invariant_checks"] == 7
     assert report["app_calls_recovered_by_retry"] > 0  # the drill did exercise the retry
     assert 0 < report["rotation_seconds"]["p50"] <= report["rotation_seconds"]["p95"]
     per_rotation = report["api_calls_per_rotation"]
@@ -47,10 +48,19 @@ def test_the_drill_passes_with_zero_failed_app_calls_and_reports_as_json(
     assert current["current"] is True and current["status"] == "Active"
     assert keys[report["revoke"]["deactivated_key_id"]]["status"] == "Inactive"
     assert report["emulator_only_allowance"]["policy"] == "EmulatorOnlyResourceWildcard"
+    process = report["credential_process_workers"]
+    assert process["workers"] == 1
+    assert process["app_calls"] > 0
+    assert process["app_failures"] == 0
+    assert process["keys_used"] == 3  # the seeded key, then one per rotation it lived through
+    assert process["locked_out_after_revoke"] is True
+    assert process["lockout_message"].startswith("locked out")
+    assert process["reseeded_after_revoke"] is True
 
     text = output()
     assert "drill [" in text  # live progress on stderr
     assert "Result             PASS" in text
+    assert "credential_process workers, 0 failed" in text
     assert "EmulatorOnlyResourceWildcard" in text
     secret_watch.assert_absent(text, path.read_text())
 
@@ -59,9 +69,13 @@ def test_the_drill_fails_when_the_client_does_not_retry_a_rejected_key(
     tmp_path: Path, output: Any
 ) -> None:
     path = tmp_path / "report.json"
-    assert main(["drill", *FAST, "--no-auth-retry", "--json", str(path)]) == EXIT_PROBLEMS
+    argv = ["drill", *FAST, "--no-auth-retry", "--process-workers", "0", "--json", str(path)]
+    assert main(argv) == EXIT_PROBLEMS
     report = json.loads(path.read_text())
     assert report["passed"] is False
+    assert report["credential_process_workers"]["workers"] == 0
     assert report["app_failures"] > 0
     assert report["invariant_violations"] == []  # rotation itself stayed correct
-    assert "Result             FAIL" in output()
+    text = output()
+    assert "Result             FAIL" in text
+    assert "Process workers" not in text

@@ -12,8 +12,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from components import iam_policies
-from credrot.emulator import AccessKeyPair, Emulator
-from credrot.provision import EMULATOR_ONLY_POLICY, USER_PATH
+from components.config import SelfRead
+from credrot.emulator import CALLER_CIDR, AccessKeyPair, Emulator, source_ip_condition_holds
+from credrot.provision import EMULATOR_ONLY_POLICY, USER_PATH, provision_consumer
 
 
 def steps_of(emulator: Emulator, token: str) -> list[str]:
@@ -188,3 +189,78 @@ def test_only_one_emulator_may_run_at_a_time(emulator: Any) -> None:
     with pytest.raises(RuntimeError, match="already running"):
         Emulator().start()
     assert emulator.client("sts").get_caller_identity()  # the running one is unharmed
+
+
+@pytest.mark.parametrize(
+    ("source_cidrs", "restrict", "reads", "lists"),
+    [
+        ((CALLER_CIDR,), True, "ok", "ok"),
+        (("203.0.113.0/24",), False, "denied", "ok"),
+        (("203.0.113.0/24",), True, "denied", "denied"),
+    ],
+)
+def test_self_read_is_provisioned_as_deployed_and_its_source_ip_condition_is_enforced(
+    emulator: Any, source_cidrs: tuple[str, ...], restrict: bool, reads: str, lists: str
+) -> None:
+    emulator.disable_iam_authentication()
+    self_read = SelfRead(source_cidrs=source_cidrs, restrict_data_access=restrict)
+    consumer = provision_consumer(
+        emulator, f"ip{len(source_cidrs[0])}{restrict:d}", self_read=self_read
+    )
+    iam = emulator.client("iam")
+    [attached] = iam.list_attached_user_policies(UserName=consumer.user_name)["AttachedPolicies"]
+    policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+    document = iam.get_policy_version(
+        PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]
+    assert document == iam_policies.consumer_user_policy(
+        [f"s3://{consumer.bucket}/data/"],
+        [],
+        self_read_secret_arn=consumer.secret_arn,
+        source_cidrs=source_cidrs,
+        restrict_data_access=restrict,
+    )
+    emulator.enable_iam_authentication()
+    try:
+        value = json.loads(
+            emulator.client("secretsmanager").get_secret_value(
+                SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
+            )["SecretString"]
+        )
+        key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
+
+        def outcome(call: Any) -> str:
+            try:
+                call()
+            except ClientError:
+                return "denied"
+            return "ok"
+
+        sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
+        assert (
+            outcome(
+                lambda: sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage="AWSCURRENT")
+            )
+            == reads
+        )
+        assert outcome(lambda: s3.list_objects_v2(Bucket=consumer.bucket, Prefix="data/")) == lists
+    finally:
+        emulator.disable_iam_authentication()
+
+
+@pytest.mark.parametrize(
+    ("condition", "holds"),
+    [
+        (None, True),
+        ({"StringEquals": {"aws:username": "x"}}, True),
+        ({"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}, True),
+        ({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "127.0.0.1/32"]}}, True),
+        ({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24", "2001:db8::/32"]}}, False),
+        ({"NotIpAddress": {"aws:SourceIp": ["127.0.0.0/8"]}}, False),
+        ({"NotIpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}}, True),
+    ],
+)
+def test_source_ip_conditions_are_evaluated_against_the_callers_address(
+    condition: Any, holds: bool
+) -> None:
+    assert source_ip_condition_holds(condition, "127.0.0.1") is holds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -13,10 +14,12 @@ from credrot.drill import percentiles
 from credrot.health import (
     IamKey,
     Snapshot,
+    UserPolicy,
     VersionView,
     assess,
     format_table,
     key_rows,
+    self_read_from_anywhere,
     stuck_pending_version,
     to_json,
 )
@@ -269,3 +272,80 @@ def test_the_emulator_only_allowance_widens_only_resource_blind_services() -> No
     assert widened == granted
     data = iam_policies.data_access_policy(["s3://bucket/data/"], [])
     assert emulator_only_wildcard(data) is None
+
+
+def read_statement(
+    action: Any = "secretsmanager:GetSecretValue", resource: Any = ARN, **extra: Any
+) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+@pytest.mark.parametrize(
+    ("statement", "from_anywhere"),
+    [
+        (read_statement(), True),
+        (read_statement(action=["secretsmanager:Get*"]), True),
+        (read_statement(action="*", resource="*"), True),
+        (read_statement(resource="arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"), True),
+        (read_statement(Condition={"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}}), False),
+        (read_statement(Condition={"NotIpAddress": {"aws:SourceIp": ["0.0.0.0/0"]}}), False),
+        (read_statement(Condition={"StringEquals": {"aws:PrincipalTag/x": "y"}}), True),
+        (read_statement(action="secretsmanager:DescribeSecret"), False),
+        (
+            read_statement(resource="arn:aws:secretsmanager:eu-west-1:123456789012:secret:other"),
+            False,
+        ),
+        ({**read_statement(), "Effect": "Deny"}, False),
+    ],
+)
+def test_a_read_of_the_own_secret_without_a_source_ip_condition_is_from_anywhere(
+    statement: dict[str, Any], from_anywhere: bool
+) -> None:
+    policy = UserPolicy("inline policy p", {"Version": "2012-10-17", "Statement": [statement]})
+    assert self_read_from_anywhere([policy], ARN) == (["inline policy p"] if from_anywhere else [])
+
+
+def test_self_read_from_anywhere_is_a_warning_that_keeps_the_secret_healthy() -> None:
+    document = iam_policies.consumer_user_policy(
+        ["s3://bucket/data/"], [], self_read_secret_arn=ARN
+    )
+    snap = snapshot(user_policies=(UserPolicy("policy data-access", document),))
+    health = assess(snap)
+    assert health.healthy
+    assert [(p.code, p.severity) for p in health.problems] == [
+        ("self-read-from-anywhere", "warning")
+    ]
+    assert "Warnings (1):" in format_table(health)
+    data = to_json(health)
+    assert data["problems"] == [] and data["warnings"][0]["code"] == "self-read-from-anywhere"
+    limited = iam_policies.consumer_user_policy(
+        ["s3://bucket/data/"], [], self_read_secret_arn=ARN, source_cidrs=["203.0.113.0/24"]
+    )
+    assert assess(snapshot(user_policies=(UserPolicy("p", limited),))).problems == ()
+
+
+def test_unreadable_user_policies_are_a_warning_not_a_failure() -> None:
+    health = assess(snapshot(user_policies_error="AccessDenied: no"))
+    assert health.healthy
+    assert [p.code for p in health.warnings] == ["policies-not-checked"]
+
+
+def test_the_emulator_only_allowance_keeps_a_source_ip_condition() -> None:
+    document = iam_policies.consumer_user_policy(
+        ["s3://bucket/data/"],
+        [],
+        self_read_secret_arn=ARN,
+        source_cidrs=["203.0.113.0/24"],
+        restrict_data_access=True,
+    )
+    allowance = emulator_only_wildcard(document)
+    assert allowance is not None
+    assert allowance["Statement"] == [
+        {
+            "Sid": "ReadOwnSecretOnAnyResource",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            "Resource": "*",
+            "Condition": {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}},
+        }
+    ]

@@ -160,3 +160,27 @@ def test_an_ipv4_only_self_read_policy_lints_without_any_finding(
     }
     policy = parliament.analyze_policy_string(json.dumps(document), include_community_auditors=True)
     assert policy.findings == []
+
+
+def test_with_a_customer_kms_key_self_read_decrypts_only_this_secret_via_secrets_manager(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    deploy(self_read=SelfRead(source_cidrs=CIDRS), kms_key_arn=kms_key_arn)
+    assert user_policy(engine)["Statement"] == [
+        *DATA_STATEMENTS,
+        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        {
+            # No aws:SourceIp here: Secrets Manager, not the workload, calls KMS.
+            "Sid": "DecryptOwnSecret",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [kms_key_arn],
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": SECRET_ARN,
+                }
+            },
+        },
+    ]

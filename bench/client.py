@@ -1,0 +1,355 @@
+"""Secrets Manager reads and added latency per 10,000 credential uses, three ways.
+
+Usage: ``python bench/client.py [--uses N] [--window-seconds S] [--window-run-seconds D]``.
+
+A "credential use" is obtaining the access key pair that signs ONE AWS call, in the form
+botocore's signer needs it (access key id + secret access key). The same definition for all:
+- ``credrot.client``: ``session.get_credentials().get_frozen_credentials()``, exactly what
+  botocore's signer calls for every request of a credrot session;
+- naive: ``json.loads(GetSecretValue(AWSCURRENT)["SecretString"])`` for every call;
+- aws-secretsmanager-caching: ``json.loads(SecretCache.get_secret_string(arn))`` with
+  ``SecretCacheConfig(secret_refresh_interval=...)`` set to the same window as credrot's.
+
+All three read a consumer's secret in credrot's embedded emulator (moto's server over HTTP
+on 127.0.0.1, IAM authentication on) as the app's reader identity, each with its own
+Secrets Manager client whose GetSecretValue and DescribeSecret calls are counted with
+``before-call`` hooks. Two runs:
+1. ``--uses`` uses (default 10,000) in one thread, well inside one refresh window (900 s,
+   credrot's default): reads and the time spent obtaining credentials (the added latency);
+2. 4 threads using credentials for ``--window-run-seconds`` with a short window: reads per
+   refresh window elapsed (the target: credrot makes at most 1 GetSecretValue per window).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Any  # noqa: E402
+
+from aws_secretsmanager_caching import SecretCache, SecretCacheConfig  # noqa: E402
+
+from bench.common import (  # noqa: E402
+    Check,
+    Table,
+    median,
+    percentile,
+    sealed_aws,
+    write_results,
+)
+from credrot.client import DEFAULT_REFRESH_SECONDS, session  # noqa: E402
+from credrot.emulator import Emulator  # noqa: E402
+from credrot.provision import Consumer, provision_consumer  # noqa: E402
+
+APPROACHES = ("credrot.client", "naive GetSecretValue", "aws-secretsmanager-caching")
+THREADS = 4
+KeyPair = tuple[str, str]
+
+
+class CallCounter:
+    """Counts a client's Secrets Manager reads (botocore before-call hooks)."""
+
+    def __init__(self, client: Any) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.secrets-manager.*", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1
+
+
+@dataclass
+class UseRun:
+    """One approach in one run: how many uses, how long each took, what it read."""
+
+    approach: str
+    uses: int = 0
+    seconds: float = 0.0  # wall time of the run
+    use_seconds: list[float] = field(default_factory=list)  # single-thread run only
+    calls: Counter[str] = field(default_factory=Counter)
+    windows: int = 0
+    wrong_keys: int = 0
+
+
+def make_use(
+    approach: str, emulator: Emulator, consumer: Consumer, window: float
+) -> tuple[Callable[[], KeyPair], CallCounter]:
+    """A function performing one credential use with ``approach``, and its read counter."""
+    client = emulator.client("secretsmanager", consumer.reader)
+    counter = CallCounter(client)
+    arn = consumer.secret_arn
+    if approach == "credrot.client":
+        credentials = session(
+            arn, refresh_seconds=window, region_name=emulator.region, secrets_client=client
+        ).get_credentials()
+
+        def use_credrot() -> KeyPair:
+            frozen = credentials.get_frozen_credentials()
+            return frozen.access_key, frozen.secret_key
+
+        return use_credrot, counter
+    if approach == "naive GetSecretValue":
+
+        def use_naive() -> KeyPair:
+            value = json.loads(
+                client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
+            )
+            return value["AccessKeyId"], value["SecretAccessKey"]
+
+        return use_naive, counter
+    cache = SecretCache(
+        config=SecretCacheConfig(secret_refresh_interval=max(1, round(window))), client=client
+    )
+
+    def use_cache() -> KeyPair:
+        value = json.loads(cache.get_secret_string(arn))
+        return value["AccessKeyId"], value["SecretAccessKey"]
+
+    return use_cache, counter
+
+
+def run_uses(approach: str, emulator: Emulator, consumer: Consumer, uses: int) -> UseRun:
+    """``uses`` credential uses in one thread, each timed; one refresh window (default)."""
+    use, counter = make_use(approach, emulator, consumer, DEFAULT_REFRESH_SECONDS)
+    expected = _current_key(emulator, consumer)
+    run = UseRun(approach, uses=uses)
+    started = time.perf_counter()
+    for _ in range(uses):
+        before = time.perf_counter()
+        pair = use()
+        run.use_seconds.append(time.perf_counter() - before)
+        if pair[0] != expected:
+            run.wrong_keys += 1
+    run.seconds = time.perf_counter() - started
+    run.calls = counter.calls
+    run.windows = math.ceil(run.seconds / DEFAULT_REFRESH_SECONDS)
+    return run
+
+
+def run_windows(
+    approach: str, emulator: Emulator, consumer: Consumer, window: float, duration: float
+) -> UseRun:
+    """THREADS threads using credentials for ``duration`` seconds with a ``window`` refresh."""
+    use, counter = make_use(approach, emulator, consumer, window)
+    stop = threading.Event()
+    barrier = threading.Barrier(THREADS + 1)
+    counts = [0] * THREADS
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        barrier.wait()
+        while not stop.is_set():
+            try:
+                use()
+            except BaseException as error:  # reported below
+                errors.append(error)
+                return
+            counts[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    time.sleep(duration)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{approach}: a credential use failed: {errors[0]!r}")
+    run = UseRun(approach, uses=sum(counts), seconds=elapsed, calls=counter.calls)
+    run.windows = math.ceil(elapsed / window)
+    return run
+
+
+def _current_key(emulator: Emulator, consumer: Consumer) -> str:
+    value = json.loads(
+        emulator.client("secretsmanager").get_secret_value(
+            SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
+        )["SecretString"]
+    )
+    key_id: str = value["AccessKeyId"]
+    return key_id
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="GetSecretValue calls and added latency per 10,000 credential uses:"
+        " credrot.client vs naive GetSecretValue vs aws-secretsmanager-caching (emulator).",
+        epilog="Prints two tables and writes bench/results/client.json.",
+    )
+    parser.add_argument(
+        "--uses", type=int, default=10_000, help="uses per approach (default 10000)"
+    )
+    parser.add_argument(
+        "--window-seconds",
+        type=float,
+        default=1.0,
+        help="short refresh window of run 2 (default 1)",
+    )
+    parser.add_argument(
+        "--window-run-seconds", type=float, default=6.0, help="duration of run 2 (default 6)"
+    )
+    args = parser.parse_args(argv)
+    if args.uses < 1 or args.window_seconds <= 0 or args.window_run_seconds < args.window_seconds:
+        parser.error("--uses >= 1, --window-seconds > 0, --window-run-seconds >= --window-seconds")
+
+    with sealed_aws(), Emulator() as emulator:
+        consumer = provision_consumer(emulator, "client-bench")
+        emulator.enable_iam_authentication()
+        uses = [run_uses(approach, emulator, consumer, args.uses) for approach in APPROACHES]
+        windows = [
+            run_windows(approach, emulator, consumer, args.window_seconds, args.window_run_seconds)
+            for approach in APPROACHES
+            if approach != "naive GetSecretValue"
+        ]
+
+    first = Table(
+        f"Per {args.uses:,} credential uses (1 thread, within one"
+        f" {DEFAULT_REFRESH_SECONDS:g} s refresh window)",
+        [
+            "approach",
+            "GetSecretValue",
+            "DescribeSecret",
+            "added latency",
+            "median us/use",
+            "p99 us/use",
+            "max ms/use",
+            "target",
+            "met?",
+        ],
+    )
+    for run in uses:
+        reads = run.calls["GetSecretValue"]
+        target = verdict = ""
+        if run.approach == "credrot.client":
+            target = "<= 1 GetSecretValue / window"
+            verdict = "yes" if reads <= run.windows else "NO"
+        first.add(
+            run.approach,
+            reads,
+            run.calls["DescribeSecret"],
+            f"{run.seconds * 1000:,.0f} ms",
+            f"{median(run.use_seconds) * 1e6:.1f}",
+            f"{percentile(run.use_seconds, 0.99) * 1e6:.1f}",
+            f"{max(run.use_seconds) * 1000:.1f}",
+            target,
+            verdict,
+        )
+    first.notes.append(
+        "credential use = obtaining the key pair that signs one AWS call (credrot:"
+        " get_credentials().get_frozen_credentials(), as botocore's signer does; naive:"
+        " GetSecretValue + json; caching: SecretCache.get_secret_string + json)"
+    )
+    first.notes.append(
+        f"added latency = total time spent obtaining credentials for {args.uses:,} calls; reads go"
+        " over HTTP to the local emulator (a real endpoint adds network latency per read)"
+    )
+    wrong = [run.approach for run in uses if run.wrong_keys]
+    if wrong:
+        first.notes.append(f"WRONG KEY returned by: {', '.join(wrong)}")
+    first.print()
+
+    second = Table(
+        f"Refresh windows ({THREADS} threads for {args.window_run_seconds:g} s, window"
+        f" {args.window_seconds:g} s)",
+        [
+            "approach",
+            "uses",
+            "windows",
+            "GetSecretValue",
+            "DescribeSecret",
+            "reads/window",
+            "target",
+            "met?",
+        ],
+    )
+    for run in windows:
+        reads = run.calls["GetSecretValue"]
+        product = run.approach == "credrot.client"
+        second.add(
+            run.approach,
+            run.uses,
+            run.windows,
+            reads,
+            run.calls["DescribeSecret"],
+            f"{(reads + run.calls['DescribeSecret']) / run.windows:.2f}",
+            "<= 1 GetSecretValue / window" if product else "",
+            ("yes" if reads <= run.windows else "NO") if product else "",
+        )
+    second.add("naive GetSecretValue", "-", "-", "1 per use", "-", "-", "", "")
+    second.notes.append(
+        "aws-secretsmanager-caching refreshes metadata (DescribeSecret) every 1/2-1 interval"
+        " and reads a value (GetSecretValue) once per version id"
+    )
+    second.print()
+
+    checks = [
+        Check(
+            f"credrot GetSecretValue per refresh window ({label})",
+            f"{run.calls['GetSecretValue']} in {run.windows} window(s)",
+            "<= 1 per window",
+            run.calls["GetSecretValue"] <= run.windows,
+        )
+        for run, label in (
+            (next(r for r in uses if r.approach == "credrot.client"), f"{args.uses:,} uses"),
+            (
+                next(r for r in windows if r.approach == "credrot.client"),
+                f"{THREADS} threads, {args.window_seconds:g} s window",
+            ),
+        )
+    ]
+    write_results(
+        "client",
+        {
+            "definition": "one credential use = obtaining the key pair that signs one AWS call",
+            "uses": args.uses,
+            "per_uses": [
+                {
+                    "approach": run.approach,
+                    "get_secret_value": run.calls["GetSecretValue"],
+                    "describe_secret": run.calls["DescribeSecret"],
+                    "added_latency_ms": round(run.seconds * 1000, 1),
+                    "median_us_per_use": round(median(run.use_seconds) * 1e6, 2),
+                    "p99_us_per_use": round(percentile(run.use_seconds, 0.99) * 1e6, 2),
+                    "max_ms_per_use": round(max(run.use_seconds) * 1000, 2),
+                    "wrong_keys": run.wrong_keys,
+                }
+                for run in uses
+            ],
+            "refresh_windows": {
+                "threads": THREADS,
+                "window_seconds": args.window_seconds,
+                "run_seconds": args.window_run_seconds,
+                "results": [
+                    {
+                        "approach": run.approach,
+                        "uses": run.uses,
+                        "windows": run.windows,
+                        "get_secret_value": run.calls["GetSecretValue"],
+                        "describe_secret": run.calls["DescribeSecret"],
+                    }
+                    for run in windows
+                ],
+            },
+        },
+        checks,
+    )
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

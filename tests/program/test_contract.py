@@ -1,0 +1,55 @@
+"""components.contract: the one description of the deployed product that the component, the
+emulator (credrot.provision) and the packaged Lambda must agree on; and it loads no Pulumi."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from components import contract
+from components import rotated_access_key as component
+from rotation_lambda.handler import ACTIONS
+from rotation_lambda.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+USER_ARN = "arn:aws:iam::123456789012:user/ai-credential-rotation/support-bot-user"
+
+
+@pytest.mark.parametrize("hours", [24, 12.5, 0.1, 1 / 3, 0])
+def test_the_function_environment_is_what_the_lambda_reads_exactly(hours: float) -> None:
+    environment = contract.function_environment(
+        user_name="support-bot-user",
+        user_arn=USER_ARN,
+        propagation_timeout_seconds=120,
+        previous_key_grace_hours=hours,
+        log_level="DEBUG",
+    )
+    settings = Settings.from_environ({k: str(v) for k, v in environment.items()})
+    assert settings.iam_user_name == "support-bot-user"
+    assert settings.iam_user_arn == USER_ARN
+    assert settings.propagation_timeout_seconds == 120
+    assert settings.previous_key_grace == timedelta(hours=hours)  # no rounding on the way
+    assert environment["PREVIOUS_KEY_GRACE_HOURS"] != "24.0"
+
+
+def test_the_sweep_event_names_an_action_the_lambda_dispatches() -> None:
+    event = contract.sweep_event("arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf")
+    assert event["Action"] in ACTIONS
+
+
+def test_the_component_uses_the_contract_not_copies_of_it() -> None:
+    for name in ("BOOTSTRAP_STAGE", "IAM_PATH", "HANDLER", "RUNTIME", "ARCHITECTURE"):
+        assert getattr(component, name) is getattr(contract, name)
+    assert component.sweep_event is contract.sweep_event
+
+
+def test_the_contract_and_the_emulators_provisioning_load_no_pulumi() -> None:
+    code = (
+        "import sys, components.contract, credrot.provision; "
+        "assert not [m for m in sys.modules if m.split('.')[0].startswith('pulumi')]"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)  # noqa: S603

@@ -1,0 +1,312 @@
+"""Random interleavings of everything that happens to a rotated key, with the invariants
+checked after every action (hypothesis.stateful, moto in-process via bench/rig.py).
+
+Actions: whole rotations; rotations abandoned after 0-3 steps; the next step, a repeated
+step and Secrets Manager's retry of the whole rotation (same token); credrot's ``unstick``;
+the sweep with zero or a large grace; keys made by hand, Active or Inactive, and the
+operator deleting or deactivating them (and deleting a retired previous key, which makes
+room for them).
+
+An Active key made by hand must make createSecret refuse, naming it, with nothing changed;
+the machine then has the operator fix it. Keys are made by hand only while no rotation is
+pending: one made while a rotation is pending is taken for the rotation's own crashed key
+and deleted (a known bug, reproduced by the xfail test at the end of this module).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from bench.rig import (
+    CURRENT,
+    LARGE_GRACE_HOURS,
+    PREVIOUS,
+    STEPS,
+    ZERO_GRACE_HOURS,
+    Sandbox,
+    Snapshot,
+    Target,
+)
+from rotation_lambda.errors import UnknownKeyError
+
+# After a refusal: the operator deletes or deactivates the key and the rotation is retried
+# at once, or nobody acts yet (other rules may act later).
+FIXES = st.sampled_from([None, "delete", "deactivate"])
+# Where each run begins, and what it must reach (strays need a free key slot, which random
+# actions rarely make: starting with one makes refusals and their fixes certain to occur).
+STARTS = {
+    "first key only": ("a rotation completed", "unstick"),
+    "current and previous keys": ("a rotation completed", "unstick"),
+    "an Active key made by hand": (
+        "createSecret refused an Active key made by hand",
+        "a rotation completed",
+    ),
+    "an Inactive key made by hand": (
+        "the rotation deleted an Inactive key made by hand",
+        "a rotation completed",
+    ),
+}
+MACHINE_SETTINGS = settings(
+    max_examples=6,
+    stateful_step_count=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+class RotatedKeyMachine(RuleBasedStateMachine):
+    """One consumer per example; the model: the pending rotation and the keys made by hand."""
+
+    sandbox: Sandbox  # set by the test
+    start: str  # one of STARTS (set by the test)
+    seen: Counter[str]  # situations reached, over all examples (set by the test)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sandbox.fresh_handler_session()
+        self.sandbox.reset_output()
+        self.target: Target = self.sandbox.new_target("machine")
+        self.current_token = self.target.rotate()  # the component rotates at deploy
+        self.token: str | None = None  # the pending rotation's token
+        self.steps_done = 0
+        self.just_rotated = True
+        self.by_hand: dict[str, bool] = {}  # key id -> Active
+        self.state: Snapshot = self.target.snapshot()
+        if self.start == "current and previous keys":
+            self.current_token = self.target.rotate()
+        elif self.start.endswith("made by hand"):
+            self.operator_makes_a_key_by_hand(active=self.start.startswith("an Active"))
+        self._settle()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        return self.token is None
+
+    def _reached(self, situation: str) -> None:
+        self.seen[situation] += 1
+        event(situation)
+
+    def _active_by_hand(self) -> set[str]:
+        return {key_id for key_id, active in self.by_hand.items() if active}
+
+    def _advance(self, steps: int) -> bool:
+        """Run up to ``steps`` more steps of the pending rotation; False at a refusal."""
+        assert self.token is not None
+        for step in STEPS[self.steps_done : self.steps_done + steps]:
+            # A refusal is expected only from createSecret with an Active key made by hand.
+            refusable = step == "createSecret" and bool(self._active_by_hand())
+            before = self.target.snapshot() if refusable else None
+            try:
+                self.target.run_step(step, self.token)
+            except UnknownKeyError as refusal:
+                assert step == "createSecret"
+                assert refusable, f"refused with no Active key made by hand: {refusal}"
+                assert set(refusal.key_ids) == self._active_by_hand(), refusal.key_ids
+                assert self.target.snapshot() == before, "a refused createSecret changed state"
+                self._reached("createSecret refused an Active key made by hand")
+                return False
+            if step == "createSecret":
+                assert not self._active_by_hand(), "rotated despite an Active key made by hand"
+            self.steps_done += 1
+        if self.steps_done == len(STEPS):
+            self.current_token, self.token, self.steps_done = self.token, None, 0
+            self.just_rotated = True
+            self._reached("a rotation completed")
+        return True
+
+    def _fix_and_retry(self, fix: str | None) -> None:
+        """After a refusal: the operator fixes every Active key made by hand (``fix``), then
+        Secrets Manager retries the rotation with the same token. None: nobody acts yet."""
+        if fix is None:
+            return
+        for key_id in sorted(self._active_by_hand()):
+            self._fix(key_id, fix)
+        self.steps_done = 0
+        assert self._advance(len(STEPS)), "refused again after the operator's fix"
+
+    def _settle(self) -> None:
+        """Refresh the model; the rotation may delete Inactive keys made by hand, never
+        Active ones."""
+        self.state = self.target.snapshot()
+        for key_id, active in list(self.by_hand.items()):
+            if key_id not in self.state.keys:
+                assert not active, f"Active key {key_id} made by hand was deleted"
+                del self.by_hand[key_id]
+                self._reached("the rotation deleted an Inactive key made by hand")
+
+    # -- rotations ------------------------------------------------------------------------
+
+    @precondition(lambda self: self.idle)
+    @rule(fix=FIXES)
+    def rotate(self, fix: str | None) -> None:
+        self.token, self.steps_done = self.target.stage_rotation(), 0
+        if not self._advance(len(STEPS)):
+            self._fix_and_retry(fix)
+        self._settle()
+
+    @precondition(lambda self: self.idle)
+    @rule(steps=st.integers(min_value=0, max_value=len(STEPS) - 1))
+    def start_a_rotation_that_is_abandoned(self, steps: int) -> None:
+        self.token, self.steps_done = self.target.stage_rotation(), 0
+        self._advance(steps)
+        self._settle()
+
+    @precondition(lambda self: not self.idle)
+    @rule()
+    def run_the_next_step(self) -> None:
+        self._advance(1)
+        self._settle()
+
+    @precondition(lambda self: not self.idle)
+    @rule(fix=FIXES)
+    def secrets_manager_retries_the_whole_rotation(self, fix: str | None) -> None:
+        self.steps_done = 0
+        if not self._advance(len(STEPS)):
+            self._fix_and_retry(fix)
+        self._settle()
+
+    @precondition(lambda self: self.idle or self.steps_done > 0)
+    @rule(data=st.data())
+    def repeat_a_step_that_already_ran(self, data: st.DataObject) -> None:
+        if self.idle:
+            token, step = self.current_token, data.draw(st.sampled_from(STEPS))
+        else:
+            assert self.token is not None
+            token, step = self.token, data.draw(st.sampled_from(STEPS[: self.steps_done]))
+        before = self.target.snapshot()
+        self.target.run_step(step, token)
+        assert self.target.snapshot() == before, f"repeating {step} changed state"
+
+    @precondition(lambda self: not self.idle)
+    @rule()
+    def operator_unsticks(self) -> None:
+        result = self.target.unstick()
+        assert result is not None and result.version_id == self.token
+        self._reached("unstick")
+        self._reached(f"unstick after {self.steps_done} step(s)")
+        self.token, self.steps_done, self.just_rotated = None, 0, False
+        self._settle()
+
+    # -- the sweep --------------------------------------------------------------------------
+
+    @rule(grace_hours=st.sampled_from([ZERO_GRACE_HOURS, LARGE_GRACE_HOURS]))
+    def sweep(self, grace_hours: float) -> None:
+        before = self.target.snapshot()
+        self.target.sweep(grace_hours)
+        after = self.target.snapshot()
+        previous, current = before.key_in(PREVIOUS), before.key_in(CURRENT)
+        expected = dict(before.keys)
+        if grace_hours == ZERO_GRACE_HOURS and previous in expected and previous != current:
+            expected[previous] = "Inactive"
+        assert after.keys == expected
+        assert after.versions == before.versions
+        self._settle()
+
+    # -- keys made by hand --------------------------------------------------------------------
+
+    @precondition(lambda self: self.idle and len(self.state.keys) < 2)
+    @rule(active=st.booleans())
+    def operator_makes_a_key_by_hand(self, active: bool) -> None:
+        key_id = self.target.create_key_by_hand(active=active)
+        self.by_hand[key_id] = active
+        self._reached(f"made an {'Active' if active else 'Inactive'} key by hand")
+        self._settle()
+
+    @precondition(lambda self: any(self.by_hand.values()))
+    @rule(data=st.data(), fix=st.sampled_from(["delete", "deactivate"]))
+    def operator_fixes_a_key_made_by_hand(self, data: st.DataObject, fix: str) -> None:
+        self._fix(data.draw(st.sampled_from(sorted(self._active_by_hand()))), fix)
+        self._settle()
+
+    def _fix(self, key_id: str, fix: str) -> None:
+        """What the refusal's message tells the operator: deactivate or delete the key."""
+        if fix == "delete":
+            self.target.delete_key_by_hand(key_id)
+            del self.by_hand[key_id]
+        else:
+            self.target.set_key_status_by_hand(key_id, "Inactive")
+            self.by_hand[key_id] = False
+        self._reached(f"operator {fix}d an Active key made by hand")
+
+    @precondition(
+        lambda self: (
+            self.idle
+            and self.state.key_in(PREVIOUS) in self.state.keys
+            and self.state.key_in(PREVIOUS) != self.state.key_in(CURRENT)
+        )
+    )
+    @rule()
+    def operator_deletes_the_retired_previous_key(self) -> None:
+        previous = self.state.key_in(PREVIOUS)
+        assert previous is not None
+        self.target.delete_key_by_hand(previous)
+        self._settle()
+
+    # -- invariants -----------------------------------------------------------------------
+
+    @invariant()
+    def the_invariants_hold(self) -> None:
+        # Every rule ends by settling (or proves nothing changed): self.state is current.
+        violations = self.target.violations(
+            rotation_in_progress=not self.idle,
+            just_rotated=self.idle and self.just_rotated,
+            keys_made_by_hand=frozenset(self.by_hand),
+            state=self.state,
+        )
+        assert violations == [], violations
+
+    @invariant()
+    def no_propagation_wait_was_needed(self) -> None:
+        assert self.sandbox.sleeps == []
+
+
+@pytest.mark.parametrize("start", STARTS)
+def test_random_interleavings_keep_the_invariants_starting_from(
+    sandbox: Sandbox, start: str
+) -> None:
+    RotatedKeyMachine.sandbox = sandbox
+    RotatedKeyMachine.start = start
+    RotatedKeyMachine.seen = Counter()
+
+    run_state_machine_as_test(RotatedKeyMachine, settings=MACHINE_SETTINGS)
+
+    # Derandomized, so the same interleavings every run: they must keep reaching these.
+    reached = RotatedKeyMachine.seen
+    for situation in STARTS[start]:
+        assert reached[situation] > 0, f"never reached: {situation} ({dict(reached)})"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, reported: while a rotation is pending, an Active key made by hand in a"
+    " later second than the rotation's version is classified as the rotation's own crashed"
+    " key (ours-unrecorded) and deleted by Secrets Manager's retry, instead of refused",
+)
+def test_a_key_made_by_hand_while_a_rotation_is_pending_survives_the_retry(
+    sandbox: Sandbox,
+) -> None:
+    target = sandbox.new_target()
+    target.rotate()
+    token = target.stage_rotation()  # the function then fails before createSecret
+    made_by_hand = target.create_key_by_hand()  # e.g. an operator restoring access
+
+    with contextlib.suppress(UnknownKeyError):  # refusing would be right
+        target.run_steps(token)  # Secrets Manager retries with the same token
+
+    assert made_by_hand in target.access_keys()
