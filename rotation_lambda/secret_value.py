@@ -27,6 +27,11 @@ class SecretValue:
     access_key_id: str | None = None
     secret_access_key: str | None = field(default=None, repr=False)
 
+    @property
+    def has_key(self) -> bool:
+        """True once a rotation has recorded a key (False for the bootstrap value)."""
+        return self.access_key_id is not None and self.secret_access_key is not None
+
     def to_json(self) -> str:
         """Serialise with exactly the contract's keys (bootstrap: UserName only)."""
         value = {"UserName": self.user_name}
