@@ -26,7 +26,7 @@ test: $(BIN)/.installed lint
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy rotation_lambda credrot components policy __main__.py
+	$(BIN)/mypy rotation_lambda credrot components policy bench __main__.py
 
 ## bench: performance figures (tables on stdout, JSON under bench/results/)
 bench: $(BIN)/.installed

@@ -53,10 +53,10 @@ import moto.secretsmanager.models
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.secretsmanager.exceptions import InvalidRequestException
 
 from bench.common import sealed_aws
 from credrot import operations
+from credrot.emulator import apply_aws_rotation_rule
 from rotation_lambda import propagation
 from rotation_lambda.handler import lambda_handler
 
@@ -305,40 +305,15 @@ class Sandbox:
 
 
 def aws_rotate_secret(original: Callable[..., str]) -> Callable[..., str]:
-    """moto's SecretsManagerBackend.rotate_secret with AWS's rule on AWSPENDING.
-
-    AWS: a version other than AWSCURRENT still AWSPENDING blocks a new rotation ("A previous
-    rotation isn't complete"); AWSPENDING on the AWSCURRENT version means the last rotation
-    completed (AWS's own template leaves it so). moto has that rule inverted (FIELD-NOTES)
-    and silently drops a stuck label.
-    """
+    """moto's SecretsManagerBackend.rotate_secret with AWS's rule on AWSPENDING (the
+    emulator's own, ``credrot.emulator.apply_aws_rotation_rule``), for the in-process sandbox."""
 
     def rotate_secret(self: Any, secret_id: str, **kwargs: Any) -> str:
         if self._is_valid_identifier(secret_id):
-            for version in self.secrets[secret_id].versions.values():
-                stages = version["version_stages"]
-                if PENDING in stages and CURRENT not in stages:
-                    raise InvalidRequestException(
-                        "A previous rotation isn't complete. That rotation will be reattempted."
-                    )
-                if PENDING in stages:
-                    stages.remove(PENDING)
+            apply_aws_rotation_rule(self.secrets[secret_id], kwargs.get("client_request_token"))
         return original(self, secret_id, **kwargs)
 
     return rotate_secret
-
-
-@contextlib.contextmanager
-def aws_rotation_rules() -> Iterator[None]:
-    """Apply ``aws_rotate_secret`` to moto for the block (before starting an Emulator: its
-    own RotateSecret patch then wraps this one)."""
-    backend = moto.secretsmanager.models.SecretsManagerBackend
-    original = backend.rotate_secret
-    backend.rotate_secret = aws_rotate_secret(original)  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        backend.rotate_secret = original  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True)

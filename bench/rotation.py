@@ -19,8 +19,8 @@ invokes the handler in-process, IAM authentication on), each in a fresh emulator
   first try here, so a correct handler never waits.
 
 AWS treats AWSPENDING left on the AWSCURRENT version as a completed rotation (the template
-leaves it so); moto refuses the next rotation then, so AWS's rule is applied to moto
-(``bench.rig.aws_rotation_rules``).
+leaves it so); moto refuses the next rotation then, so the emulator applies AWS's rule
+(``credrot.emulator.apply_aws_rotation_rule``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ from bench.common import (  # noqa: E402
     sealed_aws,
     write_results,
 )
-from bench.rig import aws_rotation_rules  # noqa: E402
 from credrot.emulator import Emulator  # noqa: E402
 from credrot.provision import Consumer, provision_consumer  # noqa: E402
 from rotation_lambda import propagation  # noqa: E402
@@ -94,7 +93,7 @@ def measure(rotator: str, rotations: int) -> tuple[list[VariantResult], Counter[
     original_sleep = propagation.sleep
     propagation.sleep = sleeps
     try:
-        with sealed_aws(), aws_rotation_rules(), Emulator(handler=handler) as emulator:
+        with sealed_aws(), Emulator(handler=handler) as emulator:
             consumer = provision_consumer(emulator, "bench-app")  # rotates once: one key
             emulator.enable_iam_authentication()
             sm = emulator.client("secretsmanager")

@@ -1,10 +1,12 @@
 """Deterministic zip of the rotation Lambda's package.
 
 The bytes depend only on the package's ``*.py`` files, their paths and contents: entries are
-sorted, every timestamp is 1980-01-01, every mode is 0644 and entries are stored, not
-deflated (deflate output can differ between zlib builds). So Lambda's CodeSha256 and
-Pulumi's ``source_code_hash`` change only when the code does, never because a file was
-touched, a ``__pycache__`` appeared or the build ran on another machine.
+sorted, every timestamp is 1980-01-01, every mode is 0644, and every entry is deflated at
+level 9. So Lambda's CodeSha256 and Pulumi's ``source_code_hash`` change only when the code
+does, never because a file was touched or a ``__pycache__`` appeared. (Deflate output is
+fixed for a given zlib; a host with a different zlib build could produce other bytes for the
+same code, which would cost one redundant code update, never a wrong deploy. Storing the
+entries instead would make the zip 2.7 times larger, past the 20 KB budget.)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 _FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644  # regular file, rw-r--r--
+_COMPRESS_LEVEL = 9
 _UNIX = 3  # ZipInfo.create_system: the mode above is a Unix mode on every build host
 
 
@@ -58,13 +61,13 @@ def build_lambda_zip(package_dir: Path, *, handler: str) -> bytes:
             f" {package_dir}; fix the handler or add the module"
         )
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=_FIXED_TIMESTAMP)
             info.create_system = _UNIX
             info.external_attr = _FILE_MODE << 16
-            info.compress_type = zipfile.ZIP_STORED
-            archive.writestr(info, entries[name].read_bytes())
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[name].read_bytes(), compresslevel=_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 

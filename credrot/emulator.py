@@ -157,6 +157,29 @@ class _WarmContainer:
         self.session = session
 
 
+def apply_aws_rotation_rule(secret: Any, token: str | None) -> None:
+    """Before RotateSecret starts, apply AWS's rule on AWSPENDING to a moto secret.
+
+    AWS refuses a new rotation while a version other than AWSCURRENT is still AWSPENDING
+    ("A previous rotation isn't complete"), unless it is the same token being retried; and
+    AWSPENDING on the AWSCURRENT version means the last rotation completed (AWS's own
+    template leaves that state), so the label is simply dropped. moto 5.2.5 has the rule
+    inverted and silently moves a stuck label (FIELD-NOTES).
+    """
+    from moto.secretsmanager.exceptions import InvalidRequestException
+
+    for version_id, version in secret.versions.items():
+        stages = version["version_stages"]
+        if "AWSPENDING" not in stages:
+            continue
+        if "AWSCURRENT" in stages:
+            stages.remove("AWSPENDING")
+        elif version_id != token:
+            raise InvalidRequestException(
+                "A previous rotation isn't complete. That rotation will be reattempted."
+            )
+
+
 class Emulator:
     """moto's ThreadedMotoServer in this process, wired to run the real rotation handler."""
 
@@ -520,7 +543,6 @@ class Emulator:
 
     def _install_patches(self) -> None:
         from moto.awslambda.models import LambdaBackend
-        from moto.secretsmanager.exceptions import InvalidRequestException
         from moto.secretsmanager.models import SecretsManagerBackend
 
         emulator = self
@@ -544,16 +566,7 @@ class Emulator:
             default_before = None
             if secret is not None:
                 token = kwargs.get("client_request_token")
-                for version_id, version in secret.versions.items():
-                    stages = version["version_stages"]
-                    if (
-                        "AWSPENDING" in stages
-                        and "AWSCURRENT" not in stages
-                        and version_id != token
-                    ):
-                        raise InvalidRequestException(
-                            "A previous rotation isn't complete. That rotation will be reattempted."
-                        )
+                apply_aws_rotation_rule(secret, token)
                 default_before = secret.default_version_id
                 with emulator._invoke_lock:
                     emulator._failed_tokens.discard(token)

@@ -137,8 +137,20 @@ def create_secret(clients: Clients, state: SecretState, settings: Settings) -> N
         iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
         state.log("delete-key", "done", key_ids=[key_id], reason=role.value)
 
-    created = iam.create_access_key(UserName=settings.iam_user_name)["AccessKey"]
+    existing = {key.key_id for key in keys}
+    try:
+        response = iam.create_access_key(UserName=settings.iam_user_name)
+    except Exception:
+        # A lost response (read timeout, dropped connection) may hide a key IAM did create,
+        # recorded nowhere: if this rotation were then abandoned, nothing could prove it ours.
+        _delete_keys_from_lost_attempts(iam, state, settings, existing, keep=None)
+        raise
+    created = response["AccessKey"]
     key_id = created["AccessKeyId"]
+    if response.get("ResponseMetadata", {}).get("RetryAttempts"):
+        # botocore retried CreateAccessKey: an attempt whose response was lost may have
+        # minted a key too. Costs a listing only when a retry happened.
+        _delete_keys_from_lost_attempts(iam, state, settings, existing, keep=key_id)
     new_value = SecretValue(settings.iam_user_name, key_id, created["SecretAccessKey"])
     try:
         sm.put_secret_value(
@@ -163,6 +175,32 @@ def create_secret(clients: Clients, state: SecretState, settings: Settings) -> N
         _delete_unrecorded_key(iam, state, settings, key_id)
         raise
     state.log("create-key", "done", key_ids=[key_id])
+
+
+def _delete_keys_from_lost_attempts(
+    iam: Any, state: SecretState, settings: Settings, existing: set[str], keep: str | None
+) -> None:
+    """Delete keys minted by CreateAccessKey attempts whose responses were lost.
+
+    Proof of ownership: a key absent from the listing taken just before this step's
+    CreateAccessKey and present right after it was minted by that call. Best effort: a
+    failure is logged; a retry with the same token still recognises such keys by date.
+    """
+    try:
+        listed = iam.list_access_keys(UserName=settings.iam_user_name)["AccessKeyMetadata"]
+        for item in listed:
+            key_id = item["AccessKeyId"]
+            if key_id in existing or key_id == keep:
+                continue
+            iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
+            state.log("delete-key-from-lost-attempt", "done", key_ids=[key_id])
+    except (BotoCoreError, ClientError) as cleanup_error:
+        state.log(
+            "delete-key-from-lost-attempt",
+            "failed",
+            level=logging.ERROR,
+            **error_fields(cleanup_error),
+        )
 
 
 def _pending_records(sm: Any, state: SecretState, key_id: str) -> bool:

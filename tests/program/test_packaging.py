@@ -52,7 +52,7 @@ def test_the_archive_holds_exactly_the_packages_python_files() -> None:
     for info in infos:
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
         assert info.external_attr >> 16 == 0o100644
-        assert info.compress_type == zipfile.ZIP_STORED
+        assert info.compress_type == zipfile.ZIP_DEFLATED
 
 
 def test_rebuilding_gives_the_same_bytes() -> None:
