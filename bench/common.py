@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from credrot.emulator import patched_environ
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 
@@ -64,18 +66,8 @@ def sealed_aws() -> Iterator[None]:
         for name in os.environ
         if name in _AWS_VARIABLES_TO_CLEAR or name.startswith("AWS_ENDPOINT_URL_")
     ]
-    saved = {name: os.environ.get(name) for name in [*variables, *cleared]}
-    for name in cleared:
-        os.environ.pop(name, None)
-    os.environ.update(variables)
-    try:
+    with patched_environ(variables, cleared):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -34,10 +34,9 @@ import contextlib
 import io
 import json
 import logging
-import os
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace, TracebackType
@@ -55,8 +54,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bench.common import sealed_aws
+from components.iam_policies import lambda_assume_role_policy
 from credrot import operations
-from credrot.emulator import apply_aws_rotation_rule
+from credrot.emulator import apply_aws_rotation_rule, patched_environ
 from rotation_lambda import propagation
 from rotation_lambda.handler import lambda_handler
 
@@ -278,18 +278,7 @@ class Sandbox:
     def _register_function(self) -> str:
         role_arn = self.iam.create_role(
             RoleName="rotation-function",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            AssumeRolePolicyDocument=json.dumps(lambda_assume_role_policy()),
         )["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
@@ -384,7 +373,7 @@ class Target:
         self.sandbox.clock.tick()
         output = self.sandbox.output
         stdout, stderr = io.StringIO(), io.StringIO()
-        with _patched_environ(self.environ(**environ)):
+        with patched_environ(self.environ(**environ)):
             try:
                 with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
                     lambda_handler(event, None)
@@ -570,17 +559,3 @@ class Target:
                 ("no-secret-in-output", f"{leaked} minted secret(s) appear in the handler's output")
             )
         return found
-
-
-@contextlib.contextmanager
-def _patched_environ(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

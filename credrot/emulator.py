@@ -46,7 +46,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -355,7 +355,7 @@ class Emulator:
             for name in os.environ
             if name.startswith(_ENDPOINT_OVERRIDES_PREFIX) or name in _CLEARED_VARIABLES
         ]
-        with _patched_environ(variables, cleared):
+        with patched_environ(variables, cleared):
             yield variables
 
     # -- IAM authentication ---------------------------------------------------------------
@@ -503,7 +503,7 @@ class Emulator:
         saved_default = boto3.DEFAULT_SESSION
         self._current_calls = calls
         try:
-            with _patched_environ(variables, ["AWS_PROFILE"]):
+            with patched_environ(variables, ["AWS_PROFILE"]):
                 boto3.DEFAULT_SESSION = container.session
                 yield calls
         finally:
@@ -697,7 +697,8 @@ def _reset_moto() -> None:
 
 
 @contextmanager
-def _patched_environ(variables: Mapping[str, str], cleared: list[str]) -> Iterator[None]:
+def patched_environ(variables: Mapping[str, str], cleared: Sequence[str] = ()) -> Iterator[None]:
+    """Set ``variables`` and unset ``cleared`` in os.environ for the block, then restore."""
     saved = {name: os.environ.get(name) for name in [*variables, *cleared]}
     for name in cleared:
         os.environ.pop(name, None)

@@ -31,6 +31,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from components.iam_policies import lambda_assume_role_policy
 from rotation_lambda import propagation
 from rotation_lambda.handler import lambda_handler
 
@@ -155,18 +156,7 @@ class Deployment:
     def _register_function(self) -> str:
         role_arn = self.iam.create_role(
             RoleName="rotation-function",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            AssumeRolePolicyDocument=json.dumps(lambda_assume_role_policy()),
         )["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
