@@ -86,8 +86,9 @@ def run_step(clients: Clients, step: Step, secret_id: str, token: str, settings:
     stages = state.version_stages[token]
     if CURRENT in stages:
         if step == "finishSecret" and PENDING in stages:
-            # A crash between moving AWSCURRENT and removing AWSPENDING: finish the cleanup,
-            # or every later RotateSecret would fail with "rotation still in progress".
+            # A crash between moving AWSCURRENT and removing AWSPENDING: finish the cleanup.
+            # AWS counts that state as complete, but a leftover label misleads operators and
+            # tools (moto refuses the next rotation), and this step promises no AWSPENDING.
             _remove_pending(clients, state)
             state.log("remove-leftover-pending-label", "done")
             return
