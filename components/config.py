@@ -57,8 +57,10 @@ DEFAULT_LOG_LEVEL = "INFO"
 # Lambda's hard timeout is 900 s; the function gets the propagation wait plus this margin.
 LAMBDA_TIMEOUT_MARGIN_SECONDS = 30
 MAX_PROPAGATION_TIMEOUT_SECONDS = 900 - LAMBDA_TIMEOUT_MARGIN_SECONDS
-# Derived names such as f"{name}-rotation-failed" plus Pulumi's 8-character suffix must stay
-# within the 64 characters of IAM role, Lambda function and EventBridge rule names.
+# Derived names are RESOURCE_NAME_PREFIX + name + role (components.contract.ConsumerNames).
+# The longest 64-character-limited one, the EventBridge rule "credrot-<name>-rotation-failed",
+# plus Pulumi's 8-character auto-name suffix ("-1a2b3c4") is 8 + 32 + 16 + 8 = 64: exactly the
+# limit of IAM role, Lambda function and EventBridge rule names. tests/program checks each.
 MAX_NAME_LENGTH = 32
 # IAM attaches at most 10 managed policies to a user; the data-access policy is one of them.
 MAX_EXTRA_POLICIES = 9

@@ -17,6 +17,12 @@ COMPONENT_TYPE = "ai-credential-rotation:index:RotatedAccessKey"
 BOOTSTRAP_STAGE = "BOOTSTRAP"
 IAM_PATH = "/ai-credential-rotation/"
 CONSUMER_TAG = "ai-credential-rotation:consumer"
+# Every resource of a consumer is named "<prefix><consumer>-<role>": the physical names of the
+# secret, function, log group, rules, topic and alarm (Pulumi auto-names them from these) start
+# with it, and the pipeline's deploy role is scoped to it (components.pipeline_policies).
+# Short on purpose: IAM role, Lambda function and EventBridge rule names stop at 64 characters,
+# see components.config.MAX_NAME_LENGTH.
+RESOURCE_NAME_PREFIX = "credrot-"
 
 HANDLER = "rotation_lambda.handler.lambda_handler"
 RUNTIME = "python3.13"
@@ -31,56 +37,129 @@ T = TypeVar("T")
 class ConsumerNames:
     """The names of one consumer's resources, derived from the consumer's name.
 
-    Pulumi uses them as logical names (and appends a random suffix to the physical ones);
-    the emulator uses them as the physical names.
+    Each is ``base`` (``RESOURCE_NAME_PREFIX`` + consumer) plus the resource's role. Pulumi
+    uses them as logical names (and appends a random suffix to the physical ones); the
+    emulator uses them as the physical names.
     """
 
     consumer: str
 
     @property
+    def base(self) -> str:
+        """What every name starts with: the resource name prefix, then the consumer's name."""
+        return f"{RESOURCE_NAME_PREFIX}{self.consumer}"
+
+    def _of(self, role: str) -> str:
+        return f"{self.base}-{role}"
+
+    @property
     def user(self) -> str:
         """The IAM user whose key rotates."""
-        return f"{self.consumer}-user"
+        return self._of("user")
 
     @property
     def secret(self) -> str:
         """The Secrets Manager secret holding the key."""
-        return f"{self.consumer}-secret"
+        return self._of("secret")
+
+    @property
+    def bootstrap(self) -> str:
+        """The secret's bootstrap version (the user's name, no key)."""
+        return self._of("bootstrap")
 
     @property
     def data_access_policy(self) -> str:
         """The user's managed policy: its data access (and self-read, if enabled)."""
-        return f"{self.consumer}-data-access"
+        return self._of("data-access")
+
+    @property
+    def data_access_attachment(self) -> str:
+        """The data-access policy's attachment to the user."""
+        return self._of("data-access-attachment")
+
+    def extra_attachment(self, policy_name: str) -> str:
+        """The attachment of an extra managed policy, named by the policy's name."""
+        return self._of(f"extra-{policy_name}")
 
     @property
     def reader_policy(self) -> str:
         """The managed policy an app team attaches to read the secret."""
-        return f"{self.consumer}-reader"
+        return self._of("reader")
 
     @property
     def rotation_function(self) -> str:
         """The rotation Lambda."""
-        return f"{self.consumer}-rotator"
+        return self._of("rotator")
 
     @property
     def rotation_role(self) -> str:
         """The rotation Lambda's execution role."""
-        return f"{self.consumer}-rotation-role"
+        return self._of("rotation-role")
 
     @property
     def rotation_policy(self) -> str:
         """The rotation role's inline policy."""
-        return f"{self.consumer}-rotation-policy"
+        return self._of("rotation-policy")
 
     @property
     def rotation_logs(self) -> str:
         """The rotation Lambda's log group."""
-        return f"{self.consumer}-rotation-logs"
+        return self._of("rotation-logs")
 
     @property
     def allow_secretsmanager(self) -> str:
         """Secrets Manager's permission to invoke the rotation Lambda."""
-        return f"{self.consumer}-allow-secretsmanager"
+        return self._of("allow-secretsmanager")
+
+    @property
+    def rotation(self) -> str:
+        """The secret's rotation configuration."""
+        return self._of("rotation")
+
+    @property
+    def sweep(self) -> str:
+        """The hourly EventBridge rule that retires the previous key."""
+        return self._of("sweep")
+
+    @property
+    def sweep_target(self) -> str:
+        """The sweep rule's target: the rotation Lambda."""
+        return self._of("sweep-target")
+
+    @property
+    def allow_sweep(self) -> str:
+        """EventBridge's permission to invoke the rotation Lambda for the sweep."""
+        return self._of("allow-sweep")
+
+    @property
+    def alarm_topic(self) -> str:
+        """The SNS topic alarms go to (unless the stack gives one)."""
+        return self._of("alarms")
+
+    @property
+    def alarm_topic_policy(self) -> str:
+        """The alarm topic's policy."""
+        return self._of("alarms-policy")
+
+    @property
+    def alarm_email(self) -> str:
+        """The alarm topic's e-mail subscription."""
+        return self._of("alarm-email")
+
+    @property
+    def errors_alarm(self) -> str:
+        """The alarm on the rotation Lambda's errors."""
+        return self._of("errors")
+
+    @property
+    def rotation_failed_rule(self) -> str:
+        """The EventBridge rule matching Secrets Manager's RotationFailed event."""
+        return self._of("rotation-failed")
+
+    @property
+    def rotation_failed_target(self) -> str:
+        """The RotationFailed rule's target: the alarm topic."""
+        return self._of("rotation-failed-target")
 
 
 def sweep_event(secret_arn: str) -> dict[str, str]:

@@ -8,7 +8,8 @@ Two roles, both assumed through GitHub's OIDC provider, never with stored keys:
 
 - the deploy role (``pulumi up``), for the push-to-main job (dev) and the jobs of the
   ``prod`` environment: it manages this project's resources only, found by IAM path
-  (``/<project>/``) and by name prefix (``<project>-``) for everything else;
+  (``/<project>/``) and, for everything else, by the name prefix every resource of the
+  component starts with (``components.contract.RESOURCE_NAME_PREFIX``, ``credrot-``);
 - the preview role (``pulumi preview`` on pull requests): read-only, never a secret value,
   because a pull request runs code nobody has reviewed yet.
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import re
 from typing import Any
+
+from components.contract import RESOURCE_NAME_PREFIX
 
 PolicyDocument = dict[str, Any]
 
@@ -107,7 +110,11 @@ def preview_trust_policy(account_id: str, repo: str) -> PolicyDocument:
 
 
 class ProjectArns:
-    """ARN patterns of every resource the project owns: IAM by path, the rest by name prefix."""
+    """ARN patterns of every resource the project owns: IAM by path, the rest by name prefix.
+
+    The path is ``/<project>/``; the prefix is the component's ``RESOURCE_NAME_PREFIX``, which
+    starts the name of every secret, function, log group, rule, topic and alarm it creates.
+    """
 
     def __init__(self, account_id: str, region: str, project: str) -> None:
         _require(account_id, _ACCOUNT_RE, "account_id", "123456789012")
@@ -115,7 +122,7 @@ class ProjectArns:
         _require(project, _PROJECT_RE, "project", "ai-credential-rotation")
         iam = f"arn:aws:iam::{account_id}"
         regional = f"{region}:{account_id}"
-        prefix = f"{project}-"
+        prefix = RESOURCE_NAME_PREFIX
         self.users = f"{iam}:user/{project}/*"
         self.roles = f"{iam}:role/{project}/*"
         self.policies = f"{iam}:policy/{project}/*"
@@ -191,11 +198,11 @@ def pipeline_deploy_policy(
 ) -> PolicyDocument:
     """Permissions of the deploy role: create, update and delete this project's resources.
 
-    Every Allow is scoped to the project's IAM path or name prefix, except three actions AWS
-    cannot scope (listing log groups, MFA devices, and SNS subscriptions by ARN). Explicit
-    Denies hold whatever else is ever attached to the role: no access key minted, no
-    AWS-managed admin policy attached. ``kms_key_arn`` and ``permissions_boundary_arn`` are
-    the stack's ``kmsKeyArn`` and ``permissionsBoundaryArn``, when set.
+    Every Allow is scoped to the project's IAM path or resource name prefix, except three
+    actions AWS cannot scope (listing log groups, MFA devices, and SNS subscriptions by ARN).
+    Explicit Denies hold whatever else is ever attached to the role: no access key minted,
+    no AWS-managed admin policy attached. ``kms_key_arn`` and ``permissions_boundary_arn``
+    are the stack's ``kmsKeyArn`` and ``permissionsBoundaryArn``, when set.
     """
     arns = ProjectArns(account_id, region, project)
     statements = [

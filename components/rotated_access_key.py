@@ -322,7 +322,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             lambda user_name: json.dumps({"UserName": user_name})
         )
         bootstrap = aws.secretsmanager.SecretVersion(
-            f"{name}-bootstrap",
+            self._names.bootstrap,
             secret_id=secret.arn,
             secret_string=pulumi.Output.secret(bootstrap_value),
             version_stages=["AWSCURRENT", BOOTSTRAP_STAGE],
@@ -363,7 +363,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         aws.iam.UserPolicyAttachment(
-            f"{name}-data-access-attachment",
+            self._names.data_access_attachment,
             user=user.name,
             policy_arn=data_access.arn,
             opts=self._child(),
@@ -372,7 +372,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             # Named by the policy's name (unique, validated), not its position: removing one
             # policy must not re-attach the others.
             aws.iam.UserPolicyAttachment(
-                f"{name}-extra-{policy_name(arn)}",
+                self._names.extra_attachment(policy_name(arn)),
                 user=user.name,
                 policy_arn=arn,
                 opts=self._child(),
@@ -461,7 +461,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
         # permission), to act (its role policy) and find the bootstrap value to rotate from.
         # None of them is an input of the rotation, hence explicit depends_on.
         aws.secretsmanager.SecretRotation(
-            f"{name}-rotation",
+            self._names.rotation,
             secret_id=secret.arn,
             rotation_lambda_arn=function.arn,
             rotate_immediately=True,
@@ -473,21 +473,21 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(depends_on=[allow_secretsmanager, bootstrap, role_policy]),
         )
         sweep = aws.cloudwatch.EventRule(
-            f"{name}-sweep",
+            self._names.sweep,
             description=f"Retire the previous access key of AI consumer {name} after its grace",
             schedule_expression=schedule.SWEEP_SCHEDULE,
             tags=self._tags,
             opts=self._child(),
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-sweep-target",
+            self._names.sweep_target,
             rule=sweep.name,
             arn=function.arn,
             input=secret.arn.apply(lambda arn: json.dumps(sweep_event(arn))),
             opts=self._child(),
         )
         aws.lambda_.Permission(
-            f"{name}-allow-sweep",
+            self._names.allow_sweep,
             action="lambda:InvokeFunction",
             function=function.name,
             principal="events.amazonaws.com",
@@ -502,12 +502,12 @@ class RotatedAccessKey(pulumi.ComponentResource):
         topic = None
         topic_arn: pulumi.Input[str]
         if args.alarm_topic_arn is None:
-            topic = aws.sns.Topic(f"{name}-alarms", tags=self._tags, opts=self._child())
+            topic = aws.sns.Topic(self._names.alarm_topic, tags=self._tags, opts=self._child())
             topic_arn = topic.arn
         else:
             topic_arn = args.alarm_topic_arn
         errors = aws.cloudwatch.MetricAlarm(
-            f"{name}-errors",
+            self._names.errors_alarm,
             alarm_description=f"The rotation Lambda of AI consumer {name} failed",
             namespace="AWS/Lambda",
             metric_name="Errors",
@@ -524,7 +524,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         rotation_failed = aws.cloudwatch.EventRule(
-            f"{name}-rotation-failed",
+            self._names.rotation_failed_rule,
             description=f"Secrets Manager failed to rotate the key of AI consumer {name}",
             event_pattern=secret.arn.apply(
                 lambda arn: json.dumps(rotation_failed_event_pattern(arn))
@@ -533,14 +533,14 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         aws.cloudwatch.EventTarget(
-            f"{name}-rotation-failed-target",
+            self._names.rotation_failed_target,
             rule=rotation_failed.name,
             arn=topic_arn,
             opts=self._child(),
         )
         if topic is not None:
             aws.sns.TopicPolicy(
-                f"{name}-alarms-policy",
+                self._names.alarm_topic_policy,
                 arn=topic.arn,
                 policy=pulumi.Output.all(topic.arn, rotation_failed.arn, errors.arn).apply(
                     lambda arns: json.dumps(
@@ -553,7 +553,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             )
             if args.alarm_email is not None:
                 aws.sns.TopicSubscription(
-                    f"{name}-alarm-email",
+                    self._names.alarm_email,
                     topic=topic.arn,
                     protocol="email",
                     endpoint=args.alarm_email,

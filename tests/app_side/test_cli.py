@@ -164,7 +164,8 @@ def test_status_warns_when_the_key_may_read_its_own_secret_from_anywhere(
     [warning] = report["warnings"]
     assert warning["code"] == "self-read-from-anywhere"
     assert "a leaked key can read every next key" in warning["message"]
-    assert f"policy/ai-credential-rotation/{anywhere.name}-data-access" in warning["message"]
+    policy = f"policy/ai-credential-rotation/credrot-{anywhere.name}-data-access"
+    assert policy in warning["message"]
     assert main(["status", anywhere.secret_arn]) == EXIT_OK
     assert "[self-read-from-anywhere]" in capsys.readouterr().out
 

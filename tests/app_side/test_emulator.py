@@ -110,20 +110,22 @@ def test_the_consumer_gets_the_components_policy_documents_unchanged(
     iam = emulator.client("iam")
     assert iam.get_user(UserName=consumer.user_name)["User"]["Path"] == USER_PATH
     attached = iam.list_attached_user_policies(UserName=consumer.user_name)
-    assert managed_document(iam, attached, f"{consumer.name}-data-access") == (
+    assert managed_document(iam, attached, f"credrot-{consumer.name}-data-access") == (
         iam_policies.consumer_user_policy([f"s3://{consumer.bucket}/data/"], [])
     )
     role = consumer.role_arn.rsplit("/", 1)[-1]
-    rotation = iam.get_role_policy(RoleName=role, PolicyName=f"{consumer.name}-rotation-policy")
+    rotation = iam.get_role_policy(
+        RoleName=role, PolicyName=f"credrot-{consumer.name}-rotation-policy"
+    )
     assert rotation["PolicyDocument"] == iam_policies.rotation_function_policy(
         user_arn=consumer.user_arn,
         secret_arn=consumer.secret_arn,
         log_group_arn=(
-            f"arn:aws:logs:us-east-1:123456789012:log-group:{consumer.name}-rotation-logs"
+            f"arn:aws:logs:us-east-1:123456789012:log-group:credrot-{consumer.name}-rotation-logs"
         ),
     )
     attached = iam.list_attached_user_policies(UserName=consumer.reader_user_name)
-    assert managed_document(iam, attached, f"{consumer.name}-reader") == (
+    assert managed_document(iam, attached, f"credrot-{consumer.name}-reader") == (
         iam_policies.reader_policy(secret_arn=consumer.secret_arn)
     )
     # The emulator-only allowance is separate, named, and never on the consumer itself.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 import runpy
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from parliament import analyze_policy_string
 
+from components.contract import RESOURCE_NAME_PREFIX
 from components.pipeline_policies import (
     pipeline_deploy_policy,
     pipeline_trust_policy,
@@ -32,6 +34,7 @@ REPO = "my-org/ai-credential-rotation"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/boundaries/ai-apps"
 KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b3a1f0e-1111-2222-3333-444455556666"
 OIDC = "token.actions.githubusercontent.com"
+NAME_PREFIX_PATTERN = re.compile(rf"[:/]{re.escape(RESOURCE_NAME_PREFIX)}\*(:\*)?$")
 # AWS offers no resource ARN for these: "*" is the only scope they take.
 UNSCOPABLE = {
     "logs:DescribeLogGroups",
@@ -161,7 +164,8 @@ def test_every_allow_is_scoped_to_the_project(name: str) -> None:
                     "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
                 }
             else:
-                assert f"{PROJECT}-*" in resource, statement["Sid"]
+                # ...:<prefix>* or .../<prefix>* (log groups also as ...:<prefix>*:*).
+                assert NAME_PREFIX_PATTERN.search(resource), (statement["Sid"], resource)
 
 
 def test_the_deploy_role_passes_project_roles_to_lambda_only() -> None:
@@ -262,10 +266,8 @@ NAMED_ARNS = {
     "aws:sns/topic:Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{{}}",
     "aws:cloudwatch/metricAlarm:MetricAlarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{{}}",
 }
-# Resource types the program still leaves to plain auto-naming (<consumer>-<role>-<suffix>),
-# outside the deploy role's name prefix: docs/pipeline-role.md says what to change. Remove a
-# type from here once the program names it with the prefix.
-KNOWN_NAMING_GAP = set(NAMED_ARNS)
+# Pulumi's default auto-naming: the logical name, "-", then 7 random hex characters.
+AUTO_NAME_SUFFIX = re.compile(r"-[0-9a-f]{7}")
 
 
 def physical_arn(resource: Any) -> str | None:
@@ -287,16 +289,38 @@ def covered(arn: str, document: dict[str, Any]) -> bool:
     )
 
 
-def test_the_deploy_role_reaches_the_programs_iam_and_the_naming_gap_is_known(
+def test_the_deploy_role_reaches_every_named_resource_of_the_program(
     program_stacks: dict[str, list[Any]],
 ) -> None:
     document = DEPLOY_VARIANTS["plain"]
-    outside: set[str] = set()
-    for resources in program_stacks.values():
+    seen: set[str] = set()
+    for label, resources in program_stacks.items():
         for resource in resources:
             arn = physical_arn(resource)
-            if arn is not None and not covered(arn, document):
-                outside.add(resource.type)
+            if arn is None:
+                continue
+            seen.add(resource.type)
+            where = (label, resource.type, resource.name)
+            # The program names every such child from the prefix; Pulumi only appends.
+            assert resource.name.startswith(RESOURCE_NAME_PREFIX), where
+            physical = resource.props.get("name") or resource.props.get("namePrefix")
+            assert str(physical).startswith(RESOURCE_NAME_PREFIX), (*where, physical)
+            if resource.type in NAMED_ARNS:
+                assert AUTO_NAME_SUFFIX.fullmatch(str(physical).removeprefix(resource.name)), (
+                    *where,
+                    physical,
+                )
+            assert covered(arn, document), (*where, arn)
 
-    assert not outside & set(IAM_KINDS), "IAM resources left the /ai-credential-rotation/ path"
-    assert outside == KNOWN_NAMING_GAP
+    # Not vacuous: the recorded configurations declare every one of these types.
+    assert seen == set(IAM_KINDS) | set(NAMED_ARNS)
+
+
+@pytest.mark.parametrize("resource_type", sorted(NAMED_ARNS))
+def test_the_deploy_role_reaches_no_name_outside_the_prefix(resource_type: str) -> None:
+    document = DEPLOY_VARIANTS["plain"]
+    template = NAMED_ARNS[resource_type]
+
+    assert covered(template.format(f"{RESOURCE_NAME_PREFIX}support-bot-x-1a2b3c4"), document)
+    assert not covered(template.format("support-bot-x-1a2b3c4"), document)
+    assert not covered(template.format(f"other-{RESOURCE_NAME_PREFIX}bot-x-1a2b3c4"), document)

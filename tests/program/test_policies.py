@@ -15,10 +15,10 @@ import parliament
 import pytest
 
 ACCOUNT = "123456789012"
-SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:support-bot-secret-AbCdEf"
-USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/support-bot-user"
-LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:support-bot-rotation-logs"
-TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:support-bot-alarms"
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-support-bot-secret-AbCdEf"
+USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/credrot-support-bot-user"
+LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:credrot-support-bot-rotation-logs"
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:credrot-support-bot-alarms"
 KMS_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VIA_SECRETS_MANAGER = {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
 
@@ -67,7 +67,7 @@ def test_the_data_access_policy_grants_the_paths_and_nothing_else(
         read_paths=("s3://acme-knowledge-base/support/", "s3://acme-knowledge-base/faq/"),
         write_paths=("s3://acme-transcripts/support-bot/",),
     )
-    document = engine.one("aws:iam/policy:Policy", "support-bot-data-access").policy()
+    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access").policy()
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
@@ -110,7 +110,9 @@ def test_the_rotation_role_reaches_one_user_one_secret_and_its_own_logs(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    document = engine.one("aws:iam/rolePolicy:RolePolicy", "support-bot-rotation-policy").policy()
+    document = engine.one(
+        "aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy"
+    ).policy()
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
@@ -152,10 +154,12 @@ def test_a_customer_key_is_usable_only_through_secrets_manager(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy(kms_key_arn=KMS_KEY_ARN)
-    secret = engine.one("aws:secretsmanager/secret:Secret", "support-bot-secret")
+    secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     assert secret.inputs["kmsKeyId"] == KMS_KEY_ARN
-    rotation = engine.one("aws:iam/rolePolicy:RolePolicy", "support-bot-rotation-policy").policy()
-    reader = engine.one("aws:iam/policy:Policy", "support-bot-reader").policy()
+    rotation = engine.one(
+        "aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy"
+    ).policy()
+    reader = engine.one("aws:iam/policy:Policy", "credrot-support-bot-reader").policy()
     assert rotation["Statement"][-1] == {
         "Sid": "UseSecretKey",
         "Effect": "Allow",
@@ -186,7 +190,7 @@ def test_the_reader_policy_reads_this_secret_only(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    document = engine.one("aws:iam/policy:Policy", "support-bot-reader").policy()
+    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-reader").policy()
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
@@ -205,7 +209,9 @@ def test_only_our_rule_and_alarm_may_publish_to_the_topic(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    topic_policy = engine.one("aws:sns/topicPolicy:TopicPolicy", "support-bot-alarms-policy")
+    topic_policy = engine.one(
+        "aws:sns/topicPolicy:TopicPolicy", "credrot-support-bot-alarms-policy"
+    )
     assert topic_policy.inputs["arn"] == TOPIC_ARN
     document = topic_policy.policy()
     assert document == {
@@ -219,7 +225,7 @@ def test_only_our_rule_and_alarm_may_publish_to_the_topic(
                 "Condition": {
                     "ArnEquals": {
                         "aws:SourceArn": [
-                            f"arn:aws:events:us-east-1:{ACCOUNT}:rule/support-bot-rotation-failed"
+                            f"arn:aws:events:us-east-1:{ACCOUNT}:rule/credrot-support-bot-rotation-failed"
                         ]
                     }
                 },
@@ -233,7 +239,7 @@ def test_only_our_rule_and_alarm_may_publish_to_the_topic(
                 "Condition": {
                     "ArnEquals": {
                         "aws:SourceArn": [
-                            f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:support-bot-errors"
+                            f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:credrot-support-bot-errors"
                         ]
                     }
                 },
@@ -248,7 +254,7 @@ def test_only_lambda_may_assume_the_rotation_role(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    role = engine.one("aws:iam/role:Role", "support-bot-rotation-role")
+    role = engine.one("aws:iam/role:Role", "credrot-support-bot-rotation-role")
     assert role.inputs["path"] == "/ai-credential-rotation/"
     document = role.policy("assumeRolePolicy")
     assert document == {
@@ -272,11 +278,11 @@ def test_no_iam_or_secrets_manager_action_is_granted_on_a_wildcard(
     deploy(kms_key_arn=kms_key_arn, self_read=None)
     registered = documents(engine)
     assert set(registered) == {
-        "support-bot-data-access:policy",
-        "support-bot-rotation-role:assumeRolePolicy",
-        "support-bot-rotation-policy:policy",
-        "support-bot-alarms-policy:policy",
-        "support-bot-reader:policy",
+        "credrot-support-bot-data-access:policy",
+        "credrot-support-bot-rotation-role:assumeRolePolicy",
+        "credrot-support-bot-rotation-policy:policy",
+        "credrot-support-bot-alarms-policy:policy",
+        "credrot-support-bot-reader:policy",
     }
     for name, document in registered.items():
         for statement in document["Statement"]:

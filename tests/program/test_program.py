@@ -24,14 +24,14 @@ def consumer(name: str, **settings: Any) -> dict[str, Any]:
 def expected_exports(*names: str) -> dict[str, dict[str, Any]]:
     return {
         "secret_arns": {
-            name: f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{name}-secret-AbCdEf"
+            name: f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-{name}-secret-AbCdEf"
             for name in names
         },
         "reader_policy_arns": {
-            name: f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/{name}-reader"
+            name: f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-{name}-reader"
             for name in names
         },
-        "user_names": {name: f"{name}-user" for name in names},
+        "user_names": {name: f"credrot-{name}-user" for name in names},
         "self_read_access": {
             name: {"enabled": False, "sourceCidrs": [], "fromAnywhere": False} for name in names
         },
@@ -63,7 +63,7 @@ def test_three_consumers_deploy_three_components_and_export_three_entries(engine
         component_urn = engine.component_urn(name)
         children = [r for r in engine.registered() if r.parent == component_urn]
         assert len(children) == CHILDREN_PER_CONSUMER
-        assert all(r.name.startswith(f"{name}-") for r in children)
+        assert all(r.name.startswith(f"credrot-{name}-") for r in children)
     assert engine.of_type("aws:iam/accessKey:AccessKey") == []
 
 
@@ -86,15 +86,15 @@ def test_stack_settings_reach_every_consumer(engine: Any) -> None:
         }
     )
     for name in ("support-bot", "forecast-agent"):
-        function = engine.one("aws:lambda/function:Function", f"{name}-rotator")
+        function = engine.one("aws:lambda/function:Function", f"credrot-{name}-rotator")
         variables = function.inputs["environment"]["variables"]
         assert variables["PREVIOUS_KEY_GRACE_HOURS"] == "12"
         assert variables["PROPAGATION_TIMEOUT_SECONDS"] == "120"
         assert variables["LOG_LEVEL"] == "WARNING"
         assert function.inputs["timeout"] == 150
-        log_group = engine.one("aws:cloudwatch/logGroup:LogGroup", f"{name}-rotation-logs")
+        log_group = engine.one("aws:cloudwatch/logGroup:LogGroup", f"credrot-{name}-rotation-logs")
         assert log_group.inputs["retentionInDays"] == 90
-        secret = engine.one("aws:secretsmanager/secret:Secret", f"{name}-secret")
+        secret = engine.one("aws:secretsmanager/secret:Secret", f"credrot-{name}-secret")
         assert secret.inputs["recoveryWindowInDays"] == 30
     assert engine.of_type("aws:sns/topic:Topic") == []
 

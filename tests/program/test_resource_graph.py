@@ -37,9 +37,9 @@ DEFAULT_CHILDREN = {
 def children(engine: Any, name: str) -> set[tuple[str, str]]:
     """(type, name suffix) of the resources named after component ``name``."""
     return {
-        (r.type, r.name.removeprefix(f"{name}-"))
+        (r.type, r.name.removeprefix(f"credrot-{name}-"))
         for r in engine.registered()
-        if r.type != COMPONENT_TYPE and r.name.startswith(f"{name}-")
+        if r.type != COMPONENT_TYPE and r.name.startswith(f"credrot-{name}-")
     }
 
 
@@ -62,7 +62,7 @@ def test_every_child_is_parented_to_the_component_and_named_after_it(
         if resource.type == COMPONENT_TYPE:
             continue
         assert resource.parent == component_urn, resource.name
-        assert resource.name.startswith("support-bot-"), resource.name
+        assert resource.name.startswith("credrot-support-bot-"), resource.name
         # The URN's type chain says the same: ParentType$ChildType.
         assert f"::{COMPONENT_TYPE}${resource.type}::" in resource.urn
 
@@ -96,18 +96,18 @@ def test_extra_policies_are_attached_under_their_policy_names(
         for r in engine.of_type("aws:iam/userPolicyAttachment:UserPolicyAttachment")
     }
     assert attachments == {
-        "support-bot-data-access-attachment": {
-            "user": "support-bot-user",
+        "credrot-support-bot-data-access-attachment": {
+            "user": "credrot-support-bot-user",
             "policyArn": (
-                "arn:aws:iam::123456789012:policy/ai-credential-rotation/support-bot-data-access"
+                "arn:aws:iam::123456789012:policy/ai-credential-rotation/credrot-support-bot-data-access"
             ),
         },
-        "support-bot-extra-AmazonBedrockReadOnly": {
-            "user": "support-bot-user",
+        "credrot-support-bot-extra-AmazonBedrockReadOnly": {
+            "user": "credrot-support-bot-user",
             "policyArn": "arn:aws:iam::aws:policy/AmazonBedrockReadOnly",
         },
-        "support-bot-extra-ai-observability": {
-            "user": "support-bot-user",
+        "credrot-support-bot-extra-ai-observability": {
+            "user": "credrot-support-bot-user",
             "policyArn": "arn:aws:iam::123456789012:policy/team/ai-observability",
         },
     }

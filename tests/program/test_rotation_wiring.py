@@ -22,9 +22,9 @@ from components.rotated_access_key import (
 )
 
 ACCOUNT = "123456789012"
-SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:support-bot-secret-AbCdEf"
-FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:support-bot-rotator"
-TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:support-bot-alarms"
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-support-bot-secret-AbCdEf"
+FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:credrot-support-bot-rotator"
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:credrot-support-bot-alarms"
 GIVEN_TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:platform-alarms"
 
 
@@ -32,19 +32,21 @@ def test_the_function_runs_the_packaged_handler_with_its_settings(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy(previous_key_grace_hours=12.5, propagation_timeout_seconds=120, log_level="DEBUG")
-    function = engine.one("aws:lambda/function:Function", "support-bot-rotator")
+    function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
     inputs = function.inputs
     assert inputs["handler"] == "rotation_lambda.handler.lambda_handler"
     assert inputs["runtime"] == "python3.13"
     assert inputs["architectures"] == ["arm64"]
     assert inputs["timeout"] == 150  # the propagation wait plus 30 s
     assert inputs["role"] == (
-        f"arn:aws:iam::{ACCOUNT}:role/ai-credential-rotation/support-bot-rotation-role"
+        f"arn:aws:iam::{ACCOUNT}:role/ai-credential-rotation/credrot-support-bot-rotation-role"
     )
     assert inputs["environment"] == {
         "variables": {
-            "IAM_USER_NAME": "support-bot-user",
-            "IAM_USER_ARN": f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/support-bot-user",
+            "IAM_USER_NAME": "credrot-support-bot-user",
+            "IAM_USER_ARN": (
+                f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/credrot-support-bot-user"
+            ),
             "PROPAGATION_TIMEOUT_SECONDS": "120",
             "PREVIOUS_KEY_GRACE_HOURS": "12.5",
             "LOG_LEVEL": "DEBUG",
@@ -56,7 +58,7 @@ def test_the_function_ships_the_deterministic_zip_and_its_hash(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    inputs = engine.one("aws:lambda/function:Function", "support-bot-rotator").inputs
+    inputs = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator").inputs
     archive = rotation_lambda_archive()
     assert isinstance(inputs["code"], pulumi.FileArchive)
     assert inputs["code"].path == str(archive.path)
@@ -68,12 +70,12 @@ def test_the_log_group_exists_before_the_function_and_keeps_logs_30_days(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    log_group = engine.one("aws:cloudwatch/logGroup:LogGroup", "support-bot-rotation-logs")
-    function = engine.one("aws:lambda/function:Function", "support-bot-rotator")
+    log_group = engine.one("aws:cloudwatch/logGroup:LogGroup", "credrot-support-bot-rotation-logs")
+    function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
     assert log_group.inputs["retentionInDays"] == 30
     assert function.inputs["loggingConfig"] == {
         "logFormat": "Text",
-        "logGroup": "support-bot-rotation-logs",
+        "logGroup": "credrot-support-bot-rotation-logs",
     }
     assert log_group.urn in function.property_dependencies["loggingConfig"]
 
@@ -82,10 +84,12 @@ def test_only_this_secrets_rotation_may_invoke_the_function(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    permission = engine.one("aws:lambda/permission:Permission", "support-bot-allow-secretsmanager")
+    permission = engine.one(
+        "aws:lambda/permission:Permission", "credrot-support-bot-allow-secretsmanager"
+    )
     assert permission.inputs == {
         "action": "lambda:InvokeFunction",
-        "function": "support-bot-rotator",
+        "function": "credrot-support-bot-rotator",
         "principal": "secretsmanager.amazonaws.com",
         "sourceArn": SECRET_ARN,
     }
@@ -96,7 +100,7 @@ def test_rotation_rotates_immediately_every_30_days_by_default(
 ) -> None:
     deploy()
     rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "support-bot-rotation"
+        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
     )
     assert rotation.inputs == {
         "secretId": SECRET_ARN,
@@ -111,7 +115,7 @@ def test_a_schedule_expression_and_window_replace_the_days(
 ) -> None:
     deploy(rotation_schedule="cron(0 2 ? * MON *)", rotation_window="3h")
     rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "support-bot-rotation"
+        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
     )
     assert rotation.inputs["rotationRules"] == {
         "scheduleExpression": "cron(0 2 ? * MON *)",
@@ -124,15 +128,17 @@ def test_rotation_waits_for_the_permission_the_role_policy_and_the_bootstrap_val
 ) -> None:
     deploy()
     rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "support-bot-rotation"
+        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
     )
-    permission = engine.one("aws:lambda/permission:Permission", "support-bot-allow-secretsmanager")
-    role_policy = engine.one("aws:iam/rolePolicy:RolePolicy", "support-bot-rotation-policy")
+    permission = engine.one(
+        "aws:lambda/permission:Permission", "credrot-support-bot-allow-secretsmanager"
+    )
+    role_policy = engine.one("aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy")
     bootstrap = engine.one(
-        "aws:secretsmanager/secretVersion:SecretVersion", "support-bot-bootstrap"
+        "aws:secretsmanager/secretVersion:SecretVersion", "credrot-support-bot-bootstrap"
     )
-    secret = engine.one("aws:secretsmanager/secret:Secret", "support-bot-secret")
-    function = engine.one("aws:lambda/function:Function", "support-bot-rotator")
+    secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
+    function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
     assert rotation.explicit_dependencies == {permission.urn, role_policy.urn, bootstrap.urn}
     assert rotation.property_dependencies["secretId"] == {secret.urn}
     assert rotation.property_dependencies["rotationLambdaArn"] == {function.urn}
@@ -142,11 +148,13 @@ def test_the_hourly_sweep_sends_retire_previous_key_for_this_secret(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    rule = engine.one("aws:cloudwatch/eventRule:EventRule", "support-bot-sweep")
-    target = engine.one("aws:cloudwatch/eventTarget:EventTarget", "support-bot-sweep-target")
-    permission = engine.one("aws:lambda/permission:Permission", "support-bot-allow-sweep")
+    rule = engine.one("aws:cloudwatch/eventRule:EventRule", "credrot-support-bot-sweep")
+    target = engine.one(
+        "aws:cloudwatch/eventTarget:EventTarget", "credrot-support-bot-sweep-target"
+    )
+    permission = engine.one("aws:lambda/permission:Permission", "credrot-support-bot-allow-sweep")
     assert rule.inputs["scheduleExpression"] == "rate(1 hour)"
-    assert target.inputs["rule"] == "support-bot-sweep"
+    assert target.inputs["rule"] == "credrot-support-bot-sweep"
     assert target.inputs["arn"] == FUNCTION_ARN
     assert json.loads(target.inputs["input"]) == {
         "Action": "RetirePreviousKey",
@@ -154,9 +162,9 @@ def test_the_hourly_sweep_sends_retire_previous_key_for_this_secret(
     }
     assert permission.inputs == {
         "action": "lambda:InvokeFunction",
-        "function": "support-bot-rotator",
+        "function": "credrot-support-bot-rotator",
         "principal": "events.amazonaws.com",
-        "sourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/support-bot-sweep",
+        "sourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/credrot-support-bot-sweep",
     }
 
 
@@ -164,11 +172,11 @@ def test_any_lambda_error_in_five_minutes_alarms_the_topic(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    alarm = engine.one("aws:cloudwatch/metricAlarm:MetricAlarm", "support-bot-errors")
+    alarm = engine.one("aws:cloudwatch/metricAlarm:MetricAlarm", "credrot-support-bot-errors")
     assert {key: value for key, value in alarm.inputs.items() if key != "alarmDescription"} == {
         "namespace": "AWS/Lambda",
         "metricName": "Errors",
-        "dimensions": {"FunctionName": "support-bot-rotator"},
+        "dimensions": {"FunctionName": "credrot-support-bot-rotator"},
         "statistic": "Sum",
         "period": 300,
         "evaluationPeriods": 1,
@@ -184,9 +192,9 @@ def test_a_failed_rotation_of_this_secret_goes_to_the_topic(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    rule = engine.one("aws:cloudwatch/eventRule:EventRule", "support-bot-rotation-failed")
+    rule = engine.one("aws:cloudwatch/eventRule:EventRule", "credrot-support-bot-rotation-failed")
     target = engine.one(
-        "aws:cloudwatch/eventTarget:EventTarget", "support-bot-rotation-failed-target"
+        "aws:cloudwatch/eventTarget:EventTarget", "credrot-support-bot-rotation-failed-target"
     )
     assert json.loads(rule.inputs["eventPattern"]) == {
         "source": ["aws.secretsmanager"],
@@ -197,7 +205,7 @@ def test_a_failed_rotation_of_this_secret_goes_to_the_topic(
             "additionalEventData": {"SecretId": [SECRET_ARN]},
         },
     }
-    assert target.inputs == {"rule": "support-bot-rotation-failed", "arn": TOPIC_ARN}
+    assert target.inputs == {"rule": "credrot-support-bot-rotation-failed", "arn": TOPIC_ARN}
 
 
 def test_an_alarm_email_subscribes_to_the_created_topic(
@@ -205,7 +213,7 @@ def test_an_alarm_email_subscribes_to_the_created_topic(
 ) -> None:
     deploy(alarm_email="oncall@example.com")
     subscription = engine.one(
-        "aws:sns/topicSubscription:TopicSubscription", "support-bot-alarm-email"
+        "aws:sns/topicSubscription:TopicSubscription", "credrot-support-bot-alarm-email"
     )
     assert subscription.inputs == {
         "topic": TOPIC_ARN,
@@ -218,9 +226,9 @@ def test_a_given_topic_receives_both_alarms(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     outputs = deploy(alarm_topic_arn=GIVEN_TOPIC_ARN)
-    alarm = engine.one("aws:cloudwatch/metricAlarm:MetricAlarm", "support-bot-errors")
+    alarm = engine.one("aws:cloudwatch/metricAlarm:MetricAlarm", "credrot-support-bot-errors")
     target = engine.one(
-        "aws:cloudwatch/eventTarget:EventTarget", "support-bot-rotation-failed-target"
+        "aws:cloudwatch/eventTarget:EventTarget", "credrot-support-bot-rotation-failed-target"
     )
     assert alarm.inputs["alarmActions"] == [GIVEN_TOPIC_ARN]
     assert target.inputs["arn"] == GIVEN_TOPIC_ARN
@@ -238,10 +246,10 @@ def test_the_outputs_are_the_childrens_values(engine: Any) -> None:
         def check(values: list[Any]) -> None:
             assert values == [
                 SECRET_ARN,
-                "support-bot-user",
-                f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/support-bot-user",
-                f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/support-bot-reader",
-                "support-bot-rotator",
+                "credrot-support-bot-user",
+                f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/credrot-support-bot-user",
+                f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-support-bot-reader",
+                "credrot-support-bot-rotator",
                 TOPIC_ARN,
                 {"enabled": False, "sourceCidrs": [], "fromAnywhere": False},
             ]
@@ -264,7 +272,7 @@ def test_the_user_and_its_resources_are_tagged_and_bounded(
 ) -> None:
     boundary = f"arn:aws:iam::{ACCOUNT}:policy/ai-boundary"
     deploy(permissions_boundary_arn=boundary, tags={"team": "ai-platform"})
-    user = engine.one("aws:iam/user:User", "support-bot-user")
+    user = engine.one("aws:iam/user:User", "credrot-support-bot-user")
     assert user.inputs == {
         "path": "/ai-credential-rotation/",
         "permissionsBoundary": boundary,
@@ -273,7 +281,7 @@ def test_the_user_and_its_resources_are_tagged_and_bounded(
     }
     tagged = {r.name: r.inputs["tags"] for r in engine.registered() if "tags" in r.inputs}
     assert set(tagged) == {
-        f"support-bot-{suffix}"
+        f"credrot-support-bot-{suffix}"
         for suffix in (
             "user",
             "data-access",
@@ -296,4 +304,4 @@ def test_only_the_rotation_has_explicit_dependencies(
 ) -> None:
     deploy(alarm_email="oncall@example.com", kms_key_arn=None)
     explicit = {r.name for r in engine.registered() if r.explicit_dependencies}
-    assert explicit == {"support-bot-rotation"}
+    assert explicit == {"credrot-support-bot-rotation"}

@@ -10,7 +10,9 @@ import parliament
 
 from components.config import SelfRead
 
-SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:support-bot-secret-AbCdEf"
+SECRET_ARN = (
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:credrot-support-bot-secret-AbCdEf"
+)
 CIDRS = ("203.0.113.0/24", "2001:db8::/32")
 FROM_CIDRS = {"IpAddress": {"aws:SourceIp": sorted(CIDRS)}}
 READ_OWN_SECRET = {
@@ -64,7 +66,7 @@ IPV6_FALSE_POSITIVE = (
 
 def user_policy(engine: Any) -> dict[str, Any]:
     document: dict[str, Any] = engine.one(
-        "aws:iam/policy:Policy", "support-bot-data-access"
+        "aws:iam/policy:Policy", "credrot-support-bot-data-access"
     ).policy()
     assert document["Version"] == "2012-10-17"
     findings = parliament.analyze_policy_string(
@@ -129,8 +131,8 @@ def test_the_user_policy_waits_for_the_secret_it_names(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy(self_read=SelfRead(source_cidrs=CIDRS))
-    policy = engine.one("aws:iam/policy:Policy", "support-bot-data-access")
-    secret = engine.one("aws:secretsmanager/secret:Secret", "support-bot-secret")
+    policy = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access")
+    secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     assert policy.property_dependencies["policy"] == {secret.urn}
 
 
@@ -141,8 +143,8 @@ def test_self_read_leaves_the_rotation_lambda_unchanged(
     deploy("reader", self_read=SelfRead(source_cidrs=CIDRS, restrict_data_access=True))
 
     def lambda_side(name: str) -> tuple[Any, ...]:
-        function = engine.one("aws:lambda/function:Function", f"{name}-rotator")
-        role_policy = engine.one("aws:iam/rolePolicy:RolePolicy", f"{name}-rotation-policy")
+        function = engine.one("aws:lambda/function:Function", f"credrot-{name}-rotator")
+        role_policy = engine.one("aws:iam/rolePolicy:RolePolicy", f"credrot-{name}-rotation-policy")
         document = json.dumps(role_policy.policy()).replace(name, "<consumer>")
         variables = json.dumps(function.inputs["environment"]).replace(name, "<consumer>")
         return document, variables, function.inputs["handler"], function.inputs["timeout"]
@@ -154,7 +156,7 @@ def test_an_ipv4_only_self_read_policy_lints_without_any_finding(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy(self_read=SelfRead(source_cidrs=("203.0.113.0/24",), restrict_data_access=True))
-    document = engine.one("aws:iam/policy:Policy", "support-bot-data-access").policy()
+    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access").policy()
     assert document["Statement"][-1]["Condition"] == {
         "IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}
     }
