@@ -209,7 +209,7 @@ class FaultInjector:
             "server-error": ("InternalServiceError", 500),
         }[self._kind]
         self._moto_silenced, _MOTO_STUBBER.enabled = _MOTO_STUBBER.enabled, False
-        return error_response(request.url, self._site.operation, code, status)
+        return error_response(request, code, status)
 
     def _before_send_last(self, request: Any, **_: Any) -> None:
         if self._moto_silenced:
@@ -219,9 +219,9 @@ class FaultInjector:
             raise ReadTimeoutError(endpoint_url=request.url)
 
 
-def error_response(url: str, operation: str, code: str, status: int) -> AWSResponse:
-    """An AWS error response in the operation's protocol (JSON or query XML)."""
-    if operation.startswith("secretsmanager."):
+def error_response(request: Any, code: str, status: int) -> AWSResponse:
+    """An AWS error response for ``request``, in its protocol (JSON, or query XML)."""
+    if "json" in str(request.headers.get("Content-Type", "")):
         body = json.dumps({"__type": code, "message": f"injected {code}"}).encode()
         headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "fault"}
     else:
@@ -231,7 +231,7 @@ def error_response(url: str, operation: str, code: str, status: int) -> AWSRespo
             "</ErrorResponse>"
         ).encode()
         headers = {"Content-Type": "text/xml", "x-amzn-RequestId": "fault"}
-    return AWSResponse(url, status, headers, _RawBody(body))
+    return AWSResponse(request.url, status, headers, _RawBody(body))
 
 
 class _RawBody:

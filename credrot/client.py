@@ -43,7 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from credrot.errors import CredentialError
 from credrot.key_cache import KeyCache, default_cache_path
 from credrot.secret_value import KeyRecord, parse_response
-from credrot.self_read import current_key, read_with_key
+from credrot.self_read import REJECTED_KEY_CODES, current_key, read_with_key
 
 __all__ = [
     "AUTH_FAILURE_CODES",
@@ -59,16 +59,9 @@ logger = logging.getLogger(__name__)
 # period (24 h), so a cached key is never older than the rotation allows.
 DEFAULT_REFRESH_SECONDS = 900.0
 
-# What AWS answers for a key that no longer works: IAM/STS-style query APIs, JSON APIs
-# (Secrets Manager, DynamoDB...) and S3.
-AUTH_FAILURE_CODES = frozenset(
-    {
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "UnrecognizedClientException",
-        "InvalidAccessKeyId",
-    }
-)
+# What AWS answers for a key that no longer works (query and JSON APIs, and S3): the same
+# set self-read uses to tell a retired key from any other failure.
+AUTH_FAILURE_CODES = REJECTED_KEY_CODES
 
 _RETRIED = "credrot_retried_after_refresh"
 

@@ -31,6 +31,7 @@ from credrot.health import (
     stuck_pending_version,
 )
 from credrot.secret_value import KeyRecord, parse_response
+from rotation_lambda.protocol import list_versions
 
 EXIT_TIMEOUT = 4
 DEFAULT_ROTATION_TIMEOUT = 300.0
@@ -115,7 +116,7 @@ def take_snapshot(
     """
     described = sm.describe_secret(SecretId=secret_id)
     arn = described["ARN"]
-    created = {v["VersionId"]: v.get("CreatedDate") for v in _list_versions(sm, arn)}
+    created = {v["VersionId"]: v.get("CreatedDate") for v in list_versions(sm, arn)}
     stages: dict[str, list[str]] = dict(described.get("VersionIdsToStages", {}))
     for version_id in created:
         stages.setdefault(version_id, [])
@@ -417,7 +418,7 @@ def unstick(
         return None
     if not force:
         created = next(
-            (v.get("CreatedDate") for v in _list_versions(sm, arn) if v["VersionId"] == version_id),
+            (v.get("CreatedDate") for v in list_versions(sm, arn) if v["VersionId"] == version_id),
             None,
         )
         age = (now or datetime.now(UTC)) - created if created else None
@@ -436,17 +437,6 @@ def unstick(
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _list_versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
-    versions: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": True}
-    while True:
-        page = sm.list_secret_version_ids(**params)
-        versions.extend(page.get("Versions", []))
-        if not page.get("NextToken"):
-            return versions
-        params["NextToken"] = page["NextToken"]
 
 
 def _stuck_message(name: str, version_id: str) -> str:

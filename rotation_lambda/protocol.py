@@ -261,7 +261,7 @@ def _gather_evidence(
     if not unexplained_active_keys(roles):
         return roles
 
-    versions = _list_versions(sm, state.arn)
+    versions = list_versions(sm, state.arn)
     # The token's version has no value yet (checked by the caller): its date bounds the
     # creation time of a key that a crashed attempt made but never recorded.
     token_created = next(
@@ -487,7 +487,7 @@ def _get_value(
     return response
 
 
-def _list_versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
+def list_versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
     """All versions, including deprecated (unlabelled) ones that may record a stray key."""
     versions: list[dict[str, Any]] = []
     params: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": True}

@@ -31,6 +31,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from bench.faults import error_response
 from components.iam_policies import lambda_assume_role_policy
 from rotation_lambda import propagation
 from rotation_lambda.handler import lambda_handler
@@ -402,33 +403,8 @@ class FaultInjector:
             if failing == operation and call_number == self._calls[operation] and attempts:
                 lost[4] -= 1
                 self.injected.append(operation)
-                return _error_response(request.url, operation, code, status)
+                return error_response(request, code, status)
         return None
-
-
-def _error_response(url: str, operation: str, code: str, status: int) -> AWSResponse:
-    if operation.startswith("secrets-manager."):
-        body = json.dumps({"__type": code, "message": f"injected {code}"}).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "injected"}
-    else:
-        body = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
-            f"<Message>injected {code}</Message></Error><RequestId>injected</RequestId>"
-            "</ErrorResponse>"
-        ).encode()
-        headers = {"Content-Type": "text/xml"}
-    return AWSResponse(url, status, headers, _RawBody(body))
-
-
-class _RawBody:
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._body
-
-    def read(self, *_: Any) -> bytes:
-        return self._body
 
 
 @pytest.fixture

@@ -344,7 +344,7 @@ def test_version_listing_follows_next_token():
                 response["NextToken"] = next_token
             stubber.add_response("list_secret_version_ids", response)
 
-        versions = protocol._list_versions(sm, "secret")
+        versions = protocol.list_versions(sm, "secret")
 
     assert [v["VersionId"] for v in versions] == ["v1" * 16, "v2" * 16]
 
