@@ -46,7 +46,9 @@ from components.packaging import package_files, write_lambda_zip  # noqa: E402
 LAMBDA_PACKAGE_DIR = ROOT / "rotation_lambda"
 HANDLER = "rotation_lambda.handler.lambda_handler"
 HANDLER_MODULE = "rotation_lambda.handler"
-MAX_ZIP_BYTES = 20 * 1024
+MAX_ZIP_BYTES = (
+    25 * 1024
+)  # was 20 KB before the lifecycle rules (grace from the finish, sweep, first key)
 MAX_IMPORT_MS = 150.0
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)\s*$")
 
@@ -191,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     size.add(
         "zip as shipped (deflated, level 9)",
         f"{sizes['zip_bytes'] / 1024:.1f} KB",
-        "<= 20 KB",
+        "<= 25 KB",
         met(sizes["zip_bytes"], MAX_ZIP_BYTES),
     )
     size.add(
@@ -261,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Check(
                 "Lambda zip size",
                 f"{sizes['zip_bytes'] / 1024:.1f} KB",
-                "<= 20 KB",
+                "<= 25 KB",
                 sizes["zip_bytes"] <= MAX_ZIP_BYTES,
                 zip_why,
             ),

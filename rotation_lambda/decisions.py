@@ -1,20 +1,31 @@
-"""Pure decisions, no AWS calls: which access keys may go, is the grace over, how long to wait.
+"""Pure decisions, no AWS calls: which access keys may go, when a key's grace ends, backoff.
 
-createSecret gathers evidence from the secret's versions lazily and asks `classify_keys`
-after each piece; only keys the evidence proves are not current may be deleted.
+The rules, each a promise the README makes:
+- a key is deleted or deactivated only when the secret's own versions prove it is not
+  AWSCURRENT; an Active AWSPREVIOUS key only once its grace is over;
+- an Active key that no version records is never touched: someone may use it;
+- grace starts when a key stops being current: at the finish of the rotation that replaced
+  it, recorded as a ``credrot-current-since-<epoch>`` label on the AWSCURRENT version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from rotation_lambda.errors import UnknownKeyError
+from rotation_lambda.errors import KeyInGraceError, UnknownKeyError
 
 # IAM's hard limit on access keys per user; Inactive keys count too.
 MAX_KEYS_PER_USER = 2
+
+# A custom staging label on the AWSCURRENT version: when that version became current.
+# Versions are immutable and Pulumi manages the secret's tags, so a label is the one place
+# the function can record a moment without drift; it also survives any retry of the step.
+CURRENT_SINCE_PREFIX = "credrot-current-since-"
+_CURRENT_SINCE = re.compile(re.escape(CURRENT_SINCE_PREFIX) + r"(\d{1,12})")
 
 
 @dataclass(frozen=True)
@@ -29,75 +40,88 @@ class AccessKey:
 class KeyRole(StrEnum):
     """What the secret's versions prove about a key."""
 
-    CURRENT = "current"  # in AWSCURRENT: never deleted
-    PREVIOUS = "previous"  # in AWSPREVIOUS: deleted only when room is needed
-    ABANDONED = "abandoned"  # only in versions that are neither current nor previous
-    OURS_UNRECORDED = "ours-unrecorded"  # created by a crashed attempt at this very token
-    INACTIVE_UNKNOWN = "inactive-unknown"  # never recorded, Inactive: removable for room
-    ACTIVE_UNKNOWN = "active-unknown"  # never recorded, Active: someone may use it
+    CURRENT = "current"  # in AWSCURRENT: never deleted, never deactivated
+    PREVIOUS = "previous"  # Active, in AWSPREVIOUS: apps may still hold it; goes after its grace
+    OLDER = "older"  # Active, recorded only by older versions: replaced twice, or abandoned
+    INACTIVE = "inactive"  # nobody can authenticate with it: removable to make room
+    UNKNOWN = "unknown"  # Active and recorded nowhere: someone may use it; never touched
+
+
+def current_since_label(moment: datetime) -> str:
+    """The label that records `moment` as when its version became AWSCURRENT."""
+    return f"{CURRENT_SINCE_PREFIX}{int(moment.timestamp())}"
+
+
+def current_since(stages: Iterable[str]) -> datetime | None:
+    """When a version became AWSCURRENT, from its labels (the latest, if several)."""
+    moments = [int(match[1]) for stage in stages if (match := _CURRENT_SINCE.fullmatch(stage))]
+    return datetime.fromtimestamp(max(moments), UTC) if moments else None
+
+
+def is_current_since_label(stage: str) -> bool:
+    """True for labels written by `current_since_label`."""
+    return _CURRENT_SINCE.fullmatch(stage) is not None
+
+
+def grace_is_over(since: datetime | None, now: datetime, grace: timedelta) -> bool:
+    """True once `grace` has passed since the current version became current.
+
+    An unknown moment (no label) is never over: the caller records "now" instead, so grace
+    is counted from the first time the function sees the version, never from too early.
+    """
+    return since is not None and now - since >= grace
 
 
 def classify_keys(
     keys: Iterable[AccessKey],
     *,
     current_key_id: str | None,
-    previous_key_id: str | None = None,
-    abandoned_key_ids: Collection[str] = (),
-    token_created: datetime | None = None,
+    previous_key_ids: Iterable[str] = (),
+    older_key_ids: Iterable[str] = (),
 ) -> dict[str, KeyRole]:
-    """Give every key of the user its role given the evidence gathered so far.
+    """Give every key of the user its role.
 
-    `token_created` is the CreatedDate of the rotation's own version, passed only while
-    that version has no value: an Active key created since then and recorded nowhere can
-    only be this rotation's own key from an attempt that crashed before recording it.
+    `previous_key_ids`: recorded by the AWSPREVIOUS version; `older_key_ids`: recorded by
+    versions that are neither AWSCURRENT, AWSPREVIOUS nor a rotation in progress.
     """
+    previous, older = set(previous_key_ids), set(older_key_ids)
     roles: dict[str, KeyRole] = {}
     for key in keys:
         if key.key_id == current_key_id:
             roles[key.key_id] = KeyRole.CURRENT
-        elif key.key_id == previous_key_id:
-            roles[key.key_id] = KeyRole.PREVIOUS
-        elif key.key_id in abandoned_key_ids:
-            roles[key.key_id] = KeyRole.ABANDONED
         elif not key.active:
-            roles[key.key_id] = KeyRole.INACTIVE_UNKNOWN
-        elif token_created is not None and _whole_seconds(key.created) > _whole_seconds(
-            token_created
-        ):
-            roles[key.key_id] = KeyRole.OURS_UNRECORDED
+            roles[key.key_id] = KeyRole.INACTIVE
+        elif key.key_id in previous:
+            roles[key.key_id] = KeyRole.PREVIOUS
+        elif key.key_id in older:
+            roles[key.key_id] = KeyRole.OLDER
         else:
-            roles[key.key_id] = KeyRole.ACTIVE_UNKNOWN
+            roles[key.key_id] = KeyRole.UNKNOWN
     return roles
 
 
-def _whole_seconds(moment: datetime) -> int:
-    # IAM reports CreateDate to the second while Secrets Manager keeps milliseconds, so a
-    # key from the same second as the version may predate it: only a later second proves
-    # the key is ours. The price: a crashed attempt's key from that very second is refused
-    # by name (the operator deletes it) instead of being cleaned up silently.
-    return int(moment.timestamp())
-
-
-def unexplained_active_keys(roles: dict[str, KeyRole]) -> list[str]:
-    """Active keys that no evidence accounts for yet (sorted, for stable messages)."""
-    return sorted(key_id for key_id, role in roles.items() if role is KeyRole.ACTIVE_UNKNOWN)
+def active_keys_to_explain(keys: Iterable[AccessKey], current_key_id: str | None) -> set[str]:
+    """Active keys other than the current one: the ones whose role needs evidence."""
+    return {key.key_id for key in keys if key.active and key.key_id != current_key_id}
 
 
 def plan_deletions(
-    keys: Iterable[AccessKey], roles: dict[str, KeyRole]
+    keys: Iterable[AccessKey],
+    roles: dict[str, KeyRole],
+    *,
+    grace_over: bool,
+    grace_ends: datetime | None,
 ) -> list[tuple[str, KeyRole]]:
-    """Keys to delete before creating a new one, in order, with the role justifying each.
+    """The keys to delete so that one new key fits, in order, with the role justifying each.
 
-    Abandoned and own-unrecorded keys always go: nobody can be using them. Then, only while
-    the user would otherwise be at IAM's limit, the previous key and Inactive unknown keys
-    go (previous first, then oldest first). An Active unknown key is never deleted: the
-    rotation is refused with an error naming it, before anything changes.
+    Only as many as room requires: Inactive keys first, then Active keys only older versions
+    record, then the AWSPREVIOUS key once its grace is over; oldest first within each.
+    Raises UnknownKeyError for any Active key recorded nowhere (even with room: such a live
+    key is the static credential this product removes), and KeyInGraceError when room needs
+    a key whose grace is not over. Nothing has changed when either is raised.
     """
-    unknown = unexplained_active_keys(roles)
+    unknown = sorted(key_id for key_id, role in roles.items() if role is KeyRole.UNKNOWN)
     if unknown:
-        # Refused even when there is room: a live key outside rotation is the static,
-        # leakable credential this product exists to remove, and it would block the next
-        # rotation anyway. Nothing has been changed at this point.
         raise UnknownKeyError(
             f"IAM user has Active access key(s) {', '.join(unknown)} that this secret never"
             " recorded; refusing to rotate around a key that may be in use. If it is a stray,"
@@ -106,20 +130,40 @@ def plan_deletions(
             tuple(unknown),
         )
     by_age = sorted(keys, key=lambda key: key.created)
-    always = (KeyRole.ABANDONED, KeyRole.OURS_UNRECORDED)
-    deletions = [(key.key_id, roles[key.key_id]) for key in by_age if roles[key.key_id] in always]
-    remaining = len(by_age) - len(deletions)
-    for role in (KeyRole.PREVIOUS, KeyRole.INACTIVE_UNKNOWN):
-        for key in by_age:
-            if remaining >= MAX_KEYS_PER_USER and roles[key.key_id] is role:
-                deletions.append((key.key_id, role))
-                remaining -= 1
-    return deletions
+    needed = len(by_age) - (MAX_KEYS_PER_USER - 1)
+    order = [
+        key.key_id
+        for role in (KeyRole.INACTIVE, KeyRole.OLDER)
+        for key in by_age
+        if roles[key.key_id] is role
+    ]
+    in_grace = [key.key_id for key in by_age if roles[key.key_id] is KeyRole.PREVIOUS]
+    if grace_over:
+        order += in_grace
+        in_grace = []
+    if needed > len(order):
+        ends = (
+            f"ends at {grace_ends:%Y-%m-%dT%H:%M:%SZ}"
+            if grace_ends is not None
+            else "is counted from now (the current version carried no finish time)"
+        )
+        raise KeyInGraceError(
+            f"IAM user has no room for a new access key: key(s) {', '.join(in_grace)}, no longer"
+            f" current, are still Active inside their grace period, which {ends}. A rotation"
+            " never deletes a key that apps or offline workloads may still use before its"
+            " grace ends: wait (the hourly sweep deactivates it, the next rotation deletes it),"
+            " or deactivate it now with `credrot rotate --force` or `credrot revoke`",
+            tuple(in_grace),
+            grace_ends,
+        )
+    return [(key_id, roles[key_id]) for key_id in order[: max(needed, 0)]]
 
 
-def grace_is_over(current_created: datetime, now: datetime, grace: timedelta) -> bool:
-    """True once the current version (created by createSecret) is at least `grace` old."""
-    return now - current_created >= grace
+def keys_to_retire(roles: dict[str, KeyRole]) -> list[str]:
+    """Active keys the sweep deactivates once the grace is over (sorted, for stable logs)."""
+    return sorted(
+        key_id for key_id, role in roles.items() if role in (KeyRole.PREVIOUS, KeyRole.OLDER)
+    )
 
 
 def backoff_delay(

@@ -6,6 +6,10 @@ field or value at fault and the fix, and never carry secret material (a SecretSt
 SecretAccessKey): they end up in CloudWatch Logs and in Secrets Manager's rotation status.
 """
 
+from __future__ import annotations
+
+from datetime import datetime
+
 
 class RotationError(ValueError):
     """Base class: the rotation cannot proceed; nothing unsafe was done."""
@@ -41,3 +45,12 @@ class UnknownKeyError(RotationError):
 
 class KeyTestError(RotationError):
     """The pending access key did not authenticate as the expected IAM user."""
+
+
+class KeyInGraceError(RotationError):
+    """A new key needs room that only a key still inside its grace period could free."""
+
+    def __init__(self, message: str, key_ids: tuple[str, ...], grace_ends: datetime | None) -> None:
+        super().__init__(message)
+        self.key_ids = key_ids
+        self.grace_ends = grace_ends

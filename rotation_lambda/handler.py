@@ -3,7 +3,9 @@
 Two kinds of events arrive:
 - from Secrets Manager: {"Step": "createSecret"|"setSecret"|"testSecret"|"finishSecret",
   "SecretId": ..., "ClientRequestToken": ...};
-- from a schedule: {"Action": "RetirePreviousKey", "SecretId": ...}.
+- actions: {"Action": "RetirePreviousKey", "SecretId": ...} from the hourly schedule, and
+  {"Action": "ProvisionKey", "SecretId": ...} from the deploy's first-key step, whose result
+  (a decision and a key id, never secret material) the deploy records.
 Failures are logged (cause only, never secret data) and re-raised, so Secrets Manager
 retries the rotation and the function's error alarms fire.
 """
@@ -22,12 +24,13 @@ from rotation_lambda.errors import InvalidEventError
 from rotation_lambda.logs import error_fields, log_decision, logger
 from rotation_lambda.settings import Settings
 
-ACTIONS: dict[str, Callable[[Clients, str, Settings], object]] = {
-    "RetirePreviousKey": protocol.retire_previous_key,
+ACTIONS: dict[str, Callable[[Clients, str, Settings], dict[str, Any]]] = {
+    "RetirePreviousKey": protocol.retire_replaced_keys,
+    "ProvisionKey": protocol.provision_key,
 }
 _EXPECTED = (
     'expected {"Step": <step>, "SecretId": ..., "ClientRequestToken": ...} from Secrets Manager'
-    ' or {"Action": "RetirePreviousKey", "SecretId": ...} from the schedule'
+    ' or {"Action": "RetirePreviousKey"|"ProvisionKey", "SecretId": ...}'
 )
 
 
@@ -80,8 +83,10 @@ def _text_field(event: dict[str, Any], name: str) -> str:
     return value
 
 
-def lambda_handler(event: Any, context: Any) -> None:
-    """Run one rotation step or scheduled action; log and re-raise on failure."""
+def lambda_handler(event: Any, context: Any) -> dict[str, Any] | None:
+    """Run one rotation step or action; log and re-raise on failure.
+
+    Returns an action's result (a rotation step returns nothing)."""
     try:
         settings = Settings.from_environ(os.environ)
         logger.setLevel(settings.log_level)
@@ -89,8 +94,8 @@ def lambda_handler(event: Any, context: Any) -> None:
         clients = Clients(settings.region)
         if isinstance(request, RotationRequest):
             protocol.run_step(clients, request.step, request.secret_id, request.token, settings)
-        else:
-            ACTIONS[request.action](clients, request.secret_id, settings)
+            return None
+        return ACTIONS[request.action](clients, request.secret_id, settings)
     except Exception as error:
         ids = _event_ids(event)
         log_decision(

@@ -15,6 +15,9 @@ from typing import Any, TypedDict
 from botocore.exceptions import ClientError
 
 LOGGER_NAME = "rotation_lambda"
+# Longest text a log field carries: ids and ARNs fit; an event field, an AWS error message or
+# a value someone typed could be anything, and a log line never echoes it unbounded.
+MAX_FIELD_CHARACTERS = 512
 logger = logging.getLogger(LOGGER_NAME)
 
 
@@ -52,7 +55,15 @@ def log_decision(
     if key_ids:
         fields["key_ids"] = list(key_ids)
     fields.update(details)
-    logger.log(level, "%s", _JsonLine(fields))
+    logger.log(level, "%s", _JsonLine({name: _bounded(value) for name, value in fields.items()}))
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_FIELD_CHARACTERS:
+        return value[:MAX_FIELD_CHARACTERS] + "...(cut)"
+    if isinstance(value, list):
+        return [_bounded(item) for item in value[:20]]
+    return value
 
 
 class ErrorFields(TypedDict):

@@ -1,31 +1,42 @@
-"""The Secrets Manager rotation protocol for an IAM access key, plus the previous-key sweep.
+"""The Secrets Manager rotation protocol for an IAM access key, the sweep and the first key.
 
 One function per step, all with the signature (clients, state, settings); `guard` runs
-before each of them, as in AWS's rotation template. Every step is safe to run twice, and
-every deletion is justified by what the secret's own versions record.
+before each of them, as in AWS's rotation template. Every step is safe to run twice, or
+twice at once (Secrets Manager delivers at least once), and every deletion or deactivation
+is justified by what the secret's own versions record (see `decisions`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rotation_lambda import propagation
+from rotation_lambda import clock, propagation
 from rotation_lambda.clients import Clients
 from rotation_lambda.decisions import (
     AccessKey,
     KeyRole,
+    active_keys_to_explain,
     classify_keys,
+    current_since,
+    current_since_label,
     grace_is_over,
+    is_current_since_label,
+    keys_to_retire,
     plan_deletions,
-    unexplained_active_keys,
 )
-from rotation_lambda.errors import KeyTestError, SecretStateError, SecretValueError
+from rotation_lambda.errors import (
+    KeyInGraceError,
+    KeyTestError,
+    SecretStateError,
+    SecretValueError,
+)
 from rotation_lambda.logs import error_fields, log_decision
 from rotation_lambda.secret_value import SecretValue, parse_secret_value, require_user
 from rotation_lambda.settings import Settings
@@ -50,6 +61,10 @@ class SecretState:
                 return version_id
         return None
 
+    def stages_of(self, version_id: str | None) -> list[str]:
+        """The labels of one version ([] for an unknown or absent version)."""
+        return self.version_stages.get(version_id, []) if version_id else []
+
     def log(self, decision: str, outcome: str, **details: Any) -> None:
         """Log one decision of this step."""
         log_decision(
@@ -62,9 +77,33 @@ class SecretState:
         )
 
 
-def guard(clients: Clients, step: str, secret_id: str, token: str) -> SecretState:
+def describe(clients: Clients, secret_id: str, settings: Settings) -> dict[str, Any]:
+    """DescribeSecret; a secret that does not exist, or is not this function's, is an error."""
+    try:
+        described: dict[str, Any] = clients.secretsmanager.describe_secret(SecretId=secret_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise SecretStateError(
+            f"secret {secret_id[:512]} does not exist (or is scheduled for deletion) in this"
+            " account and region: check the SecretId, or restore the secret"
+        ) from None
+    arn = described.get("ARN", secret_id)
+    if settings.secret_arn is not None and arn != settings.secret_arn:
+        # Two secrets naming the same user must never rotate, and so delete, each other's
+        # keys: the function serves exactly the secret it was deployed for.
+        raise SecretStateError(
+            f"secret {arn} is not the secret this function rotates ({settings.secret_arn},"
+            " SECRET_ARN): point the secret's rotation at its own consumer's function"
+        )
+    return described
+
+
+def guard(
+    clients: Clients, step: str, secret_id: str, token: str, settings: Settings
+) -> SecretState:
     """Check that the secret is rotating and `token` is a version staged for rotation."""
-    described = clients.secretsmanager.describe_secret(SecretId=secret_id)
+    described = describe(clients, secret_id, settings)
     arn = described.get("ARN", secret_id)
     if not described.get("RotationEnabled"):
         raise SecretStateError(
@@ -74,7 +113,7 @@ def guard(clients: Clients, step: str, secret_id: str, token: str) -> SecretStat
     stages = described.get("VersionIdsToStages", {})
     if token not in stages:
         raise SecretStateError(
-            f"secret {arn} has no version {token!r} (ClientRequestToken): pass the token of"
+            f"secret {arn} has no version {token[:64]!r} (ClientRequestToken): pass the token of"
             " the rotation Secrets Manager staged"
         )
     return SecretState(step, arn, token, stages)
@@ -82,15 +121,13 @@ def guard(clients: Clients, step: str, secret_id: str, token: str) -> SecretStat
 
 def run_step(clients: Clients, step: Step, secret_id: str, token: str, settings: Settings) -> None:
     """Guard, then run one step; a token that is already AWSCURRENT is a finished rotation."""
-    state = guard(clients, step, secret_id, token)
+    state = guard(clients, step, secret_id, token, settings)
     stages = state.version_stages[token]
     if CURRENT in stages:
-        if step == "finishSecret" and PENDING in stages:
-            # A crash between moving AWSCURRENT and removing AWSPENDING: finish the cleanup.
-            # AWS counts that state as complete, but a leftover label misleads operators and
-            # tools (moto refuses the next rotation), and this step promises no AWSPENDING.
-            _remove_pending(clients, state)
-            state.log("remove-leftover-pending-label", "done")
+        if step == "finishSecret":
+            # A duplicate finishSecret, or a retry after a crash between moving AWSCURRENT
+            # and the rest: complete whatever the first one did not.
+            _complete_finish(clients, state)
             return
         state.log("token-already-current", "no-op")
         return
@@ -102,99 +139,141 @@ def run_step(clients: Clients, step: Step, secret_id: str, token: str, settings:
     STEPS[step](clients, state, settings)
 
 
+# --- createSecret ------------------------------------------------------------------------
+
+
 def create_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
     """Mint a new access key and record it as the AWSPENDING value of the token's version.
 
-    Keeps the user within IAM's 2-key limit by deleting only keys the secret proves are
-    not current, gathering that evidence lazily (each read only if still needed).
+    Keeps the user within IAM's 2-key limit by deleting only keys the secret proves are not
+    current and past their grace (`decisions.plan_deletions`). If another invocation of the
+    same step (at-least-once delivery) records the token's value first, this one converges
+    on that value instead of failing.
     """
     sm = clients.secretsmanager
-    pending = _get_value(sm, state.arn, version_id=state.token, stage=PENDING)
-    if pending is not None:
-        value = parse_secret_value(pending, _where(state, PENDING))
-        require_user(value, settings.iam_user_name, _where(state, PENDING))
-        state.log("pending-value-exists", "no-op", key_ids=_key_ids(value))
+    if _pending_value(sm, state, settings) is not None:
+        state.log("pending-value-exists", "no-op")
         return
-
-    current_response = _get_value(sm, state.arn, stage=CURRENT)
-    if current_response is None:
-        raise SecretStateError(
-            f"secret {state.arn} has no AWSCURRENT value: put a bootstrap"
-            f' value {{"UserName": "{settings.iam_user_name}"}}'
-        )
-    current = parse_secret_value(current_response, _where(state, CURRENT))
-    # Refuse a foreign user before the first IAM call.
-    require_user(current, settings.iam_user_name, _where(state, CURRENT))
-
-    iam = clients.iam
-    listed = iam.list_access_keys(UserName=settings.iam_user_name)["AccessKeyMetadata"]
-    keys = [
-        AccessKey(item["AccessKeyId"], item["Status"] == "Active", item["CreateDate"])
-        for item in listed
-    ]
-    roles = _gather_evidence(clients, state, settings, keys, current.access_key_id)
-
-    for key_id, role in plan_deletions(keys, roles):
-        iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
-        state.log("delete-key", "done", key_ids=[key_id], reason=role.value)
-
-    existing = {key.key_id for key in keys}
     try:
-        response = iam.create_access_key(UserName=settings.iam_user_name)
+        _create_and_record(clients, state, settings)
     except Exception:
-        # A lost response (read timeout, dropped connection) may hide a key IAM did create,
-        # recorded nowhere: if this rotation were then abandoned, nothing could prove it ours.
-        _delete_keys_from_lost_attempts(iam, state, settings, existing, keep=None)
+        if _pending_value_or_none(sm, state, settings) is None:
+            raise
+        # A concurrent invocation recorded the token's value meanwhile; ours cleaned up
+        # after itself (see _mint_key/_record_pending), so this rotation goes on from there.
+        state.log("pending-value-recorded-by-another-invocation", "no-op")
+
+
+def _create_and_record(clients: Clients, state: SecretState, settings: Settings) -> None:
+    current = _current_value(clients.secretsmanager, state.arn, settings)
+    iam = clients.iam
+    keys = _list_keys(iam, settings)
+    roles = _roles(clients, state, settings, keys, current.access_key_id)
+    since = current_since(state.stages_of(state.version_with(CURRENT)))
+    grace = settings.previous_key_grace
+    try:
+        deletions = plan_deletions(
+            keys,
+            roles,
+            grace_over=grace_is_over(since, clock.now(), grace),
+            grace_ends=since + grace if since is not None else None,
+        )
+    except KeyInGraceError as error:
+        if since is None:
+            # Grace starts now, not never: the sweep and the next rotation count from here.
+            _mark_current_since(clients.secretsmanager, state, clock.now())
+        state.log("no-room-key-in-grace", "refused", key_ids=list(error.key_ids))
         raise
-    created = response["AccessKey"]
-    key_id = created["AccessKeyId"]
+    for key_id, role in deletions:
+        _delete_key(iam, state, settings, key_id, reason=role.value)
+
+    existing = {key.key_id for key in keys} - {key_id for key_id, _ in deletions}
+    created = _mint_key(iam, state, settings, existing)
+    _record_pending(clients, state, settings, created)
+
+
+def _roles(
+    clients: Clients,
+    state: SecretState,
+    settings: Settings,
+    keys: list[AccessKey],
+    current_key_id: str | None,
+) -> dict[str, KeyRole]:
+    """Classify the user's keys, reading old versions only while an Active key needs it."""
+    wanted = active_keys_to_explain(keys, current_key_id)
+    previous, older = (
+        _recorded_keys(clients.secretsmanager, state, settings, wanted)
+        if wanted
+        else (set(), set())
+    )
+    return classify_keys(
+        keys, current_key_id=current_key_id, previous_key_ids=previous, older_key_ids=older
+    )
+
+
+def _delete_key(iam: Any, state: SecretState, settings: Settings, key_id: str, reason: str) -> None:
+    try:
+        iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+            raise
+        # Already gone (a concurrent invocation, or a person): the room is there.
+        state.log("delete-key", "already-deleted", key_ids=[key_id], reason=reason)
+        return
+    state.log("delete-key", "done", key_ids=[key_id], reason=reason)
+
+
+def _mint_key(
+    iam: Any, state: SecretState, settings: Settings, existing: set[str]
+) -> dict[str, Any]:
+    """CreateAccessKey; keys that a call with an unknown outcome may have minted are deleted.
+
+    Proof of ownership: a key absent from `existing` (this invocation's listing just before
+    the call, less what it deleted) and present right after the call was minted by it. A
+    definite refusal (a 4xx answered at once: LimitExceeded, AccessDenied...) created
+    nothing, so nothing is listed or deleted.
+    """
+    try:
+        response: dict[str, Any] = iam.create_access_key(UserName=settings.iam_user_name)
+    except Exception as error:
+        if _outcome_unknown(error):
+            _delete_keys_minted_by_this_call(iam, state, settings, existing, keep=None)
+        raise
+    created: dict[str, Any] = response["AccessKey"]
     if response.get("ResponseMetadata", {}).get("RetryAttempts"):
         # botocore retried CreateAccessKey: an attempt whose response was lost may have
         # minted a key too. Costs a listing only when a retry happened.
-        _delete_keys_from_lost_attempts(iam, state, settings, existing, keep=key_id)
-    new_value = SecretValue(settings.iam_user_name, key_id, created["SecretAccessKey"])
-    try:
-        sm.put_secret_value(
-            SecretId=state.arn,
-            ClientRequestToken=state.token,
-            SecretString=new_value.to_json(),
-            VersionStages=[PENDING],
+        _delete_keys_minted_by_this_call(
+            iam, state, settings, existing, keep=created["AccessKeyId"]
         )
-    except Exception as put_error:
-        if _pending_records(sm, state, key_id):
-            # The value was stored but every response got lost: the key is recorded, keep it.
-            state.log("create-key", "done", key_ids=[key_id], **error_fields(put_error))
-            return
-        state.log(
-            "record-pending-value",
-            "failed",
-            key_ids=[key_id],
-            level=logging.ERROR,
-            **error_fields(put_error),
-        )
-        # An unrecorded key would be a leak: remove it, then let Secrets Manager retry.
-        _delete_unrecorded_key(iam, state, settings, key_id)
-        raise
-    state.log("create-key", "done", key_ids=[key_id])
+    return created
 
 
-def _delete_keys_from_lost_attempts(
+def _outcome_unknown(error: BaseException) -> bool:
+    """Whether a failed call may have been performed by AWS all the same."""
+    if not isinstance(error, ClientError):
+        return True  # connection dropped, read timeout...: the request may have landed
+    metadata = error.response.get("ResponseMetadata", {})
+    status = metadata.get("HTTPStatusCode") or 500
+    # A retried call's earlier attempts may have been performed even if the last was refused.
+    return status >= 500 or bool(metadata.get("RetryAttempts"))
+
+
+def _delete_keys_minted_by_this_call(
     iam: Any, state: SecretState, settings: Settings, existing: set[str], keep: str | None
 ) -> None:
-    """Delete keys minted by CreateAccessKey attempts whose responses were lost.
+    """Delete the keys present now that were not there before the call (but `keep`).
 
-    Proof of ownership: a key absent from the listing taken just before this step's
-    CreateAccessKey and present right after it was minted by that call. Best effort: a
-    failure is logged; a retry with the same token still recognises such keys by date.
+    Best effort: a failure is logged. Such a key is then recorded nowhere, and the next
+    attempt refuses it by name (UnknownKeyError) rather than guess.
     """
     try:
-        listed = iam.list_access_keys(UserName=settings.iam_user_name)["AccessKeyMetadata"]
-        for item in listed:
-            key_id = item["AccessKeyId"]
-            if key_id in existing or key_id == keep:
+        listed = _list_keys(iam, settings)
+        for key in listed:
+            if key.key_id in existing or key.key_id == keep:
                 continue
-            iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
-            state.log("delete-key-from-lost-attempt", "done", key_ids=[key_id])
+            iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key.key_id)
+            state.log("delete-key-from-lost-attempt", "done", key_ids=[key.key_id])
     except (BotoCoreError, ClientError) as cleanup_error:
         state.log(
             "delete-key-from-lost-attempt",
@@ -204,18 +283,37 @@ def _delete_keys_from_lost_attempts(
         )
 
 
-def _pending_records(sm: Any, state: SecretState, key_id: str) -> bool:
-    """Whether the token's AWSPENDING value records `key_id` (False if that is unknowable)."""
+def _record_pending(
+    clients: Clients, state: SecretState, settings: Settings, created: dict[str, Any]
+) -> None:
+    """PutSecretValue of the new key as the token's AWSPENDING value; on failure, the key in
+    hand is deleted unless the value turns out stored."""
+    sm, key_id = clients.secretsmanager, created["AccessKeyId"]
+    new_value = SecretValue(settings.iam_user_name, key_id, created["SecretAccessKey"])
     try:
-        response = _get_value(sm, state.arn, version_id=state.token, stage=PENDING)
-    except (BotoCoreError, ClientError):
-        return False
-    if response is None:
-        return False
-    try:
-        return parse_secret_value(response, _where(state, PENDING)).access_key_id == key_id
-    except SecretValueError:
-        return False
+        sm.put_secret_value(
+            SecretId=state.arn,
+            ClientRequestToken=state.token,
+            SecretString=new_value.to_json(),
+            VersionStages=[PENDING],
+        )
+    except Exception as put_error:
+        recorded = _pending_value_or_none(sm, state, settings)
+        if recorded is not None and recorded.access_key_id == key_id:
+            # Stored, but every response got lost: the key is recorded, keep it.
+            state.log("create-key", "done", key_ids=[key_id], **error_fields(put_error))
+            return
+        state.log(
+            "record-pending-value",
+            "failed",
+            key_ids=[key_id],
+            level=logging.ERROR,
+            **error_fields(put_error),
+        )
+        # The key is in hand and recorded nowhere: proven ours, and a leak if kept.
+        _delete_unrecorded_key(clients.iam, state, settings, key_id)
+        raise
+    state.log("create-key", "done", key_ids=[key_id])
 
 
 def _delete_unrecorded_key(iam: Any, state: SecretState, settings: Settings, key_id: str) -> None:
@@ -223,7 +321,7 @@ def _delete_unrecorded_key(iam: Any, state: SecretState, settings: Settings, key
     try:
         iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
     except (BotoCoreError, ClientError) as cleanup_error:
-        # Not fatal: the retry recognises this key as its own (created after its version).
+        # Not fatal for safety: the retry refuses this unrecorded key by name.
         state.log(
             "delete-unrecorded-key",
             "failed",
@@ -235,59 +333,65 @@ def _delete_unrecorded_key(iam: Any, state: SecretState, settings: Settings, key
         state.log("delete-unrecorded-key", "done", key_ids=[key_id])
 
 
-def _gather_evidence(
-    clients: Clients,
-    state: SecretState,
-    settings: Settings,
-    keys: list[AccessKey],
-    current_key_id: str | None,
-) -> dict[str, KeyRole]:
-    """Classify the user's keys, reading more of the secret only while an Active key is
-    unexplained: first AWSPREVIOUS, then every other version."""
-    roles = classify_keys(keys, current_key_id=current_key_id)
-    if not unexplained_active_keys(roles):
-        return roles
+def _pending_value(sm: Any, state: SecretState, settings: Settings) -> SecretValue | None:
+    """The token's AWSPENDING value, checked, or None while it has none."""
+    response = _get_value(sm, state.arn, version_id=state.token, stage=PENDING)
+    if response is None:
+        return None
+    value = parse_secret_value(response, _where(state, PENDING))
+    require_user(value, settings.iam_user_name, _where(state, PENDING))
+    return value
 
-    sm = clients.secretsmanager
-    previous_key_id = None
-    previous_version = state.version_with(PREVIOUS)
-    if previous_version is not None:
-        response = _get_value(sm, state.arn, stage=PREVIOUS)
-        if response is not None:
-            previous = parse_secret_value(response, _where(state, PREVIOUS))
-            require_user(previous, settings.iam_user_name, _where(state, PREVIOUS))
-            previous_key_id = previous.access_key_id
-    roles = classify_keys(keys, current_key_id=current_key_id, previous_key_id=previous_key_id)
-    if not unexplained_active_keys(roles):
-        return roles
 
+def _pending_value_or_none(sm: Any, state: SecretState, settings: Settings) -> SecretValue | None:
+    """`_pending_value`, or None if it cannot be read either (used after a failure)."""
+    try:
+        return _pending_value(sm, state, settings)
+    except (BotoCoreError, ClientError, SecretValueError):
+        return None
+
+
+def _recorded_keys(
+    sm: Any, state: SecretState, settings: Settings, wanted: set[str]
+) -> tuple[set[str], set[str]]:
+    """Which of `wanted` AWSPREVIOUS records, and which only older versions record.
+
+    AWSPREVIOUS first, then every other version that is neither current nor pending, newest
+    first, stopping as soon as all of `wanted` are found. A malformed or foreign old version
+    is no evidence either way, and never blocks a rotation or the sweep.
+    """
+    live = {
+        version_id
+        for version_id, stages in state.version_stages.items()
+        if CURRENT in stages or PENDING in stages
+    }
+    found: set[str] = set()
+
+    def read(version_id: str) -> None:
+        key_id = _recorded_key(sm, state, settings, version_id)
+        if key_id in wanted:
+            found.add(key_id)
+
+    previous = state.version_with(PREVIOUS)
+    if previous is not None and previous not in live:
+        read(previous)
+    previous_keys = set(found)
+    if found >= wanted:
+        return previous_keys, set()
     versions = list_versions(sm, state.arn)
-    # The token's version has no value yet (checked by the caller): its date bounds the
-    # creation time of a key that a crashed attempt made but never recorded.
-    token_created = next(
-        (v.get("CreatedDate") for v in versions if v["VersionId"] == state.token), None
-    )
-    unexplained = set(unexplained_active_keys(roles))
-    abandoned: set[str] = set()
-    skip = {state.token, state.version_with(CURRENT), previous_version}
-    # Newest first (ties: last listed first): an abandoned attempt is most likely recent;
-    # stop reading as soon as every Active key is explained.
+    # A version the listing shows as current or pending (a rotation finished meanwhile) is
+    # live too: its key must never look retired.
+    live |= {
+        v["VersionId"] for v in versions if {CURRENT, PENDING} & set(v.get("VersionStages", []))
+    }
+    # Newest first (ties: last listed first): a stray is most likely recent.
     for version in sorted(reversed(versions), key=_created, reverse=True):
-        if not unexplained:
+        if found >= wanted:
             break
-        if version["VersionId"] in skip:
-            continue
-        key_id = _recorded_key(sm, state, settings, version["VersionId"])
-        if key_id is not None:
-            abandoned.add(key_id)
-            unexplained.discard(key_id)
-    return classify_keys(
-        keys,
-        current_key_id=current_key_id,
-        previous_key_id=previous_key_id,
-        abandoned_key_ids=abandoned,
-        token_created=token_created,
-    )
+        version_id = version["VersionId"]
+        if version_id not in live and version_id != previous:
+            read(version_id)
+    return previous_keys, found - previous_keys
 
 
 def _created(version: dict[str, Any]) -> float:
@@ -296,20 +400,42 @@ def _created(version: dict[str, Any]) -> float:
 
 
 def _recorded_key(sm: Any, state: SecretState, settings: Settings, version_id: str) -> str | None:
-    """The key an abandoned version records for our user, or None if it proves nothing."""
+    """The key an old version records for our user, or None if it proves nothing."""
     response = _get_value(sm, state.arn, version_id=version_id)
     if response is None:
         return None
     try:
         value = parse_secret_value(response, f"version {version_id} of secret {state.arn}")
     except SecretValueError:
-        # A malformed old version is no evidence either way; it must not block rotation.
         state.log("ignore-malformed-version", "skipped", version=version_id)
         return None
     if value.user_name != settings.iam_user_name:
         state.log("ignore-foreign-version", "skipped", version=version_id)
         return None
     return value.access_key_id
+
+
+def _list_keys(iam: Any, settings: Settings) -> list[AccessKey]:
+    listed = iam.list_access_keys(UserName=settings.iam_user_name)["AccessKeyMetadata"]
+    return [
+        AccessKey(item["AccessKeyId"], item["Status"] == "Active", item["CreateDate"])
+        for item in listed
+    ]
+
+
+def _current_value(sm: Any, secret_arn: str, settings: Settings) -> SecretValue:
+    """AWSCURRENT's value, checked; a secret with none yet counts as the bootstrap value."""
+    response = _get_value(sm, secret_arn, stage=CURRENT)
+    where = f"AWSCURRENT value of secret {secret_arn}"
+    if response is None:
+        return SecretValue(settings.iam_user_name)
+    value = parse_secret_value(response, where)
+    # Refuse a foreign user before the first IAM call.
+    require_user(value, settings.iam_user_name, where)
+    return value
+
+
+# --- setSecret, testSecret ---------------------------------------------------------------
 
 
 def set_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
@@ -322,33 +448,59 @@ def set_secret(clients: Clients, state: SecretState, settings: Settings) -> None
 
 
 def test_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
-    """Prove the pending key authenticates as exactly IAM_USER_NAME's ARN (path included).
+    """Prove the pending key authenticates as exactly IAM_USER_ARN (path included).
 
-    "No exception" is not a pass: some emulators answer for unknown keys with another
-    principal. Propagation errors are retried with backoff until the timeout.
+    With no pending value, this is Secrets Manager's configuration test (RotateSecret with
+    RotateImmediately=false, as on every change of the rotation rules): it proves the
+    current key works instead, and mints nothing.
     """
-    response = _get_value(clients.secretsmanager, state.arn, version_id=state.token, stage=PENDING)
-    if response is None:
-        raise SecretStateError(
-            f"version {state.token} of secret {state.arn} has no AWSPENDING value: createSecret"
-            " has not completed; let Secrets Manager retry the rotation"
-        )
-    pending = parse_secret_value(response, _where(state, PENDING))
-    require_user(pending, settings.iam_user_name, _where(state, PENDING))
-    if pending.access_key_id is None or pending.secret_access_key is None:
+    pending = _pending_value(clients.secretsmanager, state, settings)
+    if pending is None:
+        current = _current_value(clients.secretsmanager, state.arn, settings)
+        if not current.has_key:
+            raise KeyTestError(
+                f"configuration test of secret {state.arn}: AWSCURRENT holds no access key yet;"
+                " the deploy's first-key step (ProvisionKey) mints it: re-run `pulumi up`, or"
+                ' invoke the function with {"Action": "ProvisionKey", "SecretId": ...}'
+            )
+        if not _key_is_active(clients, settings, current):
+            raise KeyTestError(
+                f"configuration test of secret {state.arn}: the current key"
+                f" {current.access_key_id} is not an Active key of user"
+                f" {settings.iam_user_name} (deleted or deactivated by hand?): run"
+                " `credrot status` and `credrot rotate` to give the secret a working key"
+            )
+        _prove_key(clients, settings, current, "current", state.log)
+        state.log("configuration-test", "passed", key_ids=_key_ids(current))
+        return
+    if not pending.has_key:
         raise SecretValueError(f"{_where(state, PENDING)} holds no access key: nothing to test")
+    _prove_key(clients, settings, pending, "pending", state.log)
+    state.log("test-key", "passed", key_ids=_key_ids(pending), arn=settings.iam_user_arn)
 
-    expected_arn = (
-        settings.iam_user_arn
-        or clients.iam.get_user(UserName=settings.iam_user_name)["User"]["Arn"]
-    )
-    sts = clients.sts_with_key(pending.access_key_id, pending.secret_access_key)
+
+# The step keeps AWS's name; this stops pytest from collecting it when a test imports it.
+test_secret.__test__ = False  # type: ignore[attr-defined]
+
+
+def _prove_key(
+    clients: Clients,
+    settings: Settings,
+    value: SecretValue,
+    which: str,
+    log: Callable[..., None],
+) -> None:
+    """Require `value`'s key to authenticate as exactly IAM_USER_ARN, waiting out IAM
+    propagation. "No exception" is not a pass: some emulators answer for unknown keys with
+    another principal."""
+    assert value.access_key_id is not None and value.secret_access_key is not None
+    sts = clients.sts_with_key(value.access_key_id, value.secret_access_key)
 
     def on_retry(error: ClientError, delay: float) -> None:
-        state.log(
+        log(
             "wait-for-key-propagation",
             "retrying",
-            key_ids=_key_ids(pending),
+            key_ids=_key_ids(value),
             delay_seconds=round(delay, 3),
             **error_fields(error),
         )
@@ -361,46 +513,93 @@ def test_secret(clients: Clients, state: SecretState, settings: Settings) -> Non
         if error.response.get("Error", {}).get("Code") not in propagation.PROPAGATION_ERROR_CODES:
             raise
         raise KeyTestError(
-            f"pending key {pending.access_key_id} of user {settings.iam_user_name} was still"
+            f"{which} key {value.access_key_id} of user {settings.iam_user_name} was still"
             f" rejected after {settings.propagation_timeout_seconds:g} s"
             f" ({error.response['Error'].get('Code')}); AWSCURRENT is unchanged. If the key"
-            " was deleted or deactivated, remove AWSPENDING from version"
-            f" {state.token} and rotate again; if IAM is slow, raise PROPAGATION_TIMEOUT_SECONDS"
+            " was deleted or deactivated, remove AWSPENDING (`credrot unstick`) and rotate"
+            " again; if IAM is slow, raise PROPAGATION_TIMEOUT_SECONDS"
         ) from error
-    if identity.get("Arn") != expected_arn:
+    if identity.get("Arn") != settings.iam_user_arn:
         raise KeyTestError(
-            f"pending key {pending.access_key_id} authenticates as {identity.get('Arn')!r}, not"
-            f" {expected_arn!r}; AWSCURRENT is unchanged. Remove AWSPENDING from version"
-            f" {state.token} and rotate again"
+            f"{which} key {value.access_key_id} authenticates as"
+            f" {str(identity.get('Arn'))[:256]!r}, not {settings.iam_user_arn!r}; AWSCURRENT"
+            " is unchanged. Remove AWSPENDING"
+            " (`credrot unstick`) and rotate again"
         )
-    state.log("test-key", "passed", key_ids=_key_ids(pending), arn=expected_arn)
 
 
-# The step keeps AWS's name; this stops pytest from collecting it when a test imports it.
-test_secret.__test__ = False  # type: ignore[attr-defined]
+# --- finishSecret ------------------------------------------------------------------------
 
 
 def finish_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
-    """Move AWSCURRENT to the token's version, then remove AWSPENDING from it.
+    """Move AWSCURRENT to the token's version, record when, then remove AWSPENDING.
 
     The old version becomes AWSPREVIOUS (Secrets Manager does that) and its key stays
-    Active, so apps that cached it keep working until the RetirePreviousKey sweep.
+    Active, so apps that cached it keep working until its grace, counted from now, is over.
     """
+    sm = clients.secretsmanager
     old_current = state.version_with(CURRENT)
-    clients.secretsmanager.update_secret_version_stage(
-        SecretId=state.arn,
-        VersionStage=CURRENT,
-        MoveToVersionId=state.token,
-        RemoveFromVersionId=old_current,
-    )
-    _remove_pending(clients, state)
+    params = {"SecretId": state.arn, "VersionStage": CURRENT, "MoveToVersionId": state.token}
+    if old_current is not None:
+        params["RemoveFromVersionId"] = old_current
+    try:
+        sm.update_secret_version_stage(**params)
+    except ClientError:
+        # A concurrent duplicate may have moved the label first; anything else is an error.
+        fresh = sm.describe_secret(SecretId=state.arn).get("VersionIdsToStages", {})
+        if CURRENT not in fresh.get(state.token, []):
+            raise
+        state = SecretState(state.step, state.arn, state.token, fresh)
+    else:
+        stages = {
+            vid: [s for s in labels if s != CURRENT] for vid, labels in state.version_stages.items()
+        }
+        stages.setdefault(state.token, []).append(CURRENT)
+        state = SecretState(state.step, state.arn, state.token, stages)
     state.log("promote-pending-version", "done", previous_version=old_current)
+    _complete_finish(clients, state)
 
 
-def _remove_pending(clients: Clients, state: SecretState) -> None:
-    clients.secretsmanager.update_secret_version_stage(
-        SecretId=state.arn, VersionStage=PENDING, RemoveFromVersionId=state.token
-    )
+def _complete_finish(clients: Clients, state: SecretState) -> None:
+    """After AWSCURRENT is on the token: record when (once), tidy old finish labels, drop
+    AWSPENDING. Each part is skipped when already done, so any retry completes the rest."""
+    sm = clients.secretsmanager
+    if current_since(state.stages_of(state.token)) is None:
+        # Late by at most the retry's delay if the first attempt crashed: grace is then
+        # counted a little later, never earlier.
+        _mark_current_since(sm, state, clock.now())
+    for version_id, stages in state.version_stages.items():
+        if version_id == state.token:
+            continue
+        for stage in stages:
+            if is_current_since_label(stage):
+                sm.update_secret_version_stage(
+                    SecretId=state.arn, VersionStage=stage, RemoveFromVersionId=version_id
+                )
+    if PENDING in state.stages_of(state.token):
+        sm.update_secret_version_stage(
+            SecretId=state.arn, VersionStage=PENDING, RemoveFromVersionId=state.token
+        )
+        state.log("remove-pending-label", "done")
+
+
+def _mark_current_since(sm: Any, state: SecretState, moment: datetime) -> None:
+    """Label the AWSCURRENT version with `moment` as the time it became current."""
+    version_id = state.version_with(CURRENT)
+    if version_id is None:
+        return
+    label = current_since_label(moment)
+    params = {"SecretId": state.arn, "VersionStage": label, "MoveToVersionId": version_id}
+    holder = next((v for v, stages in state.version_stages.items() if label in stages), None)
+    if holder == version_id:
+        return
+    if holder is not None:
+        params["RemoveFromVersionId"] = holder  # same second as an older finish: move it
+    sm.update_secret_version_stage(**params)
+    if holder is not None:
+        state.version_stages[holder] = [s for s in state.version_stages[holder] if s != label]
+    state.version_stages.setdefault(version_id, []).append(label)
+    state.log("record-current-since", "done", version=version_id, since=label)
 
 
 STEPS: dict[str, Callable[[Clients, SecretState, Settings], None]] = {
@@ -411,58 +610,150 @@ STEPS: dict[str, Callable[[Clients, SecretState, Settings], None]] = {
 }
 
 
-def retire_previous_key(
-    clients: Clients, secret_id: str, settings: Settings, now: datetime | None = None
-) -> str:
-    """Deactivate the AWSPREVIOUS key once AWSCURRENT is older than the grace period.
+# --- scheduled actions -------------------------------------------------------------------
 
-    Idempotent and harmless before the first rotation; never touches the current key.
-    Returns the decision taken.
+
+def retire_replaced_keys(clients: Clients, secret_id: str, settings: Settings) -> dict[str, Any]:
+    """The hourly sweep: deactivate every Active key the secret records only in versions that
+    are not current, once the grace since the current version became current is over.
+
+    It never deactivates anything unless AWSCURRENT holds a different key that is Active,
+    and never touches a key no version records. Idempotent; returns the decision taken.
+    During the grace period it costs one call (DescribeSecret).
+    """
+    described = describe(clients, secret_id, settings)
+    state = SecretState(
+        "RetirePreviousKey",
+        described.get("ARN", secret_id),
+        "",
+        described.get("VersionIdsToStages", {}),
+    )
+
+    def done(decision: str, outcome: str = "no-op", **details: Any) -> dict[str, Any]:
+        log_decision(
+            step=state.step, secret=state.arn, decision=decision, outcome=outcome, **details
+        )
+        return {"action": state.step, "decision": decision, **details}
+
+    since = current_since(state.stages_of(state.version_with(CURRENT)))
+    now = clock.now()
+    if since is None:
+        _mark_current_since(clients.secretsmanager, state, now)
+        return done("grace-starts-now")
+    if not grace_is_over(since, now, settings.previous_key_grace):
+        ends = since + settings.previous_key_grace
+        return done("grace-not-over", grace_ends=f"{ends:%Y-%m-%dT%H:%M:%SZ}")
+    current = _current_value(clients.secretsmanager, state.arn, settings)
+    if not current.has_key:
+        return done("current-has-no-key")
+    keys = _list_keys(clients.iam, settings)
+    if not any(key.key_id == current.access_key_id and key.active for key in keys):
+        # Retiring anything now could leave apps with no working key at all.
+        return done("current-key-not-active", "refused", key_ids=_key_ids(current))
+    wanted = active_keys_to_explain(keys, current.access_key_id)
+    if not wanted:
+        return done("nothing-to-retire")
+    previous, older = _recorded_keys(clients.secretsmanager, state, settings, wanted)
+    roles = classify_keys(
+        keys, current_key_id=current.access_key_id, previous_key_ids=previous, older_key_ids=older
+    )
+    unknown = sorted(wanted - previous - older)
+    if unknown:
+        log_decision(
+            step=state.step,
+            secret=state.arn,
+            decision="leave-unrecorded-key",
+            outcome="skipped",
+            key_ids=unknown,
+            level=logging.WARNING,
+        )
+    retired = _deactivate(clients, settings, keys_to_retire(roles))
+    if not retired:
+        return done("nothing-to-retire")
+    return done("deactivate-replaced-keys", "done", key_ids=retired)
+
+
+def _deactivate(clients: Clients, settings: Settings, key_ids: Iterable[str]) -> list[str]:
+    deactivated = []
+    for key_id in key_ids:
+        try:
+            clients.iam.update_access_key(
+                UserName=settings.iam_user_name, AccessKeyId=key_id, Status="Inactive"
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+            continue  # deleted meanwhile: nothing to retire
+        deactivated.append(key_id)
+    return deactivated
+
+
+def provision_key(clients: Clients, secret_id: str, settings: Settings) -> dict[str, Any]:
+    """The deploy's first-key step: make AWSCURRENT hold a key that authenticates as the user.
+
+    A no-op when it already does. Otherwise it writes the bootstrap value if the secret has
+    no AWSCURRENT, then performs one whole rotation synchronously (the same create, test and
+    finish steps), so `pulumi up` ends only with a working key, and no key passes through
+    Pulumi. It refuses while another rotation is in progress.
     """
     sm = clients.secretsmanager
+    described = describe(clients, secret_id, settings)
+    arn = described.get("ARN", secret_id)
+    stages = described.get("VersionIdsToStages", {})
+    current = _current_value(sm, arn, settings)
 
-    def log(decision: str, outcome: str, **details: Any) -> str:
+    def result(decision: str, value: SecretValue) -> dict[str, Any]:
         log_decision(
-            step="RetirePreviousKey",
-            secret=secret_id,
+            step="ProvisionKey",
+            secret=arn,
             decision=decision,
-            outcome=outcome,
-            **details,
+            outcome="done",
+            key_ids=_key_ids(value),
         )
-        return decision
+        return {"action": "ProvisionKey", "decision": decision, "keyId": value.access_key_id}
 
-    current_response = _get_value(sm, secret_id, stage=CURRENT)
-    if current_response is None:
+    probe = SecretState("ProvisionKey", arn, "", stages)
+    if current.has_key and _key_is_active(clients, settings, current):
+        _prove_key(clients, settings, current, "current", probe.log)
+        return result("current-key-works", current)
+    pending = probe.version_with(PENDING)
+    if pending is not None and pending != probe.version_with(CURRENT):
         raise SecretStateError(
-            f"secret {secret_id} has no AWSCURRENT value: nothing to retire"
-            " from; put a bootstrap value first"
+            f"secret {arn} has a rotation in progress (AWSPENDING on version {pending}) and no"
+            " working current key: let it finish, or `credrot unstick` it, then deploy again"
         )
-    where = f"AWSCURRENT value of secret {secret_id}"
-    current = parse_secret_value(current_response, where)
-    require_user(current, settings.iam_user_name, where)
-    now = now or datetime.now(UTC)
-    if not grace_is_over(current_response["CreatedDate"], now, settings.previous_key_grace):
-        return log("grace-not-over", "no-op", key_ids=_key_ids(current))
+    if probe.version_with(CURRENT) is None:
+        sm.put_secret_value(
+            SecretId=arn,
+            SecretString=SecretValue(settings.iam_user_name).to_json(),
+            VersionStages=[CURRENT],
+        )
+        log_decision(step="ProvisionKey", secret=arn, decision="write-bootstrap", outcome="done")
+    token = str(uuid.uuid4())
+    state = SecretState("ProvisionKey", arn, token, _stages(sm, arn))
+    create_secret(clients, state, settings)
+    state = SecretState("ProvisionKey", arn, token, _stages(sm, arn))
+    test_secret(clients, state, settings)
+    finish_secret(clients, state, settings)
+    return result("provisioned", _current_value(sm, arn, settings))
 
-    previous_response = _get_value(sm, secret_id, stage=PREVIOUS)
-    if previous_response is None:
-        return log("no-previous-version", "no-op")
-    where = f"AWSPREVIOUS value of secret {secret_id}"
-    previous = parse_secret_value(previous_response, where)
-    require_user(previous, settings.iam_user_name, where)
-    if previous.access_key_id is None:
-        return log("previous-has-no-key", "no-op")
-    if previous.access_key_id == current.access_key_id:
-        return log("previous-key-is-current", "no-op", key_ids=_key_ids(current))
-    try:
-        clients.iam.update_access_key(
-            UserName=settings.iam_user_name, AccessKeyId=previous.access_key_id, Status="Inactive"
-        )
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
-            raise
-        return log("previous-key-already-deleted", "no-op", key_ids=_key_ids(previous))
-    return log("deactivate-previous-key", "done", key_ids=_key_ids(previous))
+
+def _key_is_active(clients: Clients, settings: Settings, value: SecretValue) -> bool:
+    # STS rejects an Inactive key on AWS; some emulators accept it, so ask IAM as well.
+    return any(
+        key.key_id == value.access_key_id and key.active
+        for key in _list_keys(clients.iam, settings)
+    )
+
+
+def _stages(sm: Any, secret_arn: str) -> dict[str, list[str]]:
+    stages: dict[str, list[str]] = sm.describe_secret(SecretId=secret_arn).get(
+        "VersionIdsToStages", {}
+    )
+    return stages
+
+
+# --- reading the secret ------------------------------------------------------------------
 
 
 def _get_value(

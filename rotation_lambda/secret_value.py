@@ -54,14 +54,22 @@ def parse_secret_value(response: Mapping[str, Any], where: str) -> SecretValue:
     except ValueError:
         # `from None`: JSONDecodeError keeps the whole document in its .doc attribute.
         raise SecretValueError(f"{where} is not JSON: put a JSON object {_EXPECTED}") from None
+    except RecursionError:
+        # Thousands of nested brackets exhaust the parser's stack: still just a bad value.
+        raise SecretValueError(
+            f"{where} is JSON nested too deeply to be this function's value: put {_EXPECTED}"
+        ) from None
     if not isinstance(value, dict):
         raise SecretValueError(
             f"{where} is a JSON {type(value).__name__}, not an object: put {_EXPECTED}"
         )
     unknown = sorted(str(name) for name in value if name not in _FIELDS)
     if unknown:
+        # Names only, few and cut short: a hand-edited value could hold anything, and this
+        # message ends up in logs.
+        shown = [name[:32] for name in unknown[:3]] + (["..."] if len(unknown) > 3 else [])
         raise SecretValueError(
-            f"{where} has unexpected fields {unknown}: keep only {list(_FIELDS)}"
+            f"{where} has {len(unknown)} unexpected field(s) {shown}: keep only {list(_FIELDS)}"
         )
     user_name = value.get("UserName")
     if not isinstance(user_name, str) or not user_name:

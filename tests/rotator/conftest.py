@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from moto import mock_aws
 
 from bench.faults import error_response
 from components.iam_policies import lambda_assume_role_policy
-from rotation_lambda import propagation
+from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
 
 EVENTS_DIR = Path(__file__).parent / "events"
@@ -81,6 +81,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_SHARED_CREDENTIALS_FILE",
         "IAM_USER_NAME",
         "IAM_USER_ARN",
+        "SECRET_ARN",
         "PROPAGATION_TIMEOUT_SECONDS",
         "PREVIOUS_KEY_GRACE_HOURS",
         "LOG_LEVEL",
@@ -122,17 +123,42 @@ class FakeClock:
         return self.now
 
 
+class HandlerClock:
+    """The function's wall clock (rotation_lambda.clock.now): starts at real time and moves
+    only when a test says so, so grace periods of hours pass in no time."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(autouse=True)
+def handler_clock(monkeypatch: pytest.MonkeyPatch) -> HandlerClock:
+    """Every test runs the function on a clock it controls."""
+    wall = HandlerClock()
+    monkeypatch.setattr(clock, "now", wall)
+    return wall
+
+
 @pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock) -> Iterator[Deployment]:
+def deployment(
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, handler_clock: HandlerClock
+) -> Iterator[Deployment]:
     """The deployed pieces in moto, and the function's environment as the component sets it."""
     session = boto3.DEFAULT_SESSION
     with mock_aws():
         # mock_aws sets boto3.DEFAULT_SESSION to None while active; keep this test's session
         # so hooks registered on it (by fixtures set up earlier, too) stay in place.
         boto3.DEFAULT_SESSION = session
-        deployed = Deployment(monkeypatch)
+        deployed = Deployment(monkeypatch, handler_clock)
         monkeypatch.setenv("IAM_USER_NAME", USER_NAME)
         monkeypatch.setenv("IAM_USER_ARN", deployed.user_arn)
+        monkeypatch.setenv("SECRET_ARN", deployed.secret_arn)
         yield deployed
 
 
@@ -142,7 +168,8 @@ class Deployment:
     user_name = USER_NAME
     secret_name = SECRET_NAME
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, handler_clock: HandlerClock) -> None:
+        self.clock = handler_clock
         self.session = new_session()
         self.iam = self.session.client("iam")
         self.sm = self.session.client("secretsmanager")
@@ -192,6 +219,29 @@ class Deployment:
         assert [event["Step"] for event in self.invocations] == list(STEPS)
         return str(self.invocations[0]["ClientRequestToken"])
 
+    def stage_configuration_test(self, rules: dict[str, Any]) -> str:
+        """RotateSecret with RotateImmediately=false, as the provider calls it on every change
+        of the rotation rules: AWS stages an AWSPENDING version with NO value and invokes only
+        testSecret. (moto copies the current value into it: that copy is removed here.)"""
+        self.invocations.clear()
+        self.sm.rotate_secret(
+            SecretId=SECRET_NAME,
+            RotationLambdaARN=self.function_arn,
+            RotationRules=rules,
+            RotateImmediately=False,
+        )
+        assert [event["Step"] for event in self.invocations] == ["testSecret"]
+        token = str(self.invocations[0]["ClientRequestToken"])
+        backend = moto.secretsmanager.models.secretsmanager_backends["123456789012"][REGION]
+        backend.secrets[SECRET_NAME].versions[token].pop("secret_string", None)
+        return token
+
+    def end_configuration_test(self, token: str) -> None:
+        """What AWS does after the configuration test: the staged version goes."""
+        self.sm.update_secret_version_stage(
+            SecretId=SECRET_NAME, VersionStage="AWSPENDING", RemoveFromVersionId=token
+        )
+
     def run(self, step: str, token: str, secret_id: str = SECRET_NAME) -> None:
         """Invoke the handler for one step, as Secrets Manager does."""
         lambda_handler(load_event(step, SecretId=secret_id, ClientRequestToken=token), None)
@@ -207,9 +257,15 @@ class Deployment:
         self.run_steps(token)
         return token
 
-    def retire_previous_key(self) -> None:
-        """Invoke the scheduled sweep."""
-        lambda_handler(load_event("RetirePreviousKey", SecretId=SECRET_NAME), None)
+    def retire_previous_key(self) -> dict[str, Any]:
+        """Invoke the scheduled sweep; returns its decision."""
+        result = lambda_handler(load_event("RetirePreviousKey", SecretId=SECRET_NAME), None)
+        assert result is not None
+        return result
+
+    def let_grace_pass(self, hours: float = 24) -> None:
+        """Move the function's clock past the (default 24 h) grace of the replaced key."""
+        self.clock.advance(hours=hours, seconds=1)
 
     # --- reading state -----------------------------------------------------------------
 
@@ -293,40 +349,6 @@ class Deployment:
         self.sm.update_secret_version_stage(
             SecretId=SECRET_NAME, VersionStage="REPLACEMENT", RemoveFromVersionId=new_version
         )
-
-
-def wait_for_next_second() -> None:
-    """IAM and moto's Secrets Manager keep whole-second dates: only a key made in a later second
-    than a rotation's version provably comes after it. Tests wait for the next second so the
-    dates tell keys made before and after a rotation apart."""
-    time.sleep(1.0 - time.time() % 1.0 + 0.01)
-
-
-@pytest.fixture
-def next_second() -> Callable[[], None]:
-    """See wait_for_next_second."""
-    return wait_for_next_second
-
-
-@pytest.fixture
-def moto_reports_real_version_dates(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AWS's ListSecretVersionIds reports each version's real CreatedDate; moto 5.2.5 reports
-    "now" for every version. The crash-retry rule compares a key's CreateDate with its
-    rotation version's CreatedDate, so report the date moto stored. Nothing else changes."""
-    original = moto.secretsmanager.models.SecretsManagerBackend.list_secret_version_ids
-
-    def list_with_real_dates(self: Any, secret_id: str) -> str:
-        listing = json.loads(original(self, secret_id))
-        stored = self.secrets[secret_id].versions
-        for version in listing["Versions"]:
-            version["CreatedDate"] = stored[version["VersionId"]]["createdate"]
-        return json.dumps(listing)
-
-    monkeypatch.setattr(
-        moto.secretsmanager.models.SecretsManagerBackend,
-        "list_secret_version_ids",
-        list_with_real_dates,
-    )
 
 
 # --- observing and disturbing the function's calls (botocore's own event system) ---------

@@ -13,11 +13,11 @@ def count_rotation(deployment, call_counter):
     return {step: dict(call_counter.calls[step]) for step in STEPS}
 
 
-def test_a_steady_state_rotation_makes_fourteen_calls(deployment, call_counter, monkeypatch):
+def test_a_steady_state_rotation_makes_sixteen_calls(deployment, call_counter):
     # Steady state: current key + previous key, the latter retired by the sweep.
     deployment.rotate_fully()
     deployment.rotate_fully()
-    monkeypatch.setenv("PREVIOUS_KEY_GRACE_HOURS", "0")
+    deployment.let_grace_pass()
     deployment.retire_previous_key()
     call_counter.calls.clear()
 
@@ -40,10 +40,11 @@ def test_a_steady_state_rotation_makes_fourteen_calls(deployment, call_counter, 
         },
         "finishSecret": {
             "secrets-manager.DescribeSecret": 1,
-            "secrets-manager.UpdateSecretVersionStage": 2,
+            # move AWSCURRENT, record the finish time, drop the old one's, remove AWSPENDING
+            "secrets-manager.UpdateSecretVersionStage": 4,
         },
     }
-    assert call_counter.total() == 14
+    assert call_counter.total() == 16
     deployment.assert_healthy()
 
 
@@ -52,13 +53,14 @@ def test_an_active_previous_key_costs_one_more_read_to_prove_it_is_not_current(
 ):
     deployment.rotate_fully()
     deployment.rotate_fully()
+    deployment.let_grace_pass()
     call_counter.calls.clear()
 
     calls = count_rotation(deployment, call_counter)
 
     assert calls["createSecret"]["secrets-manager.GetSecretValue"] == 3
     assert "secrets-manager.ListSecretVersionIds" not in calls["createSecret"]
-    assert call_counter.total() == 15
+    assert call_counter.total() == 17
 
 
 def test_the_first_rotation_deletes_nothing_and_reads_no_more_evidence(deployment, call_counter):
@@ -71,17 +73,35 @@ def test_the_first_rotation_deletes_nothing_and_reads_no_more_evidence(deploymen
         "iam.CreateAccessKey": 1,
         "secrets-manager.PutSecretValue": 1,
     }
-    assert call_counter.total() == 13
+    # finishSecret: no older finish time to drop.
+    assert calls["finishSecret"]["secrets-manager.UpdateSecretVersionStage"] == 3
+    assert call_counter.total() == 14
 
 
-def test_the_sweep_reads_only_awscurrent_during_the_grace_period(deployment, call_counter):
+def test_the_sweep_makes_one_call_during_the_grace_period(deployment, call_counter):
     deployment.rotate_fully()
     deployment.rotate_fully()
     call_counter.calls.clear()
 
     deployment.retire_previous_key()
 
-    assert call_counter.calls[""] == {"secrets-manager.GetSecretValue": 1}
+    assert call_counter.calls[""] == {"secrets-manager.DescribeSecret": 1}
+
+
+def test_the_sweep_after_retirement_makes_three_calls_an_hour(deployment, call_counter):
+    deployment.rotate_fully()
+    deployment.rotate_fully()
+    deployment.let_grace_pass()
+    deployment.retire_previous_key()
+    call_counter.calls.clear()
+
+    deployment.retire_previous_key()
+
+    assert call_counter.calls[""] == {
+        "secrets-manager.DescribeSecret": 1,
+        "secrets-manager.GetSecretValue": 1,
+        "iam.ListAccessKeys": 1,
+    }
 
 
 def test_old_versions_are_read_newest_first_and_only_until_every_key_is_explained(

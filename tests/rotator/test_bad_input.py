@@ -11,6 +11,7 @@ import pytest
 from rotation_lambda.errors import (
     ConfigurationError,
     InvalidEventError,
+    KeyTestError,
     RotationError,
     SecretStateError,
     SecretValueError,
@@ -27,6 +28,7 @@ FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 @pytest.fixture
 def configured(monkeypatch):
     monkeypatch.setenv("IAM_USER_NAME", "ai-app-chatbot")
+    monkeypatch.setenv("IAM_USER_ARN", "arn:aws:iam::123456789012:user/ai-apps/ai-app-chatbot")
 
 
 @pytest.mark.parametrize(
@@ -68,9 +70,16 @@ def test_a_malformed_event_is_refused_before_any_call(configured, call_counter, 
         ("PROPAGATION_TIMEOUT_SECONDS", "3600", "from 0 to 900"),
         ("PROPAGATION_TIMEOUT_SECONDS", "nan", "out of range"),
         ("PREVIOUS_KEY_GRACE_HOURS", "a day", "PREVIOUS_KEY_GRACE_HOURS='a day' is not a number"),
-        ("PREVIOUS_KEY_GRACE_HOURS", "-24", "of 0 or more"),
+        ("PREVIOUS_KEY_GRACE_HOURS", "-24", "from 0 to 8784"),
+        # Absurd numbers overflow a timedelta: a ConfigurationError, not an OverflowError.
+        ("PREVIOUS_KEY_GRACE_HOURS", "1e300", "is out of range"),
+        ("PREVIOUS_KEY_GRACE_HOURS", "9" * 400, "is out of range"),
+        ("PROPAGATION_TIMEOUT_SECONDS", "1e400", "is out of range"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is not a log level: use one of DEBUG"),
         ("IAM_USER_ARN", "arn:aws:iam::123456789012:user/other", "not the ARN of IAM user"),
+        ("IAM_USER_ARN", None, "IAM_USER_ARN is not set"),
+        ("IAM_USER_ARN", "", "IAM_USER_ARN is not set"),
+        ("SECRET_ARN", "ai-apps/chatbot", "is not a Secrets Manager secret ARN"),
     ],
 )
 def test_bad_configuration_is_refused_with_the_variable_value_and_fix(
@@ -85,7 +94,48 @@ def test_bad_configuration_is_refused_with_the_variable_value_and_fix(
         lambda_handler({"Action": "RetirePreviousKey", "SecretId": SECRET}, None)
 
     assert any(fix in str(error.value) for fix in ("set it", "set a number", "use one of"))
+    assert len(str(error.value)) < 400  # the value is echoed cut short, never whole
     assert call_counter.total() == 0
+
+
+def test_a_huge_event_field_is_never_echoed_whole_in_the_log(configured, caplog):
+    huge = "x" * 100_000
+
+    with pytest.raises(InvalidEventError):
+        lambda_handler({"Step": huge, "SecretId": huge, "ClientRequestToken": huge}, None)
+
+    assert caplog.records
+    assert all(len(record.getMessage()) < 2_000 for record in caplog.records)
+
+
+def test_a_secret_that_does_not_exist_is_reported_as_not_existing(deployment, call_counter):
+    missing = "ai-apps/no-such-secret"
+
+    for event in (
+        {"Step": "createSecret", "SecretId": missing, "ClientRequestToken": TOKEN},
+        {"Action": "RetirePreviousKey", "SecretId": missing},
+        {"Action": "ProvisionKey", "SecretId": missing},
+    ):
+        with pytest.raises(SecretStateError, match="does not exist"):
+            lambda_handler(event, None)
+
+    assert not any(
+        op.startswith("iam.") for counter in call_counter.calls.values() for op in counter
+    )
+
+
+def test_a_function_bound_to_one_secret_refuses_any_other(deployment, monkeypatch):
+    token = deployment.stage_rotation()
+    other = deployment.sm.create_secret(
+        Name="ai-apps/other/access-key",
+        SecretString=json.dumps({"UserName": deployment.user_name}),
+    )["ARN"]
+    monkeypatch.setenv("SECRET_ARN", other)
+
+    with pytest.raises(SecretStateError, match="is not the secret this function rotates"):
+        deployment.run("createSecret", token)
+
+    assert deployment.access_keys() == {}
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -139,6 +189,12 @@ BAD_VALUES = [
         "both AccessKeyId and SecretAccessKey",
     ),
     ({"SecretBinary": FAKE_SECRET_KEY.encode()}, SecretValueError, r"binary \(SecretBinary\)"),
+    ({"SecretString": "[" * 100_000 + "]" * 100_000}, SecretValueError, "nested too deeply"),
+    (
+        {"SecretString": json.dumps({FAKE_SECRET_KEY: 1, "a": 2, "b": 3, "c": 4})},
+        SecretValueError,
+        "4 unexpected field",
+    ),
     ({"SecretString": json.dumps({"UserName": "root-admin"})}, UserMismatchError, "root-admin"),
 ]
 
@@ -181,11 +237,13 @@ def test_a_pending_value_naming_another_user_is_refused_before_testing_it(deploy
     assert not any(op.startswith(("iam.", "sts.")) for op in call_counter.calls["test"])
 
 
-def test_testing_before_creating_is_refused(deployment):
+def test_a_configuration_test_before_the_first_key_fails_naming_the_first_key_step(deployment):
     token = deployment.stage_rotation()
 
-    with pytest.raises(SecretStateError, match="has no AWSPENDING value"):
+    with pytest.raises(KeyTestError, match=r"holds no access key yet.*ProvisionKey"):
         deployment.run("testSecret", token)
+
+    assert deployment.access_keys() == {}
 
 
 def test_a_pending_value_without_a_key_is_refused(deployment):
@@ -207,7 +265,7 @@ def test_every_error_is_a_rotation_error_and_a_value_error():
         assert issubclass(error_class, ValueError)
 
 
-@pytest.mark.parametrize("name", [*STEPS, "RetirePreviousKey"])
+@pytest.mark.parametrize("name", [*STEPS, "RetirePreviousKey", "ProvisionKey"])
 def test_the_sample_events_are_valid_events(name):
     request = parse_event(load_sample(name))
 

@@ -14,145 +14,189 @@ from rotation_lambda.decisions import (
     KeyRole,
     backoff_delay,
     classify_keys,
+    current_since,
+    current_since_label,
     grace_is_over,
+    is_current_since_label,
+    keys_to_retire,
     plan_deletions,
-    unexplained_active_keys,
 )
-from rotation_lambda.errors import UnknownKeyError
+from rotation_lambda.errors import KeyInGraceError, UnknownKeyError
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
+GRACE_ENDS = T0 + timedelta(hours=24)
 
 
 def key(key_id, *, active=True, minutes=0):
     return AccessKey(key_id, active, T0 + timedelta(minutes=minutes))
 
 
+def plan(keys, roles, *, grace_over=True):
+    return plan_deletions(keys, roles, grace_over=grace_over, grace_ends=GRACE_ENDS)
+
+
 def test_the_current_key_is_current_even_if_other_versions_record_it():
-    roles = classify_keys(
-        [key("A")], current_key_id="A", previous_key_id="A", abandoned_key_ids={"A"}
-    )
+    roles = classify_keys([key("A")], current_key_id="A", previous_key_ids={"A"})
 
     assert roles == {"A": KeyRole.CURRENT}
 
 
-def test_keys_are_classified_by_the_evidence_given():
+def test_an_inactive_current_key_is_still_current_and_never_a_candidate():
+    roles = classify_keys([key("A", active=False)], current_key_id="A", older_key_ids=())
+
+    assert roles == {"A": KeyRole.CURRENT}
+
+
+def test_keys_are_classified_by_what_the_old_versions_record():
     keys = [key("CUR"), key("PREV"), key("OLD"), key("OFF", active=False), key("NEW")]
 
     roles = classify_keys(
-        keys, current_key_id="CUR", previous_key_id="PREV", abandoned_key_ids={"OLD"}
+        keys, current_key_id="CUR", previous_key_ids={"PREV", "OLD"}, older_key_ids={"OLD"}
     )
 
     assert roles == {
         "CUR": KeyRole.CURRENT,
         "PREV": KeyRole.PREVIOUS,
-        "OLD": KeyRole.ABANDONED,
-        "OFF": KeyRole.INACTIVE_UNKNOWN,
-        "NEW": KeyRole.ACTIVE_UNKNOWN,
+        "OLD": KeyRole.PREVIOUS,  # AWSPREVIOUS wins: it is the stricter role
+        "OFF": KeyRole.INACTIVE,
+        "NEW": KeyRole.UNKNOWN,
     }
-    assert unexplained_active_keys(roles) == ["NEW"]
+    older = classify_keys(keys, current_key_id="CUR", older_key_ids={"OLD"})
+    assert older["OLD"] is KeyRole.OLDER
 
 
-def test_an_unrecorded_active_key_created_in_a_later_second_than_the_rotation_is_its_own():
-    keys = [key("BEFORE", minutes=-1), key("SAME-SECOND"), key("AFTER", minutes=1)]
-    # Secrets Manager keeps milliseconds, IAM whole seconds: a key from the same second
-    # may predate the version, so only a later second proves it is ours.
-    token_created = T0 + timedelta(milliseconds=400)
+def test_a_key_created_after_the_rotation_started_is_not_taken_for_the_rotations_own():
+    # The old "created in a later second" rule took a hand-made key for the rotation's own
+    # and deleted it. Dates prove nothing: an Active key no version records is unknown.
+    roles = classify_keys([key("HAND", minutes=60)], current_key_id=None, older_key_ids=())
 
-    roles = classify_keys(keys, current_key_id=None, token_created=token_created)
-
-    assert roles == {
-        "BEFORE": KeyRole.ACTIVE_UNKNOWN,
-        "SAME-SECOND": KeyRole.ACTIVE_UNKNOWN,
-        "AFTER": KeyRole.OURS_UNRECORDED,
-    }
+    assert roles == {"HAND": KeyRole.UNKNOWN}
 
 
-def test_without_the_tokens_date_no_key_is_claimed_as_our_own():
-    roles = classify_keys([key("AFTER", minutes=5)], current_key_id=None)
-
-    assert roles == {"AFTER": KeyRole.ACTIVE_UNKNOWN}
-
-
-def test_an_inactive_key_is_never_claimed_as_our_own():
-    roles = classify_keys(
-        [key("OFF", active=False, minutes=5)], current_key_id=None, token_created=T0
-    )
-
-    assert roles == {"OFF": KeyRole.INACTIVE_UNKNOWN}
-
-
-def test_the_previous_key_goes_only_when_room_is_needed():
+def test_the_previous_key_goes_only_when_room_is_needed_and_its_grace_is_over():
     with_room = [key("CUR")]
     full = [key("CUR"), key("PREV")]
+    roles = {"CUR": KeyRole.CURRENT, "PREV": KeyRole.PREVIOUS}
 
-    assert plan_deletions(with_room, {"CUR": KeyRole.CURRENT}) == []
-    assert plan_deletions(full, {"CUR": KeyRole.CURRENT, "PREV": KeyRole.PREVIOUS}) == [
-        ("PREV", KeyRole.PREVIOUS)
-    ]
-
-
-def test_abandoned_and_own_unrecorded_keys_always_go():
-    keys = [key("OLD"), key("MINE")]
-    roles = {"OLD": KeyRole.ABANDONED, "MINE": KeyRole.OURS_UNRECORDED}
-
-    assert plan_deletions(keys, roles) == [
-        ("OLD", KeyRole.ABANDONED),
-        ("MINE", KeyRole.OURS_UNRECORDED),
-    ]
+    assert plan(with_room, {"CUR": KeyRole.CURRENT}) == []
+    assert plan(full, roles) == [("PREV", KeyRole.PREVIOUS)]
 
 
-def test_an_inactive_unknown_key_stays_when_there_is_room():
-    assert plan_deletions([key("OFF", active=False)], {"OFF": KeyRole.INACTIVE_UNKNOWN}) == []
+def test_a_previous_key_inside_its_grace_refuses_the_plan_naming_the_key_and_the_end():
+    full = [key("CUR"), key("PREV")]
+
+    with pytest.raises(KeyInGraceError, match="PREV") as error:
+        plan(full, {"CUR": KeyRole.CURRENT, "PREV": KeyRole.PREVIOUS}, grace_over=False)
+
+    assert error.value.key_ids == ("PREV",)
+    assert error.value.grace_ends == GRACE_ENDS
+    assert "2025-03-02T12:00:00Z" in str(error.value)
+    assert "credrot rotate --force" in str(error.value)
 
 
-def test_the_oldest_inactive_unknown_key_goes_first():
+def test_an_older_key_makes_room_even_while_the_previous_key_is_in_its_grace():
+    keys = [key("PREV"), key("OLD", minutes=5)]
+    roles = {"PREV": KeyRole.PREVIOUS, "OLD": KeyRole.OLDER}
+
+    assert plan(keys, roles, grace_over=False) == [("OLD", KeyRole.OLDER)]
+
+
+def test_an_inactive_key_makes_room_before_any_active_key():
+    keys = [key("PREV"), key("OFF", active=False, minutes=5)]
+    roles = {"PREV": KeyRole.PREVIOUS, "OFF": KeyRole.INACTIVE}
+
+    assert plan(keys, roles, grace_over=False) == [("OFF", KeyRole.INACTIVE)]
+
+
+def test_an_inactive_key_stays_when_there_is_room():
+    assert plan([key("OFF", active=False)], {"OFF": KeyRole.INACTIVE}) == []
+
+
+def test_the_oldest_inactive_key_goes_first():
     keys = [key("NEWER", active=False, minutes=5), key("OLDER", active=False)]
-    roles = {"NEWER": KeyRole.INACTIVE_UNKNOWN, "OLDER": KeyRole.INACTIVE_UNKNOWN}
+    roles = {"NEWER": KeyRole.INACTIVE, "OLDER": KeyRole.INACTIVE}
 
-    assert plan_deletions(keys, roles) == [("OLDER", KeyRole.INACTIVE_UNKNOWN)]
+    assert plan(keys, roles) == [("OLDER", KeyRole.INACTIVE)]
 
 
-def test_an_active_unknown_key_refuses_the_whole_plan_naming_the_key():
+def test_an_unknown_active_key_refuses_the_whole_plan_naming_the_key():
     keys = [key("CUR"), key("STRAY")]
 
     with pytest.raises(UnknownKeyError, match="STRAY") as error:
-        plan_deletions(keys, {"CUR": KeyRole.CURRENT, "STRAY": KeyRole.ACTIVE_UNKNOWN})
+        plan(keys, {"CUR": KeyRole.CURRENT, "STRAY": KeyRole.UNKNOWN})
 
     assert error.value.key_ids == ("STRAY",)
     assert "deactivate or delete it, then retry" in str(error.value)
 
 
-def test_an_active_unknown_key_refuses_the_rotation_even_when_there_is_room():
-    keys = [key("STRAY")]
-
+def test_an_unknown_active_key_refuses_the_rotation_even_when_there_is_room():
     with pytest.raises(UnknownKeyError, match="STRAY") as error:
-        plan_deletions(keys, {"STRAY": KeyRole.ACTIVE_UNKNOWN})
+        plan([key("STRAY")], {"STRAY": KeyRole.UNKNOWN})
 
     assert error.value.key_ids == ("STRAY",)
 
 
+def test_the_sweep_retires_previous_and_older_keys_only():
+    roles = {
+        "CUR": KeyRole.CURRENT,
+        "PREV": KeyRole.PREVIOUS,
+        "OLD": KeyRole.OLDER,
+        "OFF": KeyRole.INACTIVE,
+        "HAND": KeyRole.UNKNOWN,
+    }
+
+    assert keys_to_retire(roles) == ["OLD", "PREV"]
+
+
 ROLES = st.sampled_from(list(KeyRole))
-KEEP = (KeyRole.CURRENT, KeyRole.ACTIVE_UNKNOWN)
 
 
 @given(
-    st.lists(st.tuples(ROLES, st.booleans(), st.integers(0, 10_000)), max_size=MAX_KEYS_PER_USER)
+    st.lists(st.tuples(ROLES, st.booleans(), st.integers(0, 10_000)), max_size=MAX_KEYS_PER_USER),
+    st.booleans(),
 )
-def test_a_plan_makes_room_without_deleting_current_or_unknown_active_keys(specs):
+def test_a_plan_never_deletes_a_current_unknown_or_in_grace_key(specs, grace_over):
     specs = [spec for i, spec in enumerate(specs) if spec[0] is not KeyRole.CURRENT or i == 0]
     keys = [key(f"K{i}", active=active, minutes=age) for i, (_, active, age) in enumerate(specs)]
     roles = {f"K{i}": role for i, (role, _, _) in enumerate(specs)}
 
-    if KeyRole.ACTIVE_UNKNOWN in roles.values():
-        with pytest.raises(UnknownKeyError):
-            plan_deletions(keys, roles)
+    try:
+        deleted = dict(plan(keys, roles, grace_over=grace_over))
+    except UnknownKeyError:
+        assert KeyRole.UNKNOWN in roles.values()
         return
-    deleted = dict(plan_deletions(keys, roles))
+    except KeyInGraceError as error:
+        assert not grace_over
+        assert {roles[key_id] for key_id in error.key_ids} == {KeyRole.PREVIOUS}
+        return
 
-    assert not set(deleted.values()) & set(KEEP)
+    assert KeyRole.UNKNOWN not in roles.values()
+    assert KeyRole.CURRENT not in deleted.values()
+    assert KeyRole.UNKNOWN not in deleted.values()
+    if not grace_over:
+        assert KeyRole.PREVIOUS not in deleted.values()
     assert len(keys) - len(deleted) < MAX_KEYS_PER_USER
-    always = {k for k, r in roles.items() if r in (KeyRole.ABANDONED, KeyRole.OURS_UNRECORDED)}
-    assert always <= set(deleted)
+    assert len(deleted) == max(len(keys) - (MAX_KEYS_PER_USER - 1), 0)
+
+
+def test_the_finish_time_label_round_trips_to_the_second():
+    moment = datetime(2026, 12, 1, 17, 30, 5, 900_000, tzinfo=UTC)
+
+    label = current_since_label(moment)
+
+    assert label == "credrot-current-since-1796146205"
+    assert is_current_since_label(label)
+    assert current_since(["AWSCURRENT", label]) == moment.replace(microsecond=0)
+
+
+def test_a_version_with_no_finish_label_has_no_known_since():
+    assert current_since(["AWSCURRENT", "BOOTSTRAP", "credrot-current-since-x"]) is None
+
+
+def test_the_latest_of_several_finish_labels_counts():
+    early, late = current_since_label(T0), current_since_label(T0 + timedelta(hours=1))
+
+    assert current_since([late, early]) == T0 + timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
@@ -163,8 +207,12 @@ def test_a_plan_makes_room_without_deleting_current_or_unknown_active_keys(specs
         (timedelta(0), timedelta(0), True),
     ],
 )
-def test_the_grace_period_is_over_once_the_current_version_is_that_old(age, grace, over):
+def test_the_grace_period_is_over_once_that_long_has_passed_since_the_finish(age, grace, over):
     assert grace_is_over(T0, T0 + age, grace) is over
+
+
+def test_an_unknown_finish_time_never_counts_as_grace_over():
+    assert grace_is_over(None, T0 + timedelta(days=3650), timedelta(0)) is False
 
 
 def test_backoff_doubles_from_half_a_second_up_to_an_eight_second_cap():

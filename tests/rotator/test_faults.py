@@ -1,7 +1,8 @@
 """AWS failures on every call of every step: the step fails, nothing leaks, a retry recovers.
 
-The scenario is a rotation whose previous key is still Active, so createSecret needs every
-piece of evidence it can read cheaply (AWSPREVIOUS) and deletes a key to make room.
+The scenario is a rotation whose previous key is still Active but past its grace, so
+createSecret needs every piece of evidence it can read cheaply (AWSPREVIOUS) and deletes a key
+to make room.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ CALLS = [
     ("testSecret", "sts.GetCallerIdentity", 1),
     ("finishSecret", "secrets-manager.DescribeSecret", 1),
     ("finishSecret", "secrets-manager.UpdateSecretVersionStage", 1),  # move AWSCURRENT
-    ("finishSecret", "secrets-manager.UpdateSecretVersionStage", 2),  # remove AWSPENDING
+    ("finishSecret", "secrets-manager.UpdateSecretVersionStage", 2),  # record the finish time
+    ("finishSecret", "secrets-manager.UpdateSecretVersionStage", 3),  # drop the old one's
+    ("finishSecret", "secrets-manager.UpdateSecretVersionStage", 4),  # remove AWSPENDING
 ]
 ERRORS = {
     # kind: {service-id: (code, HTTP status)}
@@ -49,6 +52,7 @@ ERRORS = {
 def previous_key_still_active(deployment):
     deployment.rotate_fully()
     deployment.rotate_fully()
+    deployment.let_grace_pass()
     return deployment
 
 

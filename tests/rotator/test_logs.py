@@ -27,6 +27,7 @@ def decisions(caplog):
 def test_each_step_logs_its_decisions_as_json_lines(deployment, caplog):
     deployment.rotate_fully()
     deployment.rotate_fully()
+    deployment.let_grace_pass()
     token = deployment.stage_rotation()
     caplog.clear()
 
@@ -39,6 +40,8 @@ def test_each_step_logs_its_decisions_as_json_lines(deployment, caplog):
         ("setSecret", "nothing-to-set", "no-op"),
         ("testSecret", "test-key", "passed"),
         ("finishSecret", "promote-pending-version", "done"),
+        ("finishSecret", "record-current-since", "done"),
+        ("finishSecret", "remove-pending-label", "done"),
     ]
     for line in logged:
         assert line["secret"] == deployment.secret_arn
@@ -76,7 +79,7 @@ def test_log_level_comes_from_the_environment(deployment, caplog, monkeypatch):
 
 
 def test_no_secret_access_key_ever_reaches_logs_output_or_errors(
-    deployment, faults, auth_failures, next_second, caplog, capsys, monkeypatch
+    deployment, faults, auth_failures, caplog, capsys, monkeypatch
 ):
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
     caplog.set_level(logging.DEBUG, logger=LOGGER_NAME)
@@ -101,6 +104,7 @@ def test_no_secret_access_key_ever_reaches_logs_output_or_errors(
     attempt(deployment.run, "createSecret", token)
     deployment.run_steps(token)
     # Propagation retries, then a dead key.
+    deployment.let_grace_pass()
     token = deployment.stage_rotation()
     deployment.run("createSecret", token)
     auth_failures(2)
@@ -114,7 +118,6 @@ def test_no_secret_access_key_ever_reaches_logs_output_or_errors(
     )
     current = deployment.value()
     stray = deployment.iam.create_access_key(UserName=deployment.user_name)["AccessKey"]
-    next_second()
     attempt(deployment.run, "createSecret", deployment.stage_rotation())
     deployment.replace_current_value(SecretString="not json " + current["SecretAccessKey"])
     attempt(deployment.run, "createSecret", deployment.stage_rotation())

@@ -45,13 +45,13 @@ def test_the_handler_imports_with_no_configuration_and_only_stdlib_beyond_boto3(
     assert extra == ["rotation_lambda"]
 
 
-def test_the_zipped_package_is_under_twenty_kilobytes():
+def test_the_zipped_package_is_under_twenty_five_kilobytes():
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
         for source in sorted(PACKAGE.glob("*.py")):
             zipped.write(source, f"rotation_lambda/{source.name}")
 
-    assert len(archive.getvalue()) < 20_000
+    assert len(archive.getvalue()) < 25_000
 
 
 def test_the_package_is_only_python_sources():

@@ -7,17 +7,22 @@ from datetime import timedelta
 
 from rotation_lambda.settings import Settings
 
+ARN = "arn:aws:iam::123456789012:user/ai/apps/app"
 
-def test_only_the_user_name_is_required_and_defaults_apply():
-    settings = Settings.from_environ({"IAM_USER_NAME": "app", "AWS_REGION": "eu-west-1"})
+
+def test_only_the_user_name_and_arn_are_required_and_defaults_apply():
+    settings = Settings.from_environ(
+        {"IAM_USER_NAME": "app", "IAM_USER_ARN": ARN, "AWS_REGION": "eu-west-1"}
+    )
 
     assert settings == Settings(
         iam_user_name="app",
-        iam_user_arn=None,
+        iam_user_arn=ARN,
         propagation_timeout_seconds=60.0,
         previous_key_grace=timedelta(hours=24),
         log_level=logging.INFO,
         region="eu-west-1",
+        secret_arn=None,
     )
 
 
@@ -42,7 +47,12 @@ def test_every_variable_is_read():
 
 def test_empty_optional_variables_mean_unset():
     settings = Settings.from_environ(
-        {"IAM_USER_NAME": "app", "IAM_USER_ARN": "", "PROPAGATION_TIMEOUT_SECONDS": " "}
+        {
+            "IAM_USER_NAME": "app",
+            "IAM_USER_ARN": ARN,
+            "SECRET_ARN": "",
+            "PROPAGATION_TIMEOUT_SECONDS": " ",
+        }
     )
 
-    assert (settings.iam_user_arn, settings.propagation_timeout_seconds) == (None, 60.0)
+    assert (settings.secret_arn, settings.propagation_timeout_seconds) == (None, 60.0)

@@ -142,14 +142,48 @@ def test_an_error_other_than_propagation_is_not_waited_on(deployment, created, f
     assert fake_clock.sleeps == []
 
 
-def test_the_user_arn_is_looked_up_when_not_configured(
-    deployment, created, call_counter, monkeypatch
+def test_the_key_is_compared_with_the_configured_arn_without_asking_iam(
+    deployment, created, call_counter
 ):
-    monkeypatch.delenv("IAM_USER_ARN")
-
     deployment.run("testSecret", created)
 
-    assert call_counter.calls[""]["iam.GetUser"] == 1
+    assert not any(op.startswith("iam.") for op in call_counter.calls[""])
+
+
+def test_a_change_of_rotation_rules_runs_only_the_configuration_test_and_mints_nothing(
+    deployment, call_counter
+):
+    deployment.rotate_fully()
+    keys, current = deployment.access_keys(), deployment.value()
+    call_counter.calls.clear()
+
+    token = deployment.stage_configuration_test({"ScheduleExpression": "rate(10 days)"})
+    deployment.run("testSecret", token)
+    deployment.end_configuration_test(token)
+
+    assert deployment.access_keys() == keys
+    assert deployment.value() == current
+    called = [op for counter in call_counter.calls.values() for op in counter]
+    assert not {"iam.CreateAccessKey", "iam.DeleteAccessKey", "iam.UpdateAccessKey"} & set(called)
+    deployment.assert_healthy()
+
+
+@pytest.mark.parametrize("hand_edit", ["delete", "deactivate"])
+def test_the_configuration_test_fails_clearly_when_the_current_key_does_not_work(
+    deployment, hand_edit
+):
+    deployment.rotate_fully()
+    key_id = deployment.value()["AccessKeyId"]
+    if hand_edit == "delete":
+        deployment.iam.delete_access_key(UserName=deployment.user_name, AccessKeyId=key_id)
+    else:
+        deployment.iam.update_access_key(
+            UserName=deployment.user_name, AccessKeyId=key_id, Status="Inactive"
+        )
+    token = deployment.stage_configuration_test({"AutomaticallyAfterDays": 7})
+
+    with pytest.raises(KeyTestError, match=f"current key {key_id}"):
+        deployment.run("testSecret", token)
 
 
 def test_a_configured_user_arn_with_another_path_fails_the_test(deployment, created, monkeypatch):
