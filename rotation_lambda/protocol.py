@@ -43,6 +43,9 @@ from rotation_lambda.settings import Settings
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
+# The tag on the IAM user naming the one secret allowed to rotate its keys. The deployer
+# sets it; the function only reads it (components.contract keeps the same name).
+USER_SECRET_TAG = "ai-credential-rotation:secret"  # noqa: S105 (a tag key, not a password)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ def create_secret(clients: Clients, state: SecretState, settings: Settings) -> N
 def _create_and_record(clients: Clients, state: SecretState, settings: Settings) -> None:
     current = _current_value(clients.secretsmanager, state.arn, settings)
     iam = clients.iam
+    _check_user_binding(iam, settings, state.arn)
     keys = _list_keys(iam, settings)
     roles = _roles(clients, state, settings, keys, current.access_key_id)
     since = current_since(state.stages_of(state.version_with(CURRENT)))
@@ -190,6 +194,26 @@ def _create_and_record(clients: Clients, state: SecretState, settings: Settings)
     existing = {key.key_id for key in keys} - {key_id for key_id, _ in deletions}
     created = _mint_key(iam, state, settings, existing)
     _record_pending(clients, state, settings, created)
+
+
+def _check_user_binding(iam: Any, settings: Settings, secret_arn: str) -> None:
+    """Refuse, before any IAM write, a user whose binding tag names another secret.
+
+    Two secrets naming the same user (a misconfiguration, or a copied value) would otherwise
+    rotate, and so delete or deactivate, each other's current keys. The function bound to a
+    secret (SECRET_ARN, as the component deploys it) acts only on the user bound back to it.
+    """
+    if settings.secret_arn is None:
+        return
+    tags = iam.list_user_tags(UserName=settings.iam_user_name).get("Tags", [])
+    bound = next((tag["Value"] for tag in tags if tag["Key"] == USER_SECRET_TAG), None)
+    if bound != secret_arn:
+        raise SecretStateError(
+            f"IAM user {settings.iam_user_name} is bound to secret {str(bound)[:512]} (its tag"
+            f" {USER_SECRET_TAG}), not to {secret_arn}: only the secret its tag names may rotate"
+            " its keys. Point this secret at its own consumer, or re-deploy (`pulumi up`)"
+            " to restore the tag"
+        )
 
 
 def _roles(
@@ -657,6 +681,8 @@ def retire_replaced_keys(clients: Clients, secret_id: str, settings: Settings) -
     roles = classify_keys(
         keys, current_key_id=current.access_key_id, previous_key_ids=previous, older_key_ids=older
     )
+    if keys_to_retire(roles):
+        _check_user_binding(clients.iam, settings, state.arn)
     unknown = sorted(wanted - previous - older)
     if unknown:
         log_decision(

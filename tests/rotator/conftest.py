@@ -35,6 +35,7 @@ from bench.faults import error_response
 from components.iam_policies import lambda_assume_role_policy
 from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
+from rotation_lambda.protocol import USER_SECRET_TAG
 
 EVENTS_DIR = Path(__file__).parent / "events"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -177,6 +178,10 @@ class Deployment:
         self.secret_arn = self.sm.create_secret(
             Name=SECRET_NAME, SecretString=json.dumps({"UserName": USER_NAME})
         )["ARN"]
+        # The component binds the user to its secret; the function checks it (SECRET_ARN).
+        self.iam.tag_user(
+            UserName=USER_NAME, Tags=[{"Key": USER_SECRET_TAG, "Value": self.secret_arn}]
+        )
         self.function_arn = self._register_function()
         self.invocations: list[dict[str, Any]] = []
         monkeypatch.setattr(moto.awslambda.models.LambdaBackend, "invoke", self._record)
@@ -292,9 +297,9 @@ class Deployment:
         for version_id in self.stages():
             try:
                 response = self.sm.get_secret_value(SecretId=SECRET_NAME, VersionId=version_id)
-            except ClientError:
-                continue
-            key_id = json.loads(response["SecretString"]).get("AccessKeyId")
+                key_id = json.loads(response["SecretString"]).get("AccessKeyId")
+            except (ClientError, ValueError):
+                continue  # no value, or a malformed one: records no key
             if key_id:
                 recorded.add(key_id)
         return recorded

@@ -13,7 +13,7 @@ def count_rotation(deployment, call_counter):
     return {step: dict(call_counter.calls[step]) for step in STEPS}
 
 
-def test_a_steady_state_rotation_makes_sixteen_calls(deployment, call_counter):
+def test_a_steady_state_rotation_makes_seventeen_calls(deployment, call_counter):
     # Steady state: current key + previous key, the latter retired by the sweep.
     deployment.rotate_fully()
     deployment.rotate_fully()
@@ -27,6 +27,7 @@ def test_a_steady_state_rotation_makes_sixteen_calls(deployment, call_counter):
         "createSecret": {
             "secrets-manager.DescribeSecret": 1,
             "secrets-manager.GetSecretValue": 2,  # AWSPENDING (absent), AWSCURRENT
+            "iam.ListUserTags": 1,  # the user is bound to this secret
             "iam.ListAccessKeys": 1,
             "iam.DeleteAccessKey": 1,  # the Inactive previous key: no need to read AWSPREVIOUS
             "iam.CreateAccessKey": 1,
@@ -44,7 +45,7 @@ def test_a_steady_state_rotation_makes_sixteen_calls(deployment, call_counter):
             "secrets-manager.UpdateSecretVersionStage": 4,
         },
     }
-    assert call_counter.total() == 16
+    assert call_counter.total() == 17
     deployment.assert_healthy()
 
 
@@ -60,7 +61,7 @@ def test_an_active_previous_key_costs_one_more_read_to_prove_it_is_not_current(
 
     assert calls["createSecret"]["secrets-manager.GetSecretValue"] == 3
     assert "secrets-manager.ListSecretVersionIds" not in calls["createSecret"]
-    assert call_counter.total() == 17
+    assert call_counter.total() == 18
 
 
 def test_the_first_rotation_deletes_nothing_and_reads_no_more_evidence(deployment, call_counter):
@@ -69,13 +70,14 @@ def test_the_first_rotation_deletes_nothing_and_reads_no_more_evidence(deploymen
     assert calls["createSecret"] == {
         "secrets-manager.DescribeSecret": 1,
         "secrets-manager.GetSecretValue": 2,
+        "iam.ListUserTags": 1,
         "iam.ListAccessKeys": 1,
         "iam.CreateAccessKey": 1,
         "secrets-manager.PutSecretValue": 1,
     }
     # finishSecret: no older finish time to drop.
     assert calls["finishSecret"]["secrets-manager.UpdateSecretVersionStage"] == 3
-    assert call_counter.total() == 14
+    assert call_counter.total() == 15
 
 
 def test_the_sweep_makes_one_call_during_the_grace_period(deployment, call_counter):

@@ -18,6 +18,7 @@ CALLS = [
     ("createSecret", "secrets-manager.DescribeSecret", 1),
     ("createSecret", "secrets-manager.GetSecretValue", 1),  # AWSPENDING (absent)
     ("createSecret", "secrets-manager.GetSecretValue", 2),  # AWSCURRENT
+    ("createSecret", "iam.ListUserTags", 1),
     ("createSecret", "iam.ListAccessKeys", 1),
     ("createSecret", "secrets-manager.GetSecretValue", 3),  # AWSPREVIOUS
     ("createSecret", "iam.DeleteAccessKey", 1),
