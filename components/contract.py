@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 COMPONENT_TYPE = "ai-credential-rotation:index:RotatedAccessKey"
-# A custom staging label kept on the bootstrap version forever: see the component's _secret().
-BOOTSTRAP_STAGE = "BOOTSTRAP"
 IAM_PATH = "/ai-credential-rotation/"
 CONSUMER_TAG = "ai-credential-rotation:consumer"
+# On the IAM user: the ARN of the one secret whose rotation may write its keys (the function
+# refuses any other; only the deployer can set a user's tags).
+USER_SECRET_TAG = "ai-credential-rotation:secret"  # noqa: S105 (a tag key, not a password)
 # Every resource of a consumer is named "<prefix><consumer>-<role>": the physical names of the
 # secret, function, log group, rules, topic and alarm (Pulumi auto-names them from these) start
 # with it, and the pipeline's deploy role is scoped to it (components.pipeline_policies).
@@ -29,6 +30,7 @@ RUNTIME = "python3.13"
 ARCHITECTURE = "arm64"
 
 RETIRE_PREVIOUS_KEY_ACTION = "RetirePreviousKey"
+PROVISION_KEY_ACTION = "ProvisionKey"
 
 T = TypeVar("T")
 
@@ -63,9 +65,9 @@ class ConsumerNames:
         return self._of("secret")
 
     @property
-    def bootstrap(self) -> str:
-        """The secret's bootstrap version (the user's name, no key)."""
-        return self._of("bootstrap")
+    def first_key(self) -> str:
+        """The deploy's first-key step: an invocation of the function that mints the key."""
+        return self._of("first-key")
 
     @property
     def data_access_policy(self) -> str:
@@ -167,6 +169,11 @@ def sweep_event(secret_arn: str) -> dict[str, str]:
     return {"Action": RETIRE_PREVIOUS_KEY_ACTION, "SecretId": secret_arn}
 
 
+def provision_event(secret_arn: str) -> dict[str, str]:
+    """The event of the deploy's first-key step: make AWSCURRENT hold a working key."""
+    return {"Action": PROVISION_KEY_ACTION, "SecretId": secret_arn}
+
+
 def grace_hours_text(hours: float) -> str:
     """PREVIOUS_KEY_GRACE_HOURS as the Lambda reads it: exact (no rounding), "24" not "24.0"."""
     return repr(float(hours)).removesuffix(".0")
@@ -179,9 +186,10 @@ def function_environment(
     propagation_timeout_seconds: int,
     previous_key_grace_hours: float,
     log_level: str,
+    secret_arn: T | None = None,
 ) -> dict[str, T | str]:
     """The rotation Lambda's environment variables (``T``: str, or a Pulumi Output)."""
-    return {
+    environment: dict[str, T | str] = {
         "IAM_USER_NAME": user_name,
         # The exact ARN testSecret expects: saves an iam:GetUser call and grant.
         "IAM_USER_ARN": user_arn,
@@ -189,3 +197,7 @@ def function_environment(
         "PREVIOUS_KEY_GRACE_HOURS": grace_hours_text(previous_key_grace_hours),
         "LOG_LEVEL": log_level,
     }
+    if secret_arn is not None:
+        # The one secret this function serves; with the user's tag, it binds the two.
+        environment["SECRET_ARN"] = secret_arn
+    return environment

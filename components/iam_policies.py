@@ -19,11 +19,13 @@ POLICY_VERSION = "2012-10-17"
 
 # The rotation Lambda's needs, and nothing more: it lists, mints, deactivates and deletes the
 # keys of ONE user, and reads, writes and relabels the versions of ONE secret.
-# ListSecretVersionIds lets createSecret prove a stray key is its own (see rotation_lambda).
+# ListSecretVersionIds lets createSecret prove a stray key is its own (see rotation_lambda);
+# ListUserTags reads the user's binding to its one secret before any key is written.
 ROTATION_IAM_ACTIONS = (
     "iam:CreateAccessKey",
     "iam:DeleteAccessKey",
     "iam:ListAccessKeys",
+    "iam:ListUserTags",
     "iam:UpdateAccessKey",
 )
 ROTATION_SECRET_ACTIONS = (

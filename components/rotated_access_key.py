@@ -6,9 +6,12 @@ Per consumer: an IAM user with a narrow data-access policy; a secret holding its
 hourly sweep that retires the previous key after its grace; alarms on Lambda errors and on
 failed rotations; and a managed policy that lets an app team read the secret.
 
-Pulumi never sees an access key: there is no ``aws.iam.AccessKey``. The secret starts with a
-bootstrap value ``{"UserName": ...}`` and rotation, enabled with "rotate immediately", mints
-the first key. So the secret access key is never in Pulumi state.
+Pulumi never sees an access key: there is no ``aws.iam.AccessKey`` and no secret version.
+The deploy's first-key step invokes the rotation function synchronously (``ProvisionKey``): it
+writes the bootstrap value ``{"UserName": ...}`` itself and performs the first rotation, so
+``pulumi up`` ends only once a key exists and authenticates as the user, and all Pulumi records
+is the function's answer (a decision and a key id). Rotation is then enabled without an
+immediate rotation, so no later change of the schedule mints or deletes a key.
 """
 
 from __future__ import annotations
@@ -51,22 +54,22 @@ from components.config import (
 )
 from components.contract import (
     ARCHITECTURE,
-    BOOTSTRAP_STAGE,
     COMPONENT_TYPE,
     CONSUMER_TAG,
     HANDLER,
     IAM_PATH,
     RETIRE_PREVIOUS_KEY_ACTION,
     RUNTIME,
+    USER_SECRET_TAG,
     ConsumerNames,
     function_environment,
+    provision_event,
     sweep_event,
 )
 from components.packaging import LambdaArchive, write_lambda_zip
 
 __all__ = [
     "ARCHITECTURE",
-    "BOOTSTRAP_STAGE",
     "COMPONENT_TYPE",
     "CONSUMER_TAG",
     "HANDLER",
@@ -245,6 +248,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
         self._consumer_args = args
         self._tags = {**args.tags, CONSUMER_TAG: name}
 
+        secret = self._secret()
         user = aws.iam.User(
             names.user,
             path=IAM_PATH,
@@ -252,13 +256,14 @@ class RotatedAccessKey(pulumi.ComponentResource):
             # The rotation Lambda, not Pulumi, creates the user's access keys: without this,
             # deleting the user would fail on keys Pulumi does not know about.
             force_destroy=True,
-            tags=self._tags,
+            # Binds the user to its one secret: the function writes no key of a user whose
+            # tag names another secret, so two secrets can never rotate one user's keys.
+            tags={**self._tags, USER_SECRET_TAG: secret.arn},
             opts=self._child(),
         )
-        secret, bootstrap = self._secret(user)
         self._user_policies(user, secret)
         function, role_policy = self._rotation_function(user, secret, archive)
-        self._rotation_wiring(secret, bootstrap, function, role_policy)
+        self._rotation_wiring(secret, function, role_policy)
         topic_arn = self._alarms(secret, function)
         reader = aws.iam.Policy(
             names.reader_policy,
@@ -296,11 +301,12 @@ class RotatedAccessKey(pulumi.ComponentResource):
         """Options for a child: parented to this component (a fresh object each time)."""
         return pulumi.ResourceOptions(parent=self, **options)
 
-    def _secret(
-        self, user: aws.iam.User
-    ) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
+    def _secret(self) -> aws.secretsmanager.Secret:
         name, args = self._consumer, self._consumer_args
-        secret = aws.secretsmanager.Secret(
+        # No version: the first-key step writes the bootstrap value and the first key. A
+        # program-owned version would put a stale value back after a refresh, and reading it
+        # on refresh would let whoever deploys read a key (GetSecretValue).
+        return aws.secretsmanager.Secret(
             self._names.secret,
             description=f"Rotated IAM access key of AI consumer {name}",
             kms_key_id=args.kms_key_arn,
@@ -308,27 +314,6 @@ class RotatedAccessKey(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(),
         )
-        # The bootstrap value names the user and holds no key: the rotation Lambda mints the
-        # first key when rotation is enabled (rotate immediately), so no key is ever in state.
-        #
-        # Rotation then moves AWSCURRENT away and, one rotation later, AWSPREVIOUS too. A
-        # version left with no label is deleted by Secrets Manager; `pulumi refresh` would
-        # then see it gone and the next `up` recreate it WITH AWSCURRENT, putting the stale
-        # bootstrap value back in front of every reader. BOOTSTRAP_STAGE stays on this
-        # version for good, so the service keeps it; ignore_changes makes Pulumi accept that
-        # its value and labels now differ from the inputs, so `up` (with or without refresh)
-        # changes nothing in the secret after any number of rotations.
-        bootstrap_value: pulumi.Input[str] = user.name.apply(
-            lambda user_name: json.dumps({"UserName": user_name})
-        )
-        bootstrap = aws.secretsmanager.SecretVersion(
-            self._names.bootstrap,
-            secret_id=secret.arn,
-            secret_string=pulumi.Output.secret(bootstrap_value),
-            version_stages=["AWSCURRENT", BOOTSTRAP_STAGE],
-            opts=self._child(ignore_changes=["secret_string", "version_stages"]),
-        )
-        return secret, bootstrap
 
     def _user_policies(self, user: aws.iam.User, secret: aws.secretsmanager.Secret) -> None:
         name, args = self._consumer, self._consumer_args
@@ -428,6 +413,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
                     propagation_timeout_seconds=args.propagation_timeout_seconds,
                     previous_key_grace_hours=args.previous_key_grace_hours,
                     log_level=args.log_level,
+                    secret_arn=secret.arn,
                 )
             ),
             # Pointing at our log group makes it exist before the function (an implicit
@@ -443,7 +429,6 @@ class RotatedAccessKey(pulumi.ComponentResource):
     def _rotation_wiring(
         self,
         secret: aws.secretsmanager.Secret,
-        bootstrap: aws.secretsmanager.SecretVersion,
         function: aws.lambda_.Function,
         role_policy: aws.iam.RolePolicy,
     ) -> None:
@@ -457,20 +442,33 @@ class RotatedAccessKey(pulumi.ComponentResource):
             source_arn=secret.arn,
             opts=self._child(),
         )
-        # Enabling rotation invokes the function at once: it must be allowed to run (the
-        # permission), to act (its role policy) and find the bootstrap value to rotate from.
-        # None of them is an input of the rotation, hence explicit depends_on.
+        # The first key, minted synchronously: `pulumi up` fails here, naming the cause, unless
+        # the key exists and authenticates as the user. The function must be able to act (its
+        # role policy). Invoked on creation only; its result (a decision and a key id, never
+        # secret material) is all that Pulumi records.
+        first_key = aws.lambda_.Invocation(
+            self._names.first_key,
+            function_name=function.name,
+            input=secret.arn.apply(lambda arn: json.dumps(provision_event(arn))),
+            lifecycle_scope="CREATE_ONLY",
+            opts=self._child(depends_on=[role_policy]),
+        )
+        # Enabling rotation runs Secrets Manager's configuration test (testSecret against the
+        # current key): it needs the permission, the role policy and the first key. None of
+        # them is an input of the rotation, hence explicit depends_on. RotateImmediately=false:
+        # the provider calls RotateSecret again on every change of the rotation rules, and a
+        # schedule edit must never mint or delete a key.
         aws.secretsmanager.SecretRotation(
             self._names.rotation,
             secret_id=secret.arn,
             rotation_lambda_arn=function.arn,
-            rotate_immediately=True,
+            rotate_immediately=False,
             rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
                 automatically_after_days=rotation.days,
                 schedule_expression=rotation.expression,
                 duration=rotation.window,
             ),
-            opts=self._child(depends_on=[allow_secretsmanager, bootstrap, role_policy]),
+            opts=self._child(depends_on=[allow_secretsmanager, first_key, role_policy]),
         )
         sweep = aws.cloudwatch.EventRule(
             self._names.sweep,

@@ -245,6 +245,10 @@ class _Drill:
                 emulator,
                 CONSUMER_NAME,
                 propagation_timeout_seconds=10,
+                # Time compressed: rotations seconds apart, each one past the previous key's
+                # grace (the function refuses to delete a key inside it). Apps that still
+                # hold the previous key are rejected once and refresh: what the drill proves.
+                previous_key_grace_hours=0,
                 self_read=SelfRead(source_cidrs=(CALLER_CIDR,)),
             )
             emulator.enable_iam_authentication()

@@ -24,7 +24,6 @@ from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
 from credrot.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
 
 __all__ = [
-    "BOOTSTRAP_LABEL",
     "EMULATOR_ONLY_POLICY",
     "USER_PATH",
     "Consumer",
@@ -33,7 +32,6 @@ __all__ = [
 ]
 
 USER_PATH = contract.IAM_PATH
-BOOTSTRAP_LABEL = contract.BOOTSTRAP_STAGE
 HANDLER = contract.HANDLER
 RUNTIME = contract.RUNTIME
 EMULATOR_ONLY_POLICY = "EmulatorOnlyResourceWildcard"
@@ -108,17 +106,17 @@ def provision_consumer(
     Mirrors the component's resources (names without Pulumi's random suffix): the user under
     ``/ai-credential-rotation/`` with a managed data-access policy (with ``self_read``, the
     statements that let its own key read its secret, as ``selfRead`` deploys them), the
-    secret with its bootstrap version labelled AWSCURRENT and BOOTSTRAP, the rotation role
-    and its policy, the rotation function with the component's environment, Secrets
-    Manager's permission to invoke it, and the managed reader policy (attached here to a
-    reader user standing for the app's own identity). The hourly sweep schedule is not
-    created: the drill invokes the sweep.
+    secret, the user bound to it by tag, the rotation role and its policy, the rotation
+    function with the component's environment, Secrets Manager's permission to invoke it,
+    and the managed reader policy (attached here to a reader user standing for the app's own
+    identity). The hourly sweep schedule is not created: the drill invokes the sweep.
 
     Call with IAM authentication off (right after ``emulator.start()``). With
-    ``first_rotation`` rotation is enabled with an immediate rotation, as the component does,
-    so a key exists; without it the secret keeps its bootstrap value and rotation is merely
-    enabled. The emulator's callers come from 127.0.0.1: a ``self_read`` whose source CIDRs
-    exclude it is denied, as AWS would deny a key used from outside them.
+    ``first_rotation`` the function's first-key step (ProvisionKey) runs, as the component's
+    does, so a key exists; without it the secret holds only the bootstrap value. Either way
+    rotation is then enabled without rotating. The emulator's callers come from 127.0.0.1:
+    a ``self_read`` whose source CIDRs exclude it is denied, as AWS would deny a key used
+    from outside them.
     """
     names = contract.ConsumerNames(name)
     iam = emulator.client("iam")
@@ -140,12 +138,11 @@ def provision_consumer(
         Description=f"Rotated IAM access key of AI consumer {name}",
     )["ARN"]
     user_name = names.user
-    user_arn = iam.create_user(UserName=user_name, Path=USER_PATH)["User"]["Arn"]
-    sm.put_secret_value(
-        SecretId=secret_arn,
-        SecretString=json.dumps({"UserName": user_name}),
-        VersionStages=["AWSCURRENT", BOOTSTRAP_LABEL],
-    )
+    user_arn = iam.create_user(
+        UserName=user_name,
+        Path=USER_PATH,
+        Tags=[{"Key": contract.USER_SECRET_TAG, "Value": secret_arn}],
+    )["User"]["Arn"]
     data_access = iam_policies.consumer_user_policy(
         [f"s3://{bucket}/{DATA_PREFIX}"],
         [],
@@ -194,6 +191,7 @@ def provision_consumer(
                 propagation_timeout_seconds=propagation_timeout_seconds,
                 previous_key_grace_hours=previous_key_grace_hours,
                 log_level="INFO",
+                secret_arn=secret_arn,
             )
         },
     )["FunctionArn"]
@@ -215,13 +213,21 @@ def provision_consumer(
     reader_key = iam.create_access_key(UserName=reader_user)["AccessKey"]
 
     if first_rotation:
-        sm.rotate_secret(
-            SecretId=secret_arn,
-            RotationLambdaARN=function_arn,
-            RotationRules={"AutomaticallyAfterDays": rotation_days},
+        answer = lambda_client.invoke(
+            FunctionName=function_name,
+            Payload=json.dumps(contract.provision_event(secret_arn)).encode(),
         )
+        if answer.get("FunctionError"):
+            raise RuntimeError(
+                f"the first-key step of consumer {name} failed: {answer['Payload'].read()!r}"
+            )
     else:
-        emulator.configure_rotation(secret_arn, function_arn, rotation_days)
+        sm.put_secret_value(
+            SecretId=secret_arn,
+            SecretString=json.dumps({"UserName": user_name}),
+            VersionStages=["AWSCURRENT"],
+        )
+    emulator.configure_rotation(secret_arn, function_arn, rotation_days)
 
     return Consumer(
         name=name,

@@ -12,6 +12,7 @@ import pytest
 
 from components import contract
 from components import rotated_access_key as component
+from rotation_lambda import protocol
 from rotation_lambda.handler import ACTIONS
 from rotation_lambda.settings import Settings
 
@@ -42,9 +43,18 @@ def test_the_sweep_event_names_an_action_the_lambda_dispatches() -> None:
 
 
 def test_the_component_uses_the_contract_not_copies_of_it() -> None:
-    for name in ("BOOTSTRAP_STAGE", "IAM_PATH", "HANDLER", "RUNTIME", "ARCHITECTURE"):
+    for name in ("IAM_PATH", "HANDLER", "RUNTIME", "ARCHITECTURE"):
         assert getattr(component, name) is getattr(contract, name)
     assert component.sweep_event is contract.sweep_event
+
+
+def test_the_first_key_event_names_an_action_the_lambda_dispatches() -> None:
+    event = contract.provision_event("arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbC")
+    assert event["Action"] in ACTIONS
+
+
+def test_the_lambda_reads_the_binding_tag_the_component_writes() -> None:
+    assert contract.USER_SECRET_TAG == protocol.USER_SECRET_TAG
 
 
 def test_the_contract_and_the_emulators_provisioning_load_no_pulumi() -> None:

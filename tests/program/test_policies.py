@@ -123,6 +123,7 @@ def test_the_rotation_role_reaches_one_user_one_secret_and_its_own_logs(
                     "iam:CreateAccessKey",
                     "iam:DeleteAccessKey",
                     "iam:ListAccessKeys",
+                    "iam:ListUserTags",
                     "iam:UpdateAccessKey",
                 ],
                 "Resource": [USER_ARN],

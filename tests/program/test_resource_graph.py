@@ -15,7 +15,7 @@ DEFAULT_CHILDREN = {
     ("aws:iam/policy:Policy", "data-access"),
     ("aws:iam/userPolicyAttachment:UserPolicyAttachment", "data-access-attachment"),
     ("aws:secretsmanager/secret:Secret", "secret"),
-    ("aws:secretsmanager/secretVersion:SecretVersion", "bootstrap"),
+    ("aws:lambda/invocation:Invocation", "first-key"),
     ("aws:cloudwatch/logGroup:LogGroup", "rotation-logs"),
     ("aws:iam/role:Role", "rotation-role"),
     ("aws:iam/rolePolicy:RolePolicy", "rotation-policy"),

@@ -50,6 +50,7 @@ def test_the_function_runs_the_packaged_handler_with_its_settings(
             "PROPAGATION_TIMEOUT_SECONDS": "120",
             "PREVIOUS_KEY_GRACE_HOURS": "12.5",
             "LOG_LEVEL": "DEBUG",
+            "SECRET_ARN": SECRET_ARN,
         }
     }
 
@@ -95,7 +96,7 @@ def test_only_this_secrets_rotation_may_invoke_the_function(
     }
 
 
-def test_rotation_rotates_immediately_every_30_days_by_default(
+def test_rotation_is_enabled_every_30_days_by_default_without_rotating_now(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
@@ -105,7 +106,7 @@ def test_rotation_rotates_immediately_every_30_days_by_default(
     assert rotation.inputs == {
         "secretId": SECRET_ARN,
         "rotationLambdaArn": FUNCTION_ARN,
-        "rotateImmediately": True,
+        "rotateImmediately": False,
         "rotationRules": {"automaticallyAfterDays": 30, "duration": "4h"},
     }
 
@@ -123,7 +124,7 @@ def test_a_schedule_expression_and_window_replace_the_days(
     }
 
 
-def test_rotation_waits_for_the_permission_the_role_policy_and_the_bootstrap_value(
+def test_rotation_waits_for_the_permission_the_role_policy_and_the_first_key(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
@@ -134,12 +135,10 @@ def test_rotation_waits_for_the_permission_the_role_policy_and_the_bootstrap_val
         "aws:lambda/permission:Permission", "credrot-support-bot-allow-secretsmanager"
     )
     role_policy = engine.one("aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy")
-    bootstrap = engine.one(
-        "aws:secretsmanager/secretVersion:SecretVersion", "credrot-support-bot-bootstrap"
-    )
+    first_key = engine.one("aws:lambda/invocation:Invocation", "credrot-support-bot-first-key")
     secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
-    assert rotation.explicit_dependencies == {permission.urn, role_policy.urn, bootstrap.urn}
+    assert rotation.explicit_dependencies == {permission.urn, role_policy.urn, first_key.urn}
     assert rotation.property_dependencies["secretId"] == {secret.urn}
     assert rotation.property_dependencies["rotationLambdaArn"] == {function.urn}
 
@@ -277,7 +276,11 @@ def test_the_user_and_its_resources_are_tagged_and_bounded(
         "path": "/ai-credential-rotation/",
         "permissionsBoundary": boundary,
         "forceDestroy": True,
-        "tags": {"team": "ai-platform", "ai-credential-rotation:consumer": "support-bot"},
+        "tags": {
+            "team": "ai-platform",
+            "ai-credential-rotation:consumer": "support-bot",
+            "ai-credential-rotation:secret": SECRET_ARN,
+        },
     }
     tagged = {r.name: r.inputs["tags"] for r in engine.registered() if "tags" in r.inputs}
     assert set(tagged) == {
@@ -296,12 +299,13 @@ def test_the_user_and_its_resources_are_tagged_and_bounded(
             "reader",
         )
     }
-    assert all(tags == user.inputs["tags"] for tags in tagged.values())
+    common = {"team": "ai-platform", "ai-credential-rotation:consumer": "support-bot"}
+    assert all(tags == common for name, tags in tagged.items() if name != user.name)
 
 
-def test_only_the_rotation_has_explicit_dependencies(
+def test_only_the_rotation_and_the_first_key_have_explicit_dependencies(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy(alarm_email="oncall@example.com", kms_key_arn=None)
     explicit = {r.name for r in engine.registered() if r.explicit_dependencies}
-    assert explicit == {"credrot-support-bot-rotation"}
+    assert explicit == {"credrot-support-bot-rotation", "credrot-support-bot-first-key"}
