@@ -22,8 +22,10 @@ Usage: ``python bench/faults.py [--quick] [--kinds KIND,...]`` (``make bench`` r
    rotation). A fault the handler absorbs needs no recovery and runs once. The sweep is
    recovered by its next scheduled run.
 4. The invariants of ``bench.rig`` must hold after every run (and the ones that must hold at
-   every moment, right after the fault too), the rotation must have completed (the sweep:
-   the previous key must be Inactive), and the fault must actually have fired.
+   every moment, right after the fault too), across every invocation (no unproven deletion,
+   grace measured from the finish, the sweep leaves a working key), the rotation must have
+   completed (the sweep: the previous key must be Inactive), and the fault must actually
+   have fired.
 
 The last line printed is ``faults injected: N, survived: M``; the exit status is 1 if M < N.
 """
@@ -49,7 +51,14 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError  # noq
 from moto.core.models import botocore_stubber as _MOTO_STUBBER  # noqa: E402
 
 from bench.common import Check, Table, write_results  # noqa: E402
-from bench.rig import CURRENT, PREVIOUS, STEPS, SWEEP, Sandbox, Target  # noqa: E402
+from bench.rig import (  # noqa: E402
+    CURRENT,
+    PREVIOUS,
+    STEPS,
+    SWEEP,
+    Sandbox,
+    Target,
+)
 
 FAULT_KINDS = ("throttling", "server-error", "connection-error", "read-timeout")
 RECOVERIES = ("retry-step", "retry-rotation", "unstick-fresh-token")
@@ -251,10 +260,12 @@ class _RawBody:
 
 
 def prepared_target(sandbox: Sandbox) -> Target:
-    """A consumer after two rotations: AWSCURRENT and AWSPREVIOUS keys, both Active."""
+    """A consumer after two rotations: AWSCURRENT and AWSPREVIOUS keys, both Active, the
+    previous one past its grace (so the next rotation deletes it to make room)."""
     target = sandbox.new_target("fault")
     target.rotate()
     target.rotate()
+    target.let_grace_pass()
     return target
 
 
@@ -367,6 +378,11 @@ def _recover(
         target.run_steps(token, STEPS)
         return token
     target.unstick()
+    if target.snapshot().version_with(CURRENT) == token:
+        # The fault hit after AWSCURRENT moved: that rotation is done, and a new one right
+        # away would be refused (its previous key is inside its grace). The next one comes
+        # when the schedule says, after the grace.
+        target.let_grace_pass()
     return target.rotate()
 
 

@@ -26,6 +26,17 @@ Invariants (``Target.violations``), checked after every case or action:
 5. no SecretAccessKey ever minted (recorded from every CreateAccessKey response by an
    after-call hook) appears in the rotation_lambda logger's output, stdout/stderr written
    while the handler ran, or the messages of the exceptions it raised.
+
+And across every invocation of the handler (``Target.lifecycle_violations``, from snapshots
+taken just before and just after it, reported by ``violations`` too):
+6. no unproven deletion: a key that was Active goes Inactive or away only if it was not the
+   current key, and some version of the secret recorded it (keys minted during the action
+   excepted);
+7. grace measured from the finish: an Active AWSPREVIOUS key goes only once the grace has
+   passed since its successor became AWSCURRENT, as the driver itself saw it happen (on the
+   handler's clock), not as the function recorded it;
+8. the sweep always leaves a working key: it retires nothing unless AWSCURRENT's key is
+   Active and stays so (with 1, checked after every action).
 """
 
 from __future__ import annotations
@@ -38,7 +49,7 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace, TracebackType
 from typing import Any
 
@@ -57,19 +68,21 @@ from bench.common import sealed_aws
 from components.iam_policies import lambda_assume_role_policy
 from credrot import operations
 from credrot.emulator import apply_aws_rotation_rule, patched_environ
-from rotation_lambda import propagation
+from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
+from rotation_lambda.protocol import USER_SECRET_TAG
 
 REGION = "us-east-1"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 SWEEP = "RetirePreviousKey"
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
-BOOTSTRAP_LABEL = "BOOTSTRAP"  # the component keeps it on the bootstrap version
+# The rotation steps' grace (the component's default); the sweep may be given another.
+ROTATION_GRACE_HOURS = 24.0
 USER_PATH = "/ai-credential-rotation/"
 LOGGER_NAME = "rotation_lambda"
 # Grace values of the sweep: "zero" retires at once, "large" never within a run.
 ZERO_GRACE_HOURS = 0.0
-LARGE_GRACE_HOURS = 10_000.0
+LARGE_GRACE_HOURS = 8_000.0
 
 _LOADER = botocore.loaders.create_loader()
 _DRIVER_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2})
@@ -133,6 +146,8 @@ class Sandbox:
         self.output = Output()
         self.minted_secrets: set[str] = set()
         self.sleeps: list[float] = []
+        # The function's wall clock (rotation_lambda.clock.now): moves only with ``advance``.
+        self.handler_now = datetime.now(UTC).replace(microsecond=0)
         self.backoff_delays = 0
         self.invocations: list[dict[str, Any]] = []
         self._patches: list[tuple[Any, str, Any]] = []
@@ -192,6 +207,10 @@ class Sandbox:
     def handler_events(self) -> Any:
         """The event system of the handler's session (``boto3.DEFAULT_SESSION.events``)."""
         return boto3.DEFAULT_SESSION.events
+
+    def advance(self, hours: float) -> None:
+        """Let time pass for the function (grace periods are hours long)."""
+        self.handler_now += timedelta(hours=hours)
 
     def new_target(self, prefix: str = "app") -> Target:
         """A fresh consumer (IAM user + bootstrap secret) with a unique name."""
@@ -262,6 +281,7 @@ class Sandbox:
         self._patch(moto.awslambda.models.LambdaBackend, "invoke", invoke)
         self._patch(moto.iam.models, "utcnow", self.clock.utcnow)
         self._patch(moto.secretsmanager.models, "time", SimpleNamespace(time=self.clock.time))
+        self._patch(clock, "now", lambda: sandbox.handler_now)
         self._patch(propagation, "sleep", sleep)
         self._patch(propagation, "monotonic", lambda: sandbox._fake_monotonic)
         self._patch(botocore.retries.standard.ExponentialBackoff, "delay_amount", no_backoff)
@@ -348,11 +368,17 @@ class Target:
             "User"
         ]["Arn"]
         self.secret_arn: str = sandbox.sm.create_secret(Name=f"{name}-secret")["ARN"]
+        sandbox.iam.tag_user(
+            UserName=self.user_name, Tags=[{"Key": USER_SECRET_TAG, "Value": self.secret_arn}]
+        )
         sandbox.sm.put_secret_value(
             SecretId=self.secret_arn,
             SecretString=json.dumps({"UserName": self.user_name}),
-            VersionStages=[CURRENT, BOOTSTRAP_LABEL],
+            VersionStages=[CURRENT],
         )
+        # When each version became AWSCURRENT, as the driver saw it (see lifecycle_violations).
+        self.current_since: dict[str, datetime] = {}
+        self.lifecycle_found: list[tuple[str, str]] = []
 
     # -- driving --------------------------------------------------------------------------
 
@@ -362,8 +388,9 @@ class Target:
         return {
             "IAM_USER_NAME": self.user_name,
             "IAM_USER_ARN": self.user_arn,
+            "SECRET_ARN": self.secret_arn,
             "PROPAGATION_TIMEOUT_SECONDS": "60",
-            "PREVIOUS_KEY_GRACE_HOURS": "24",
+            "PREVIOUS_KEY_GRACE_HOURS": f"{ROTATION_GRACE_HOURS:g}",
             "LOG_LEVEL": "DEBUG",
             **overrides,
         }
@@ -373,6 +400,8 @@ class Target:
         self.sandbox.clock.tick()
         output = self.sandbox.output
         stdout, stderr = io.StringIO(), io.StringIO()
+        before = self.snapshot()
+        grace_hours = float(self.environ(**environ)["PREVIOUS_KEY_GRACE_HOURS"])
         with patched_environ(self.environ(**environ)):
             try:
                 with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -384,6 +413,17 @@ class Target:
                 output.chunks.extend(
                     text for text in (stdout.getvalue(), stderr.getvalue()) if text
                 )
+                self.lifecycle_found += self.lifecycle_violations(
+                    before, self.snapshot(), grace_hours=grace_hours
+                )
+                self._watch_current()
+
+    def _watch_current(self) -> None:
+        """Note when AWSCURRENT moved to a version the driver has not seen current yet."""
+        stages = self.sandbox.sm.describe_secret(SecretId=self.secret_arn)["VersionIdsToStages"]
+        current = next((v for v, labels in stages.items() if CURRENT in labels), None)
+        if current is not None and current not in self.current_since:
+            self.current_since[current] = self.sandbox.handler_now
 
     def stage_rotation(self) -> str:
         """RotateSecret as AWS does it: a new AWSPENDING version without a value; the token."""
@@ -419,6 +459,10 @@ class Target:
             {"Action": SWEEP, "SecretId": self.secret_arn},
             PREVIOUS_KEY_GRACE_HOURS=f"{grace_hours:g}",
         )
+
+    def let_grace_pass(self) -> None:
+        """Move the function's clock past the rotation steps' grace."""
+        self.sandbox.advance(ROTATION_GRACE_HOURS + 0.01)
 
     def unstick(self) -> operations.UnstickResult | None:
         """credrot's unstick (forced: nothing else is running here)."""
@@ -513,9 +557,10 @@ class Target:
         "recorded"). ``just_rotated``: a rotation has just completed (stricter check 3).
         ``state``: a snapshot taken since the last change (default: a new one).
         Names: current-authenticates, at-most-two-keys, active-keys-recorded,
-        no-pending-left, no-secret-in-output.
+        no-pending-left, no-secret-in-output, and those of ``lifecycle_violations`` found in
+        any invocation so far.
         """
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str]] = list(self.lifecycle_found)
         state = state or self.snapshot()
         current = self.value(stage=CURRENT)
         if not current or "AccessKeyId" not in current:
@@ -557,5 +602,50 @@ class Target:
         if leaked:
             found.append(
                 ("no-secret-in-output", f"{leaked} minted secret(s) appear in the handler's output")
+            )
+        return found
+
+    def lifecycle_violations(
+        self,
+        before: Snapshot,
+        after: Snapshot,
+        *,
+        grace_hours: float = ROTATION_GRACE_HOURS,
+        keys_made_by_hand: frozenset[str] = frozenset(),
+    ) -> list[tuple[str, str]]:
+        """Invariants 6-8 across one action (module docstring), as (name, message) pairs.
+
+        ``grace_hours``: the grace the action ran with. Names: no-unproven-deletion,
+        grace-from-finish, sweep-leaves-a-working-key.
+        """
+        found: list[tuple[str, str]] = []
+        current, previous = before.key_in(CURRENT), before.key_in(PREVIOUS)
+        recorded = {v.key_id for v in before.versions.values() if v.key_id}
+        since = self.current_since.get(before.version_with(CURRENT) or "")
+        grace = timedelta(hours=grace_hours)
+        retired = [
+            (key_id, after.keys.get(key_id, "deleted"))
+            for key_id, status in before.keys.items()
+            if status == "Active" and after.keys.get(key_id) != "Active"
+        ]
+        for key_id, now in retired:
+            if key_id == current:
+                found.append(("no-unproven-deletion", f"the current key {key_id} went {now}"))
+            elif key_id in keys_made_by_hand or key_id not in recorded:
+                found.append(("no-unproven-deletion", f"{key_id}, recorded nowhere, went {now}"))
+            elif key_id == previous and (since is None or self.sandbox.handler_now - since < grace):
+                found.append(
+                    (
+                        "grace-from-finish",
+                        f"the previous key {key_id} went {now} before {grace_hours:g} h had"
+                        f" passed since its successor became current ({since})",
+                    )
+                )
+        if retired and after.keys.get(after.key_in(CURRENT) or "") != "Active":
+            found.append(
+                (
+                    "sweep-leaves-a-working-key",
+                    "keys were retired and AWSCURRENT's key is not Active",
+                )
             )
         return found

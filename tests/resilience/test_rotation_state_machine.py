@@ -3,14 +3,15 @@ checked after every action (hypothesis.stateful, moto in-process via bench/rig.p
 
 Actions: whole rotations; rotations abandoned after 0-3 steps; the next step, a repeated
 step and Secrets Manager's retry of the whole rotation (same token); credrot's ``unstick``;
-the sweep with zero or a large grace; keys made by hand, Active or Inactive, and the
-operator deleting or deactivating them (and deleting a retired previous key, which makes
-room for them).
+the sweep with zero or a large grace; time passing (1 h or a day); keys made by hand, Active
+or Inactive, at any moment (also while a rotation is pending), and the operator deleting or
+deactivating them (and deleting a retired previous key, which makes room for them).
 
 An Active key made by hand must make createSecret refuse, naming it, with nothing changed;
-the machine then has the operator fix it. Keys are made by hand only while no rotation is
-pending: by design (the crash-retry rule), an unrecorded key made after a pending version
-was staged counts as that rotation's own key from a crashed attempt, and is deleted.
+the machine then has the operator fix it. A rotation that needs the room of a previous key
+still inside its grace must refuse, naming it, with nothing changed; time then passes.
+Across every action: no unproven deletion, grace measured from the finish, and the sweep
+always leaves a working key (bench/rig.py, invariants 6-8).
 """
 
 from __future__ import annotations
@@ -31,23 +32,27 @@ from hypothesis.stateful import (
 from bench.rig import (
     CURRENT,
     LARGE_GRACE_HOURS,
-    PREVIOUS,
+    PENDING,
+    ROTATION_GRACE_HOURS,
     STEPS,
     ZERO_GRACE_HOURS,
     Sandbox,
     Snapshot,
     Target,
 )
-from rotation_lambda.errors import UnknownKeyError
+from rotation_lambda.errors import KeyInGraceError, UnknownKeyError
 
-# After a refusal: the operator deletes or deactivates the key and the rotation is retried
-# at once, or nobody acts yet (other rules may act later).
+# After a refusal: the operator deletes or deactivates the key (or time passes, for a key in
+# its grace) and the rotation is retried at once, or nobody acts yet.
 FIXES = st.sampled_from([None, "delete", "deactivate"])
 # Where each run begins, and what it must reach (strays need a free key slot, which random
 # actions rarely make: starting with one makes refusals and their fixes certain to occur).
 STARTS = {
     "first key only": ("a rotation completed", "unstick"),
-    "current and previous keys": ("a rotation completed", "unstick"),
+    "current and previous keys": (
+        "a rotation completed",
+        "createSecret refused a previous key inside its grace",
+    ),
     "an Active key made by hand": (
         "createSecret refused an Active key made by hand",
         "a rotation completed",
@@ -110,7 +115,7 @@ class RotatedKeyMachine(RuleBasedStateMachine):
         for step in STEPS[self.steps_done : self.steps_done + steps]:
             # A refusal is expected only from createSecret with an Active key made by hand.
             refusable = step == "createSecret" and bool(self._active_by_hand())
-            before = self.target.snapshot() if refusable else None
+            before = self.target.snapshot() if step == "createSecret" else None
             try:
                 self.target.run_step(step, self.token)
             except UnknownKeyError as refusal:
@@ -119,6 +124,14 @@ class RotatedKeyMachine(RuleBasedStateMachine):
                 assert set(refusal.key_ids) == self._active_by_hand(), refusal.key_ids
                 assert self.target.snapshot() == before, "a refused createSecret changed state"
                 self._reached("createSecret refused an Active key made by hand")
+                return False
+            except KeyInGraceError as refusal:
+                assert step == "createSecret" and before is not None
+                assert not self._active_by_hand(), "an unknown key must be refused first"
+                assert list(refusal.key_ids) == [before.key_in("AWSPREVIOUS")], refusal.key_ids
+                assert before.keys.get(refusal.key_ids[0]) == "Active"
+                assert self.target.snapshot() == before, "a refused createSecret changed state"
+                self._reached("createSecret refused a previous key inside its grace")
                 return False
             if step == "createSecret":
                 assert not self._active_by_hand(), "rotated despite an Active key made by hand"
@@ -130,18 +143,20 @@ class RotatedKeyMachine(RuleBasedStateMachine):
         return True
 
     def _fix_and_retry(self, fix: str | None) -> None:
-        """After a refusal: the operator fixes every Active key made by hand (``fix``), then
-        Secrets Manager retries the rotation with the same token. None: nobody acts yet."""
+        """After a refusal: the operator fixes every Active key made by hand (``fix``) and
+        the grace runs out, then Secrets Manager retries the rotation with the same token.
+        None: nobody acts yet."""
         if fix is None:
             return
         for key_id in sorted(self._active_by_hand()):
             self._fix(key_id, fix)
+        self.target.let_grace_pass()
         self.steps_done = 0
         assert self._advance(len(STEPS)), "refused again after the operator's fix"
 
     def _settle(self) -> None:
         """Refresh the model; the rotation may delete Inactive keys made by hand, never
-        Active ones."""
+        Active ones. (The lifecycle invariants are checked around every invocation.)"""
         self.state = self.target.snapshot()
         for key_id, active in list(self.by_hand.items()):
             if key_id not in self.state.keys:
@@ -209,17 +224,36 @@ class RotatedKeyMachine(RuleBasedStateMachine):
         before = self.target.snapshot()
         self.target.sweep(grace_hours)
         after = self.target.snapshot()
-        previous, current = before.key_in(PREVIOUS), before.key_in(CURRENT)
+        # The model: with the grace over, every Active key that only versions neither
+        # current nor pending record goes Inactive, if AWSCURRENT's key is Active.
+        current = before.key_in(CURRENT)
         expected = dict(before.keys)
-        if grace_hours == ZERO_GRACE_HOURS and previous in expected and previous != current:
-            expected[previous] = "Inactive"
+        if grace_hours == ZERO_GRACE_HOURS and before.keys.get(current or "") == "Active":
+            live = self._live_keys(before)
+            for version in before.versions.values():
+                key_id = version.key_id
+                if key_id and key_id not in live and expected.get(key_id) == "Active":
+                    expected[key_id] = "Inactive"
         assert after.keys == expected
         assert after.versions == before.versions
         self._settle()
 
+    @staticmethod
+    def _live_keys(state: Snapshot) -> set[str]:
+        return {
+            v.key_id
+            for v in state.versions.values()
+            if v.key_id and {CURRENT, PENDING} & set(v.stages)
+        }
+
+    @rule(hours=st.sampled_from([1.0, ROTATION_GRACE_HOURS + 0.01]))
+    def time_passes(self, hours: float) -> None:
+        self.sandbox.advance(hours)
+        self._reached("time passed")
+
     # -- keys made by hand --------------------------------------------------------------------
 
-    @precondition(lambda self: self.idle and len(self.state.keys) < 2)
+    @precondition(lambda self: len(self.state.keys) < 2)
     @rule(active=st.booleans())
     def operator_makes_a_key_by_hand(self, active: bool) -> None:
         key_id = self.target.create_key_by_hand(active=active)
@@ -246,13 +280,13 @@ class RotatedKeyMachine(RuleBasedStateMachine):
     @precondition(
         lambda self: (
             self.idle
-            and self.state.key_in(PREVIOUS) in self.state.keys
-            and self.state.key_in(PREVIOUS) != self.state.key_in(CURRENT)
+            and self.state.key_in("AWSPREVIOUS") in self.state.keys
+            and self.state.key_in("AWSPREVIOUS") != self.state.key_in(CURRENT)
         )
     )
     @rule()
     def operator_deletes_the_retired_previous_key(self) -> None:
-        previous = self.state.key_in(PREVIOUS)
+        previous = self.state.key_in("AWSPREVIOUS")
         assert previous is not None
         self.target.delete_key_by_hand(previous)
         self._settle()
