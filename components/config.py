@@ -13,7 +13,7 @@ Keys (all under the ``ai-credential-rotation:`` namespace):
   ``s3://bucket/prefix/``; at least one path in all), at most one of ``rotationDays``
   (1-365, default 30) and ``rotationSchedule`` (``rate()``/``cron()``), ``rotationWindow``
   (default ``4h``), ``extraPolicyArns`` (managed policy ARNs to attach to the user) and
-  ``selfRead`` (``{"sourceCidrs": [...], "restrictDataAccess": bool,
+  ``selfRead`` (``{"sourceCidrs": [...], "sourceVpces": [...], "restrictDataAccess": bool,
   "allowFromAnywhere": bool}``, for workloads outside AWS that read their own secret).
 - ``previousKeyGraceHours`` (default 24): how long the previous key stays active after a
   rotation; must end (plus the hourly sweep) before the next rotation can come.
@@ -92,7 +92,47 @@ CONSUMER_KEYS = (
     "extraPolicyArns",
     "selfRead",
 )
-SELF_READ_KEYS = ("sourceCidrs", "restrictDataAccess", "allowFromAnywhere")
+SELF_READ_KEYS = ("sourceCidrs", "sourceVpces", "restrictDataAccess", "allowFromAnywhere")
+
+# The shortest prefixes sourceCidrs accepts: anything broader is "anywhere" in all but name,
+# which is what allowFromAnywhere is for.
+MIN_SOURCE_PREFIX = {4: 8, 6: 32}
+# Address space that aws:SourceIp never carries: AWS sees the public address a request
+# leaves from (after NAT or a proxy), and none at all through a VPC endpoint. A CIDR that
+# overlaps any of these is a mistake (it grants nothing, or only its public part, which the
+# operator did not mean). Listed explicitly, per the IANA special-purpose registries
+# (RFC 6890 and updates): ipaddress's is_private mixes several of these categories, and
+# its lists change between Python versions.
+NEVER_SOURCE_IP: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/8", "unspecified ('this network')"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "shared address space (carrier-grade NAT)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "reserved for IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "reserved for benchmarking"),
+    ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+    ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved (including the broadcast address)"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::ffff:0:0/96", "IPv4-mapped (AWS sees the IPv4 address)"),
+    ("64:ff9b::/96", "NAT64 translation (AWS sees the IPv4 address)"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("fc00::/7", "private (unique local)"),
+    ("fe80::/10", "link-local"),
+    ("ff00::/8", "multicast"),
+)
+# Every public IPv6 address is global unicast; the rest of the space is reserved.
+IPV6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# VPC endpoint ids: "vpce-" and 8 (older) or 17 lowercase hexadecimal digits.
+_VPCE_ID = re.compile(r"vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
 _NAME = re.compile(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_NAME_LENGTH - 2}}}[a-z0-9])?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -102,13 +142,16 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 class SelfRead:
     """Let the consumer's own key read its own secret (workloads outside AWS).
 
-    ``source_cidrs`` limits that to the workload's addresses; ``allow_from_anywhere`` must be
-    set to drop the limit. ``restrict_data_access`` applies the same limit to S3 access.
+    ``source_cidrs`` (public egress networks) and ``source_vpces`` (VPC endpoints, for
+    workloads that reach AWS through PrivateLink) limit that to the workload's origins: a
+    request from either is allowed. ``allow_from_anywhere`` must be set to drop the limit.
+    ``restrict_data_access`` applies the same limit to S3 access.
     """
 
     source_cidrs: tuple[str, ...] = ()
     restrict_data_access: bool = False
     allow_from_anywhere: bool = False
+    source_vpces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,6 +298,7 @@ def _parse_self_read(entry: object, field: str) -> SelfRead:
     return check_self_read(
         SelfRead(
             source_cidrs=check_cidrs(entry.get("sourceCidrs", []), f"{field}.sourceCidrs"),
+            source_vpces=check_vpces(entry.get("sourceVpces", []), f"{field}.sourceVpces"),
             restrict_data_access=check_bool(
                 entry.get("restrictDataAccess", False), f"{field}.restrictDataAccess"
             ),
@@ -263,6 +307,7 @@ def _parse_self_read(entry: object, field: str) -> SelfRead:
             ),
         ),
         cidrs_field=f"{field}.sourceCidrs",
+        vpces_field=f"{field}.sourceVpces",
         restrict_field=f"{field}.restrictDataAccess",
         anywhere_field=f"{field}.allowFromAnywhere",
     )
@@ -487,53 +532,144 @@ def check_log_level(value: object, field: str) -> str:
 
 
 def check_cidrs(value: object, field: str) -> tuple[str, ...]:
-    """Source networks in CIDR notation, normalised; the whole internet is refused here."""
+    """Public source networks in CIDR notation, normalised.
+
+    Refused, each with the fix: a set that covers a whole address family in pieces, a prefix
+    broader than /8 (IPv4) or /32 (IPv6), and any CIDR overlapping space that ``aws:SourceIp``
+    never carries (``NEVER_SOURCE_IP``, and IPv6 outside global unicast 2000::/3).
+    """
     if not isinstance(value, list | tuple):
-        raise ValueError(f'{field}: {value!r} is not a list of CIDRs, e.g. ["203.0.113.0/24"]')
-    cidrs: list[str] = []
-    for index, cidr in enumerate(value):
-        try:
-            network = ipaddress.ip_network(cidr) if isinstance(cidr, str) else None
-        except ValueError as error:
+        raise ValueError(f'{field}: {value!r} is not a list of CIDRs, e.g. ["192.0.32.0/20"]')
+    networks = [_parse_cidr(cidr, f"{field}[{index}]") for index, cidr in enumerate(value)]
+    _check_not_everywhere(networks, field)
+    for index, network in enumerate(networks):
+        _check_source_network(network, f"{field}[{index}]")
+    return tuple(str(network) for network in networks)
+
+
+_ANYWHERE_FIX = (
+    "give the workload's public egress networks, or drop sourceCidrs and set"
+    " allowFromAnywhere: true if reads from anywhere are really intended"
+)
+
+
+def _parse_cidr(cidr: object, field: str) -> _Network:
+    if not isinstance(cidr, str):
+        raise ValueError(f"{field}: {cidr!r} is not a CIDR string")
+    try:
+        return ipaddress.ip_network(cidr)
+    except ValueError as error:
+        raise ValueError(
+            f"{field}: {cidr!r} is not a network in CIDR notation ({error}); "
+            "write e.g. 192.0.32.0/20 with the host bits zero"
+        ) from None
+
+
+def _check_not_everywhere(networks: Sequence[_Network], field: str) -> None:
+    """Pieces that add up to a whole family (two /1s, four /2s, ...) are the whole internet."""
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    for family, collapsed, everything in (
+        (v4, list(ipaddress.collapse_addresses(v4)), "0.0.0.0/0"),
+        (v6, list(ipaddress.collapse_addresses(v6)), "::/0"),
+    ):
+        if len(family) > 1 and [str(n) for n in collapsed] == [everything]:
+            given = [str(n) for n in family]
             raise ValueError(
-                f"{field}[{index}]: {cidr!r} is not a network in CIDR notation ({error}); "
-                "write e.g. 203.0.113.0/24 with the host bits zero"
-            ) from None
-        if network is None:
-            raise ValueError(f"{field}[{index}]: {cidr!r} is not a CIDR string")
-        if network.prefixlen == 0:
-            raise ValueError(
-                f"{field}[{index}]: {cidr!r} is the whole internet; say so explicitly with"
-                " allowFromAnywhere: true and no sourceCidrs"
+                f"{field}: {given!r} together cover the whole IPv{family[0].version} address"
+                f" space ({everything}); {_ANYWHERE_FIX}"
             )
-        cidrs.append(str(network))
-    return tuple(cidrs)
+
+
+def _check_source_network(network: _Network, field: str) -> None:
+    if network.prefixlen == 0:
+        raise ValueError(f"{field}: {str(network)!r} is the whole internet; {_ANYWHERE_FIX}")
+    shortest = MIN_SOURCE_PREFIX[network.version]
+    if network.prefixlen < shortest:
+        raise ValueError(
+            f"{field}: {str(network)!r} is broader than /{shortest} (the shortest prefix"
+            f" accepted for IPv{network.version}); {_ANYWHERE_FIX}"
+        )
+    special = never_source_ip(network)
+    if special is not None:
+        raise ValueError(
+            f"{field}: {str(network)!r} overlaps {special}, which aws:SourceIp never carries:"
+            " AWS sees the public address the workload's requests leave from (its NAT"
+            " gateway or proxy); give that public egress CIDR, or use sourceVpces if the"
+            " workload reaches AWS through a VPC endpoint"
+        )
+
+
+def never_source_ip(network: _Network) -> str | None:
+    """The special-purpose block ``network`` overlaps, described, or None if it is public."""
+    first, last = int(network.network_address), int(network.broadcast_address)
+    for cidr, category in NEVER_SOURCE_IP:
+        special = ipaddress.ip_network(cidr)
+        if special.version == network.version and (
+            first <= int(special.broadcast_address) and int(special.network_address) <= last
+        ):
+            return f"{cidr}, {category} address space"
+    unicast = IPV6_GLOBAL_UNICAST
+    if network.version == 6 and not (
+        int(unicast.network_address) <= first and last <= int(unicast.broadcast_address)
+    ):
+        return f"reserved address space (outside {unicast}, IPv6 global unicast)"
+    return None
+
+
+def check_vpces(value: object, field: str) -> tuple[str, ...]:
+    """VPC endpoint ids (``vpce-`` and 8 or 17 hex digits), for ``aws:SourceVpce``."""
+    if not isinstance(value, list | tuple):
+        raise ValueError(
+            f'{field}: {value!r} is not a list of VPC endpoint ids, e.g. ["vpce-1a2b3c4d"]'
+        )
+    for index, vpce in enumerate(value):
+        if not isinstance(vpce, str) or not _VPCE_ID.fullmatch(vpce):
+            raise ValueError(
+                f"{field}[{index}]: {vpce!r} is not a VPC endpoint id; write vpce- followed by"
+                " 8 or 17 lowercase hexadecimal digits, e.g. vpce-0a1b2c3d4e5f67890 (the"
+                " endpoint's id, not its DNS name or its VPC's id)"
+            )
+    return tuple(value)
 
 
 def check_self_read(
-    self_read: SelfRead, *, cidrs_field: str, restrict_field: str, anywhere_field: str
+    self_read: SelfRead,
+    *,
+    cidrs_field: str,
+    vpces_field: str,
+    restrict_field: str,
+    anywhere_field: str,
 ) -> SelfRead:
-    """Self-read needs source CIDRs, unless the operator explicitly allows anywhere.
+    """Self-read needs source CIDRs or VPC endpoints, unless the operator explicitly allows
+    anywhere (which then contradicts both).
 
-    Without a source-IP limit, a leaked key can read every future key from its own secret,
+    Without a source limit, a leaked key can read every future key from its own secret,
     so rotation would never evict the leak.
     """
     check_cidrs(list(self_read.source_cidrs), cidrs_field)
+    check_vpces(list(self_read.source_vpces), vpces_field)
     check_bool(self_read.restrict_data_access, restrict_field)
     check_bool(self_read.allow_from_anywhere, anywhere_field)
-    if self_read.allow_from_anywhere and self_read.source_cidrs:
-        raise ValueError(
-            f"{anywhere_field}: true contradicts {cidrs_field} {list(self_read.source_cidrs)!r};"
-            " keep only one"
+    limited = bool(self_read.source_cidrs or self_read.source_vpces)
+    if self_read.allow_from_anywhere and limited:
+        given_field, given = (
+            (cidrs_field, self_read.source_cidrs)
+            if self_read.source_cidrs
+            else (vpces_field, self_read.source_vpces)
         )
-    if not self_read.allow_from_anywhere and not self_read.source_cidrs:
         raise ValueError(
-            f"{cidrs_field}: [] is empty; give the workload's networks (e.g. "
-            f'["203.0.113.0/24"]), or set {anywhere_field}: true to accept reads from anywhere'
+            f"{anywhere_field}: true contradicts {given_field} {list(given)!r}; keep only one"
         )
-    if self_read.restrict_data_access and not self_read.source_cidrs:
+    if not self_read.allow_from_anywhere and not limited:
         raise ValueError(
-            f"{restrict_field}: true needs {cidrs_field}, which is empty; give the workload's"
-            " networks or drop restrictDataAccess"
+            f"{cidrs_field}: [] is empty and so is {vpces_field}; give the workload's public"
+            f' egress networks (e.g. ["192.0.32.0/20"]) or its VPC endpoints, or set'
+            f" {anywhere_field}: true to accept reads from anywhere"
+        )
+    if self_read.restrict_data_access and not limited:
+        raise ValueError(
+            f"{restrict_field}: true needs {cidrs_field} or {vpces_field}, which are empty;"
+            " give the workload's networks or endpoints, or drop restrictDataAccess"
         )
     return self_read

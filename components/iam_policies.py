@@ -141,11 +141,67 @@ def _kms_via_secrets_manager(
     )
 
 
-def source_ip_condition(source_cidrs: Sequence[str] | None) -> dict[str, Any] | None:
-    """The ``aws:SourceIp`` condition for a list of CIDRs, or None when there is none."""
-    if not source_cidrs:
-        return None
-    return {"IpAddress": {"aws:SourceIp": sorted(source_cidrs)}}
+def source_conditions(
+    source_cidrs: Sequence[str] | None, source_vpces: Sequence[str] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """One (Sid suffix, Condition) per way a request may arrive: from ``source_cidrs``
+    (``aws:SourceIp``) or through ``source_vpces`` (``aws:SourceVpce``). Empty when neither.
+
+    Why one statement per source: the conditions of one statement are ANDed, and a request
+    never carries both keys (a request through a VPC endpoint has no ``aws:SourceIp``; one
+    from the internet has no ``aws:SourceVpce``), so a single statement with both would match
+    nothing. Two Allow statements are the OR. The ``...IfExists`` operators would fit in one
+    statement but also match a request that carries neither key; a Deny with the negated
+    operators would rely on the same missing-key rules. Each Allow here requires its key.
+    """
+    conditions: list[tuple[str, dict[str, Any]]] = []
+    if source_cidrs:
+        conditions.append(("", {"IpAddress": {"aws:SourceIp": sorted(source_cidrs)}}))
+    if source_vpces:
+        conditions.append(("ViaVpce", {"StringEquals": {"aws:SourceVpce": sorted(source_vpces)}}))
+    return conditions
+
+
+def _from_sources(
+    statement: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """``statement`` once per source, each copy with that source's condition added (the
+    statement itself when there is no source to restrict to)."""
+    if not sources:
+        return [statement]
+    return [
+        {
+            **statement,
+            "Sid": statement["Sid"] + suffix,
+            "Condition": {**condition, **statement.get("Condition", {})},
+        }
+        for suffix, condition in sources
+    ]
+
+
+def deny_temporary_credentials() -> dict[str, Any]:
+    """Deny every request signed with temporary credentials derived from the user's key.
+
+    A thief holding the key can call sts:GetSessionToken, which needs no permission, and keep
+    the session credentials for up to 36 hours after the key is deactivated or deleted: AWS
+    cannot revoke them, only deny them by policy, and they carry the user's permissions. The
+    consumer only ever signs with its long-term key, whose requests carry no
+    ``aws:TokenIssueTime``: the key is present "only in requests that are signed using
+    temporary security credentials" (IAM User Guide, AWS global condition context keys,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-tokenissuetime;
+    Null operator: .../reference_policies_elements_condition_operators.html#Conditions_Null;
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_disable-perms.html).
+    So ``Null: false`` (the key exists) singles out exactly the derived credentials. Action
+    and Resource are plain "*" strings to keep the statement short (a user's inline policies
+    share 2,048 characters).
+    """
+    return {
+        "Sid": "DenyTemporaryCredentials",
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"Null": {"aws:TokenIssueTime": "false"}},
+    }
 
 
 def data_access_policy(
@@ -153,69 +209,68 @@ def data_access_policy(
     write_paths: Sequence[str],
     *,
     source_cidrs: Sequence[str] | None = None,
+    source_vpces: Sequence[str] | None = None,
 ) -> PolicyDocument:
     """The consumer's own data access: read on ``read_paths``, read-write on ``write_paths``.
 
     ListBucket is granted per bucket and limited to the given prefixes with ``s3:prefix``.
-    With ``source_cidrs`` every statement also requires the caller's source IP to be in them.
+    With ``source_cidrs`` and/or ``source_vpces`` every grant holds only for requests from
+    those networks or through those VPC endpoints (one statement per source, see
+    ``source_conditions``).
     """
     if not read_paths and not write_paths:
         raise ValueError("readPaths/writePaths: give at least one s3:// location")
     reads = [parse_s3_uri(p, field="readPaths") for p in read_paths]
     writes = [parse_s3_uri(p, field="writePaths") for p in write_paths]
-    condition = source_ip_condition(source_cidrs)
+    sources = source_conditions(source_cidrs, source_vpces)
 
-    statements = [
-        _statement(
-            "ReadObjects",
-            READ_OBJECT_ACTIONS,
-            [loc.objects_arn for loc in reads + writes],
-            condition,
-        )
+    grants = [
+        _statement("ReadObjects", READ_OBJECT_ACTIONS, [loc.objects_arn for loc in reads + writes])
     ]
     if writes:
-        statements.append(
-            _statement(
-                "WriteObjects", WRITE_OBJECT_ACTIONS, [w.objects_arn for w in writes], condition
-            )
+        grants.append(
+            _statement("WriteObjects", WRITE_OBJECT_ACTIONS, [w.objects_arn for w in writes])
         )
 
     prefixes_by_bucket: dict[str, set[str]] = {}
     for loc in reads + writes:
         prefixes_by_bucket.setdefault(loc.bucket, set()).add(loc.prefix)
     for index, (bucket, prefixes) in enumerate(sorted(prefixes_by_bucket.items())):
-        list_condition: dict[str, Any] = dict(condition or {})
-        if "" not in prefixes:
-            # Without this condition ListBucket would reveal every key name in the bucket.
-            list_condition["StringLike"] = {"s3:prefix": sorted(f"{p}*" for p in prefixes)}
-        statements.append(
+        # Without the s3:prefix condition ListBucket would reveal every key name in the bucket.
+        grants.append(
             _statement(
                 f"ListPrefixes{index}",
                 ["s3:ListBucket"],
                 [f"arn:aws:s3:::{bucket}"],
-                list_condition or None,
+                None
+                if "" in prefixes
+                else {"StringLike": {"s3:prefix": sorted(f"{p}*" for p in prefixes)}},
             )
         )
-    return _document(statements)
+    return _document([copy for grant in grants for copy in _from_sources(grant, sources)])
 
 
 def self_read_statements(
-    secret_arn: str, source_cidrs: Sequence[str] | None, kms_key_arn: str | None = None
+    secret_arn: str,
+    source_cidrs: Sequence[str] | None,
+    kms_key_arn: str | None = None,
+    source_vpces: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Let a workload outside AWS read its own secret with its own key, from ``source_cidrs``.
+    """Let a workload outside AWS read its own secret with its own key, from ``source_cidrs``
+    or through ``source_vpces`` (workloads that reach AWS through PrivateLink, where
+    ``aws:SourceIp`` is absent).
 
-    Without the source-IP condition a leaked key could read every future key, so rotation
-    would never evict it; callers must pass CIDRs unless the operator explicitly opted out.
-    With a customer KMS key the user may also decrypt, but only through Secrets Manager and
-    only this secret (its encryption context). That statement carries no source-IP
+    Without a source condition a leaked key could read every future key, so rotation would
+    never evict it; callers must pass CIDRs or VPC endpoints unless the operator explicitly
+    opted out. With a customer KMS key the user may also decrypt, but only through Secrets
+    Manager and only this secret (its encryption context). That statement carries no source
     condition: Secrets Manager calls KMS from its own addresses, so the condition would
-    never match; the GetSecretValue statement is where the caller's address is checked.
+    never match; the GetSecretValue statements are where the caller's origin is checked.
     """
-    statements = [
-        _statement(
-            "ReadOwnSecret", READER_SECRET_ACTIONS, [secret_arn], source_ip_condition(source_cidrs)
-        )
-    ]
+    statements = _from_sources(
+        _statement("ReadOwnSecret", READER_SECRET_ACTIONS, [secret_arn]),
+        source_conditions(source_cidrs, source_vpces),
+    )
     if kms_key_arn:
         decrypt = _kms_via_secrets_manager(
             "DecryptOwnSecret", kms_key_arn, secret_arn, ["kms:Decrypt"]
@@ -231,25 +286,33 @@ def consumer_user_policy(
     *,
     self_read_secret_arn: str | None = None,
     source_cidrs: Sequence[str] | None = None,
+    source_vpces: Sequence[str] | None = None,
     restrict_data_access: bool = False,
     kms_key_arn: str | None = None,
 ) -> PolicyDocument:
-    """The consumer user's own policy: its data access and, with self-read, its own secret.
+    """The consumer user's own policy: its data access, with self-read its own secret, and
+    always the denial of temporary credentials derived from its key.
 
-    ``source_cidrs`` limits the self-read statement, and with ``restrict_data_access`` the
-    data-access statements too. No CIDRs means self-read from anywhere: the caller must have
-    had the operator opt in explicitly. ``kms_key_arn`` is the secret's customer KMS key, if
-    any (needed only with self-read).
+    ``source_cidrs``/``source_vpces`` limit the self-read statement, and with
+    ``restrict_data_access`` the data-access statements too. Neither means self-read from
+    anywhere: the caller must have had the operator opt in explicitly. ``kms_key_arn`` is
+    the secret's customer KMS key, if any (needed only with self-read).
     """
-    if restrict_data_access and not source_cidrs:
-        raise ValueError("restrictDataAccess: needs sourceCidrs to restrict the data access to")
+    if restrict_data_access and not (source_cidrs or source_vpces):
+        raise ValueError(
+            "restrictDataAccess: needs sourceCidrs or sourceVpces to restrict the data access to"
+        )
     document = data_access_policy(
-        read_paths, write_paths, source_cidrs=source_cidrs if restrict_data_access else None
+        read_paths,
+        write_paths,
+        source_cidrs=source_cidrs if restrict_data_access else None,
+        source_vpces=source_vpces if restrict_data_access else None,
     )
     if self_read_secret_arn is not None:
         document["Statement"].extend(
-            self_read_statements(self_read_secret_arn, source_cidrs, kms_key_arn)
+            self_read_statements(self_read_secret_arn, source_cidrs, kms_key_arn, source_vpces)
         )
+    document["Statement"].append(deny_temporary_credentials())
     return document
 
 

@@ -179,6 +179,7 @@ class RotatedAccessKeyArgs:
             check_self_read(
                 self.self_read,
                 cidrs_field="self_read.source_cidrs",
+                vpces_field="self_read.source_vpces",
                 restrict_field="self_read.restrict_data_access",
                 anywhere_field="self_read.allow_from_anywhere",
             )
@@ -228,7 +229,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
     reader_policy_arn: pulumi.Output[str]
     rotation_function_name: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
-    # {"enabled": bool, "sourceCidrs": [...], "fromAnywhere": bool}: lets the operator CLI
+    # {"enabled", "sourceCidrs", "sourceVpces", "fromAnywhere"}: lets the operator CLI
     # warn about a self-read that accepts any source address.
     self_read_access: pulumi.Output[dict[str, Any]]
 
@@ -332,6 +333,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
                         args.write_paths,
                         self_read_secret_arn=arn,
                         source_cidrs=self_read.source_cidrs or None,
+                        source_vpces=self_read.source_vpces or None,
                         restrict_data_access=self_read.restrict_data_access,
                         kms_key_arn=args.kms_key_arn,
                     )
@@ -562,9 +564,10 @@ class RotatedAccessKey(pulumi.ComponentResource):
 
 def _self_read_access(self_read: SelfRead | None) -> dict[str, Any]:
     if self_read is None:
-        return {"enabled": False, "sourceCidrs": [], "fromAnywhere": False}
+        return {"enabled": False, "sourceCidrs": [], "sourceVpces": [], "fromAnywhere": False}
     return {
         "enabled": True,
         "sourceCidrs": list(self_read.source_cidrs),
+        "sourceVpces": list(self_read.source_vpces),
         "fromAnywhere": self_read.allow_from_anywhere,
     }

@@ -14,7 +14,11 @@ and patches moto where it differs from AWS in ways rotation depends on:
   does; moto only rejects deleted keys.
 - IAM authentication evaluates ``IpAddress``/``NotIpAddress`` conditions on ``aws:SourceIp``
   against the caller's address (always 127.0.0.1 here, ``CALLER_CIDR``); moto ignores them.
-  A statement whose source-IP condition does not hold does not apply, as on AWS.
+  A statement whose source-IP condition does not hold does not apply, as on AWS. Likewise
+  for the two other keys the product's policies test, which moto ignores too:
+  ``aws:SourceVpce`` is absent (nothing reaches the emulator through a VPC endpoint), and
+  ``aws:TokenIssueTime`` is present only for requests signed with a session token (moto
+  would otherwise apply the consumer's Deny of temporary credentials to its long-term key).
 
 IAM authentication is off after ``start()`` so that set-up can create anything; call
 ``enable_iam_authentication()`` once set-up is done. The emulator's operator identity
@@ -594,15 +598,19 @@ class Emulator:
         def authorize(response: Any, iam_request_cls: type, resource: str = "*") -> None:
             request = getattr(response, "normalized_request", None)
             _caller.source_ip = getattr(request, "remote_addr", None)
+            _caller.temporary = "X-Amz-Security-Token" in response.headers
             try:
                 original_authorize(response, iam_request_cls, resource)
             finally:
                 _caller.source_ip = None
+                _caller.temporary = False
 
         def is_action_permitted(statement: Any, *args: Any, **kwargs: Any) -> Any:
             source_ip = getattr(_caller, "source_ip", None)
             condition = statement._statement.get("Condition")
             if source_ip and not source_ip_condition_holds(condition, source_ip):
+                return PermissionResult.NEUTRAL
+            if not absent_keys_condition_holds(condition, getattr(_caller, "temporary", False)):
                 return PermissionResult.NEUTRAL
             return original_permitted(statement, *args, **kwargs)
 
@@ -668,6 +676,33 @@ def source_ip_condition_holds(condition: Any, source_ip: str) -> bool:
         )
         if matched != inside:
             return False
+    return True
+
+
+def absent_keys_condition_holds(condition: Any, temporary: bool) -> bool:
+    """Whether the ``aws:SourceVpce`` and ``aws:TokenIssueTime`` parts of a statement's
+    Condition hold (True when there are none), as AWS evaluates them for a request to the
+    emulator: ``aws:SourceVpce`` is never present, ``aws:TokenIssueTime`` only when the
+    request is signed with ``temporary`` credentials. A missing key satisfies only ``Null``
+    "true", the negated string operators and the ``...IfExists`` forms."""
+    if not isinstance(condition, dict):
+        return True
+    for operator, values in condition.items():
+        if not isinstance(values, dict):
+            continue
+        for key, expected in values.items():
+            present = {"aws:sourcevpce": False, "aws:tokenissuetime": temporary}.get(key.lower())
+            if present is None:
+                continue
+            if operator == "Null":
+                if str(expected).lower() == "true" and present:
+                    return False
+                if str(expected).lower() == "false" and not present:
+                    return False
+            elif not present and not (
+                operator.startswith("StringNot") or operator.endswith("IfExists")
+            ):
+                return False
     return True
 
 

@@ -293,7 +293,7 @@ def self_read_from_anywhere(
 ) -> list[str]:
     """Names of the policies that let their principal read ``secret_arn`` from any address:
     an Allow of secretsmanager:GetSecretValue (wildcards included) on it (or on a matching
-    pattern) without an ``aws:SourceIp`` condition."""
+    pattern) without an ``aws:SourceIp`` or ``aws:SourceVpce`` condition."""
     found = []
     for policy in policies:
         statements = policy.document.get("Statement", [])
@@ -317,7 +317,8 @@ def _reads_from_anywhere(statement: Any, secret_arn: str) -> bool:
         return False
     conditions = statement.get("Condition") or {}
     limited = any(
-        isinstance(values, dict) and any(key.lower() == "aws:sourceip" for key in values)
+        isinstance(values, dict)
+        and any(key.lower() in ("aws:sourceip", "aws:sourcevpce") for key in values)
         for values in conditions.values()
     )
     return not limited

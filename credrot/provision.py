@@ -6,8 +6,8 @@ emulator and named so it cannot be mistaken for the product: moto checks IAM and
 Manager permissions against ``"*"`` only, so a policy scoped to an exact ARN is denied even
 for that ARN. Each principal whose policy is scoped that way also gets an inline policy
 ``EmulatorOnlyResourceWildcard`` with the same actions on ``"*"``, keeping any
-``aws:SourceIp`` condition (the emulator evaluates it against the caller's address, see
-``credrot.emulator``). S3 statements need no such allowance (moto matches S3 resources).
+``aws:SourceIp`` or ``aws:SourceVpce`` condition (the emulator evaluates them for the
+caller, see ``credrot.emulator``). S3 statements need no such allowance (moto matches S3 resources).
 Least privilege is proven by the policy tests, not here.
 """
 
@@ -38,8 +38,8 @@ EMULATOR_ONLY_POLICY = "EmulatorOnlyResourceWildcard"
 DATA_PREFIX = "data/"
 # Services whose permissions moto matches against "*" whatever the policy's Resource says.
 _RESOURCE_BLIND_SERVICES = frozenset({"iam", "secretsmanager", "kms", "logs", "sts"})
-# Condition operators the emulator evaluates on aws:SourceIp (and keeps in the allowance).
-_SOURCE_IP_OPERATORS = ("IpAddress", "NotIpAddress")
+# Condition keys the emulator evaluates for the caller (and keeps in the allowance).
+_SOURCE_KEYS = ("aws:SourceIp", "aws:SourceVpce")
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,9 @@ class Consumer:
 
 def emulator_only_wildcard(document: iam_policies.PolicyDocument) -> dict[str, Any] | None:
     """The emulator-only allowance for ``document``: its statements on IAM, Secrets Manager,
-    KMS, Logs and STS actions, with ``"*"`` as Resource and no Condition but an
-    ``aws:SourceIp`` one (kept, so the emulator still tells networks apart); None if none."""
+    KMS, Logs and STS actions, with ``"*"`` as Resource and no Condition but its
+    ``aws:SourceIp``/``aws:SourceVpce`` parts (kept, so the emulator still tells origins
+    apart); None if none."""
     statements = []
     for statement in document["Statement"]:
         actions = statement.get("Action", [])
@@ -77,13 +78,13 @@ def emulator_only_wildcard(document: iam_policies.PolicyDocument) -> dict[str, A
                 "Action": blind,
                 "Resource": "*",
             }
-            source_ip = {
-                operator: {"aws:SourceIp": values["aws:SourceIp"]}
+            source = {
+                operator: {key: values[key] for key in _SOURCE_KEYS if key in values}
                 for operator, values in statement.get("Condition", {}).items()
-                if operator in _SOURCE_IP_OPERATORS and "aws:SourceIp" in values
+                if any(key in values for key in _SOURCE_KEYS)
             }
-            if source_ip:
-                allowance["Condition"] = source_ip
+            if source:
+                allowance["Condition"] = source
             statements.append(allowance)
     if not statements:
         return None
@@ -148,6 +149,7 @@ def provision_consumer(
         [],
         self_read_secret_arn=secret_arn if self_read is not None else None,
         source_cidrs=(self_read.source_cidrs or None) if self_read is not None else None,
+        source_vpces=(self_read.source_vpces or None) if self_read is not None else None,
         restrict_data_access=self_read.restrict_data_access if self_read is not None else False,
     )
     iam.attach_user_policy(

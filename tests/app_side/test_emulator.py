@@ -13,7 +13,13 @@ from botocore.exceptions import ClientError
 
 from components import iam_policies
 from components.config import SelfRead
-from credrot.emulator import CALLER_CIDR, AccessKeyPair, Emulator, source_ip_condition_holds
+from credrot.emulator import (
+    CALLER_CIDR,
+    AccessKeyPair,
+    Emulator,
+    absent_keys_condition_holds,
+    source_ip_condition_holds,
+)
 from credrot.provision import EMULATOR_ONLY_POLICY, USER_PATH, provision_consumer
 
 
@@ -266,3 +272,104 @@ def test_source_ip_conditions_are_evaluated_against_the_callers_address(
     condition: Any, holds: bool
 ) -> None:
     assert source_ip_condition_holds(condition, "127.0.0.1") is holds
+
+
+@pytest.mark.parametrize(
+    ("condition", "temporary", "holds"),
+    [
+        (None, False, True),
+        ({"Null": {"aws:TokenIssueTime": "false"}}, False, False),
+        ({"Null": {"aws:TokenIssueTime": "false"}}, True, True),
+        ({"Null": {"aws:TokenIssueTime": "true"}}, False, True),
+        ({"Null": {"aws:TokenIssueTime": "true"}}, True, False),
+        ({"StringEquals": {"aws:SourceVpce": ["vpce-1a2b3c4d"]}}, False, False),
+        ({"StringNotEquals": {"aws:SourceVpce": ["vpce-1a2b3c4d"]}}, False, True),
+        ({"StringEqualsIfExists": {"aws:SourceVpce": ["vpce-1a2b3c4d"]}}, False, True),
+        ({"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}}, False, True),
+    ],
+)
+def test_source_vpce_is_absent_and_token_issue_time_present_only_for_session_credentials(
+    condition: Any, temporary: bool, holds: bool
+) -> None:
+    assert absent_keys_condition_holds(condition, temporary) is holds
+
+
+@pytest.mark.parametrize(
+    ("source_cidrs", "source_vpces", "outcomes"),
+    [
+        ((), ("vpce-1a2b3c4d",), ("denied", "denied")),
+        ((CALLER_CIDR,), ("vpce-1a2b3c4d",), ("ok", "ok")),
+    ],
+)
+def test_vpc_endpoint_statements_let_no_caller_from_the_internet_in_and_cidrs_still_do(
+    emulator: Any,
+    source_cidrs: tuple[str, ...],
+    source_vpces: tuple[str, ...],
+    outcomes: tuple[str, str],
+) -> None:
+    # Nothing reaches the emulator through a VPC endpoint, as nothing from the internet
+    # reaches AWS through one: only the aws:SourceIp statement can let the caller in.
+    emulator.disable_iam_authentication()
+    self_read = SelfRead(
+        source_cidrs=source_cidrs, source_vpces=source_vpces, restrict_data_access=True
+    )
+    consumer = provision_consumer(emulator, f"vpce{len(source_cidrs)}", self_read=self_read)
+    value = json.loads(
+        emulator.client("secretsmanager").get_secret_value(
+            SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
+        )["SecretString"]
+    )
+    key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
+    emulator.enable_iam_authentication()
+    try:
+        sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
+        assert (
+            _outcome(
+                lambda: sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage="AWSCURRENT")
+            ),
+            _outcome(lambda: s3.list_objects_v2(Bucket=consumer.bucket, Prefix="data/")),
+        ) == outcomes
+    finally:
+        emulator.disable_iam_authentication()
+
+
+def test_the_long_term_key_keeps_working_under_its_deny_of_temporary_credentials(
+    emulator: Any, self_read_consumer: Any
+) -> None:
+    # moto alone ignores the Null condition and would apply the Deny to every request; the
+    # emulator evaluates it as AWS does, so this shows the product's document, as attached,
+    # leaves the key's own requests alone. (Session credentials from sts:GetSessionToken
+    # cannot be shown denied here: moto authenticates them as no user at all.)
+    iam = emulator.client("iam")
+    [attached] = iam.list_attached_user_policies(UserName=self_read_consumer.user_name)[
+        "AttachedPolicies"
+    ]
+    version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+    document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)[
+        "PolicyVersion"
+    ]["Document"]
+    assert document["Statement"][-1] == iam_policies.deny_temporary_credentials()
+    value = json.loads(
+        emulator.client("secretsmanager").get_secret_value(
+            SecretId=self_read_consumer.secret_arn, VersionStage="AWSCURRENT"
+        )["SecretString"]
+    )
+    key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
+    emulator.enable_iam_authentication()
+    try:
+        sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
+        secret_arn = self_read_consumer.secret_arn
+        read = sm.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")
+        assert json.loads(read["SecretString"])["AccessKeyId"] == key.access_key_id
+        listed = s3.list_objects_v2(Bucket=self_read_consumer.bucket, Prefix="data/")
+        assert [o["Key"] for o in listed["Contents"]] == list(self_read_consumer.object_keys)
+    finally:
+        emulator.disable_iam_authentication()
+
+
+def _outcome(call: Any) -> str:
+    try:
+        call()
+    except ClientError:
+        return "denied"
+    return "ok"

@@ -289,6 +289,7 @@ def read_statement(
         (read_statement(resource="arn:aws:secretsmanager:eu-west-1:123456789012:secret:*"), True),
         (read_statement(Condition={"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}}), False),
         (read_statement(Condition={"NotIpAddress": {"aws:SourceIp": ["0.0.0.0/0"]}}), False),
+        (read_statement(Condition={"StringEquals": {"aws:SourceVpce": ["vpce-1a2b3c4d"]}}), False),
         (read_statement(Condition={"StringEquals": {"aws:PrincipalTag/x": "y"}}), True),
         (read_statement(action="secretsmanager:DescribeSecret"), False),
         (
@@ -322,6 +323,10 @@ def test_self_read_from_anywhere_is_a_warning_that_keeps_the_secret_healthy() ->
         ["s3://bucket/data/"], [], self_read_secret_arn=ARN, source_cidrs=["203.0.113.0/24"]
     )
     assert assess(snapshot(user_policies=(UserPolicy("p", limited),))).problems == ()
+    through_endpoints = iam_policies.consumer_user_policy(
+        ["s3://bucket/data/"], [], self_read_secret_arn=ARN, source_vpces=["vpce-1a2b3c4d"]
+    )
+    assert assess(snapshot(user_policies=(UserPolicy("p", through_endpoints),))).problems == ()
 
 
 def test_unreadable_user_policies_are_a_warning_not_a_failure() -> None:
@@ -330,12 +335,13 @@ def test_unreadable_user_policies_are_a_warning_not_a_failure() -> None:
     assert [p.code for p in health.warnings] == ["policies-not-checked"]
 
 
-def test_the_emulator_only_allowance_keeps_a_source_ip_condition() -> None:
+def test_the_emulator_only_allowance_keeps_a_source_ip_and_a_source_vpce_condition() -> None:
     document = iam_policies.consumer_user_policy(
         ["s3://bucket/data/"],
         [],
         self_read_secret_arn=ARN,
         source_cidrs=["203.0.113.0/24"],
+        source_vpces=["vpce-1a2b3c4d"],
         restrict_data_access=True,
     )
     allowance = emulator_only_wildcard(document)
@@ -347,5 +353,12 @@ def test_the_emulator_only_allowance_keeps_a_source_ip_condition() -> None:
             "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
             "Resource": "*",
             "Condition": {"IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}},
-        }
+        },
+        {
+            "Sid": "ReadOwnSecretViaVpceOnAnyResource",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceVpce": ["vpce-1a2b3c4d"]}},
+        },
     ]

@@ -55,7 +55,11 @@ FULL_CONFIG: dict[str, Any] = {
             "readPaths": ["s3://ai-data-example/scoring/"],
             "rotationSchedule": "cron(0 4 ? * MON *)",
             "extraPolicyArns": ["arn:aws:iam::123456789012:policy/team/scorer-extra"],
-            "selfRead": {"sourceCidrs": ["203.0.113.0/24"], "restrictDataAccess": True},
+            "selfRead": {
+                "sourceCidrs": ["192.0.32.0/20"],
+                "sourceVpces": ["vpce-0a1b2c3d4e5f67890"],
+                "restrictDataAccess": True,
+            },
         },
     ],
     f"{PROJECT}:alarmEmail": "oncall@example.com",

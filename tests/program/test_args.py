@@ -49,6 +49,18 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:platform-alarms"
             "self_read.source_cidrs[0]: '10.0.0.1/8'",
         ),
         (
+            {"self_read": SelfRead(source_cidrs=("100.64.0.0/16",))},
+            "self_read.source_cidrs[0]: '100.64.0.0/16' overlaps 100.64.0.0/10",
+        ),
+        (
+            {"self_read": SelfRead(source_vpces=("vpc-1a2b3c4d",))},
+            "self_read.source_vpces[0]: 'vpc-1a2b3c4d' is not a VPC endpoint id",
+        ),
+        (
+            {"self_read": SelfRead(source_vpces=("vpce-1a2b3c4d",), allow_from_anywhere=True)},
+            "self_read.allow_from_anywhere: true contradicts self_read.source_vpces",
+        ),
+        (
             {"self_read": SelfRead(restrict_data_access=True, allow_from_anywhere=True)},
             "self_read.restrict_data_access: true needs self_read.source_cidrs",
         ),

@@ -74,7 +74,11 @@ def test_every_optional_key_is_read_and_typed() -> None:
                     rotationSchedule="cron(0 2 ? * MON *)",
                     rotationWindow="3h",
                     extraPolicyArns=["arn:aws:iam::aws:policy/AmazonBedrockReadOnly"],
-                    selfRead={"sourceCidrs": ["203.0.113.0/24"], "restrictDataAccess": True},
+                    selfRead={
+                        "sourceCidrs": ["192.0.32.0/20"],
+                        "sourceVpces": ["vpce-0a1b2c3d4e5f67890"],
+                        "restrictDataAccess": True,
+                    },
                 )
             ],
             previousKeyGraceHours="1.5",
@@ -93,7 +97,9 @@ def test_every_optional_key_is_read_and_typed() -> None:
     )
     assert support_bot.extra_policy_arns == ("arn:aws:iam::aws:policy/AmazonBedrockReadOnly",)
     assert support_bot.self_read == SelfRead(
-        source_cidrs=("203.0.113.0/24",), restrict_data_access=True
+        source_cidrs=("192.0.32.0/20",),
+        source_vpces=("vpce-0a1b2c3d4e5f67890",),
+        restrict_data_access=True,
     )
     assert (
         config.previous_key_grace_hours,
@@ -158,5 +164,120 @@ def test_self_read_from_anywhere_needs_the_explicit_opt_in() -> None:
 
 
 def test_cidrs_are_normalised() -> None:
-    config = parse_stack_config(raw([consumer(selfRead={"sourceCidrs": ["2001:DB8::/32"]})]))
-    assert config.consumers[0].self_read == SelfRead(source_cidrs=("2001:db8::/32",))
+    config = parse_stack_config(raw([consumer(selfRead={"sourceCidrs": ["2620:0:2D0::/48"]})]))
+    assert config.consumers[0].self_read == SelfRead(source_cidrs=("2620:0:2d0::/48",))
+
+
+def test_self_read_through_vpc_endpoints_alone_needs_no_cidrs() -> None:
+    self_read = {"sourceVpces": ["vpce-1a2b3c4d"], "restrictDataAccess": True}
+    config = parse_stack_config(raw([consumer(selfRead=self_read)]))
+    assert config.consumers[0].self_read == SelfRead(
+        source_vpces=("vpce-1a2b3c4d",), restrict_data_access=True
+    )
+
+
+SOURCE_CIDRS = f"{NS}:consumers[0].selfRead.sourceCidrs"
+
+
+def refusal(self_read: dict[str, Any]) -> str:
+    """The error a consumer with this selfRead gets (the test fails if it is accepted)."""
+    with pytest.raises(ValueError) as refused:
+        parse_stack_config(raw([consumer(selfRead=self_read)]))
+    return str(refused.value)
+
+
+# One CIDR per category aws:SourceIp never carries, each only partly inside it where the
+# category allows, so that overlapping (not only lying inside) is what is refused.
+@pytest.mark.parametrize(
+    ("cidr", "category"),
+    [
+        ("10.20.0.0/16", "10.0.0.0/8, private"),
+        ("172.16.0.0/12", "172.16.0.0/12, private"),
+        ("172.31.255.0/24", "172.16.0.0/12, private"),
+        ("192.168.1.0/24", "192.168.0.0/16, private"),
+        ("fd12:3456:789a::/48", "fc00::/7, private (unique local)"),
+        ("100.64.0.0/10", "100.64.0.0/10, shared address space (carrier-grade NAT)"),
+        ("100.127.0.0/16", "100.64.0.0/10, shared address space (carrier-grade NAT)"),
+        ("127.0.0.0/8", "127.0.0.0/8, loopback"),
+        ("::1/128", "::1/128, loopback"),
+        ("169.254.169.0/24", "169.254.0.0/16, link-local"),
+        ("fe80::/64", "fe80::/10, link-local"),
+        ("192.0.2.0/24", "192.0.2.0/24, documentation (TEST-NET-1)"),
+        ("198.51.100.0/24", "198.51.100.0/24, documentation (TEST-NET-2)"),
+        ("203.0.113.0/24", "203.0.113.0/24, documentation (TEST-NET-3)"),
+        ("203.0.112.0/23", "203.0.113.0/24, documentation (TEST-NET-3)"),
+        ("2001:db8::/32", "2001:db8::/32, documentation"),
+        ("3fff::/32", "3fff::/20, documentation"),
+        ("0.0.0.0/8", "0.0.0.0/8, unspecified"),
+        ("::/128", "::/128, unspecified"),
+        ("224.0.0.0/8", "224.0.0.0/4, multicast"),
+        ("ff02::/32", "ff00::/8, multicast"),
+        ("240.0.0.0/8", "240.0.0.0/4, reserved"),
+        ("255.255.255.255/32", "240.0.0.0/4, reserved"),
+        ("192.0.0.0/24", "192.0.0.0/24, reserved for IETF protocol assignments"),
+        ("198.18.0.0/15", "198.18.0.0/15, reserved for benchmarking"),
+        ("4000::/32", "reserved address space (outside 2000::/3"),
+        ("::ffff:0:0/96", "::ffff:0:0/96, IPv4-mapped"),
+        ("64:ff9b::/96", "64:ff9b::/96, NAT64"),
+    ],
+)
+def test_a_cidr_overlapping_space_aws_source_ip_never_carries_is_refused(
+    cidr: str, category: str
+) -> None:
+    message = refusal({"sourceCidrs": ["192.0.32.0/20", cidr]})
+    assert f"{SOURCE_CIDRS}[1]: {cidr!r} overlaps {category}" in message
+    assert "aws:SourceIp never carries" in message
+    assert "give that public egress CIDR, or use sourceVpces" in message
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [
+        ["0.0.0.0/1", "128.0.0.0/1"],
+        ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"],
+        ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2", "192.0.32.0/20"],
+        ["::/1", "8000::/1"],
+    ],
+)
+def test_cidrs_that_cover_the_whole_address_space_in_pieces_are_refused(
+    cidrs: list[str],
+) -> None:
+    message = refusal({"sourceCidrs": cidrs})
+    assert f"{SOURCE_CIDRS}: " in message and "together cover the whole IPv" in message
+    assert "set allowFromAnywhere: true" in message
+
+
+@pytest.mark.parametrize(
+    ("cidr", "shortest"), [("8.0.0.0/7", 8), ("2600::/31", 32), ("0.0.0.0/0", None)]
+)
+def test_a_prefix_broader_than_a_slash_8_or_slash_32_is_refused_pointing_to_allow_from_anywhere(
+    cidr: str, shortest: int | None
+) -> None:
+    message = refusal({"sourceCidrs": [cidr]})
+    said = "is the whole internet" if shortest is None else f"is broader than /{shortest}"
+    assert f"{SOURCE_CIDRS}[0]: {cidr!r} {said}" in message
+    assert "drop sourceCidrs and set allowFromAnywhere: true" in message
+
+
+@pytest.mark.parametrize("cidrs", [["9.0.0.0/8"], ["2620::/32"], ["192.0.32.0/20", "8.8.8.8/32"]])
+def test_public_prefixes_down_to_slash_8_and_slash_32_are_accepted(cidrs: list[str]) -> None:
+    config = parse_stack_config(raw([consumer(selfRead={"sourceCidrs": cidrs})]))
+    assert config.consumers[0].self_read == SelfRead(source_cidrs=tuple(cidrs))
+
+
+@pytest.mark.parametrize(
+    "vpce",
+    ["vpc-1a2b3c4d", "vpce-1A2B3C4D", "vpce-1a2b3c4", "vpce-0a1b2c3d4e5f6789", "vpce-xyz", 7],
+)
+def test_a_malformed_vpc_endpoint_id_is_refused_with_the_expected_form(vpce: object) -> None:
+    message = refusal({"sourceVpces": ["vpce-1a2b3c4d", vpce]})
+    assert f"{NS}:consumers[0].selfRead.sourceVpces[1]: {vpce!r} is not a VPC endpoint id" in (
+        message
+    )
+    assert "vpce- followed by 8 or 17 lowercase hexadecimal digits" in message
+
+
+def test_allow_from_anywhere_contradicts_vpc_endpoints_too() -> None:
+    message = refusal({"allowFromAnywhere": True, "sourceVpces": ["vpce-1a2b3c4d"]})
+    assert f"{NS}:consumers[0].selfRead.allowFromAnywhere: true contradicts" in message
+    assert "sourceVpces ['vpce-1a2b3c4d']" in message

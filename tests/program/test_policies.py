@@ -21,6 +21,15 @@ LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:credrot-support-bot
 TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:credrot-support-bot-alarms"
 KMS_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VIA_SECRETS_MANAGER = {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
+# Every consumer user's policy ends with this: temporary credentials derived from the key
+# (sts:GetSessionToken) outlive its deactivation, so they are denied outright.
+DENY_TEMPORARY_CREDENTIALS = {
+    "Sid": "DenyTemporaryCredentials",
+    "Effect": "Deny",
+    "Action": "*",
+    "Resource": "*",
+    "Condition": {"Null": {"aws:TokenIssueTime": "false"}},
+}
 
 # A trust policy has a Principal and no Resource by design; parliament, written for
 # identity policies, reports exactly that.
@@ -101,8 +110,22 @@ def test_the_data_access_policy_grants_the_paths_and_nothing_else(
                 "Resource": ["arn:aws:s3:::acme-transcripts"],
                 "Condition": {"StringLike": {"s3:prefix": ["support-bot/*"]}},
             },
+            DENY_TEMPORARY_CREDENTIALS,
         ],
     }
+    assert findings(document) == []
+
+
+def test_the_consumer_policy_denies_every_request_made_with_temporary_credentials(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy()
+    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access").policy()
+    denials = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    # One Deny, on every action and resource, conditioned only on aws:TokenIssueTime being
+    # present: the key is in the request context only for temporary credentials (IAM User
+    # Guide, global condition keys), so requests signed with the long-term key never match.
+    assert denials == [DENY_TEMPORARY_CREDENTIALS]
     assert findings(document) == []
 
 
@@ -287,6 +310,11 @@ def test_no_iam_or_secrets_manager_action_is_granted_on_a_wildcard(
     }
     for name, document in registered.items():
         for statement in document["Statement"]:
+            if statement["Effect"] == "Deny":
+                # Only the consumer's denial of temporary credentials may name "*".
+                assert name == "credrot-support-bot-data-access:policy"
+                assert statement == DENY_TEMPORARY_CREDENTIALS
+                continue
             actions = statement["Action"]
             actions = [actions] if isinstance(actions, str) else actions
             assert not any("*" in action for action in actions), name

@@ -33,7 +33,8 @@ def expected_exports(*names: str) -> dict[str, dict[str, Any]]:
         },
         "user_names": {name: f"credrot-{name}-user" for name in names},
         "self_read_access": {
-            name: {"enabled": False, "sourceCidrs": [], "fromAnywhere": False} for name in names
+            name: {"enabled": False, "sourceCidrs": [], "sourceVpces": [], "fromAnywhere": False}
+            for name in names
         },
     }
 
@@ -108,7 +109,8 @@ def test_the_dev_stack_deploys(engine: Any) -> None:
     assert sorted(exports["secret_arns"]) == ["forecast-agent", "support-bot"]
     assert exports["self_read_access"]["forecast-agent"] == {
         "enabled": True,
-        "sourceCidrs": ["203.0.113.0/24"],
+        "sourceCidrs": [],
+        "sourceVpces": ["vpce-0a1b2c3d4e5f67890", "vpce-0f9e8d7c6b5a43210"],
         "fromAnywhere": False,
     }
     assert len(engine.of_type("aws:sns/topicSubscription:TopicSubscription")) == 2

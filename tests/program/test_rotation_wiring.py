@@ -250,7 +250,7 @@ def test_the_outputs_are_the_childrens_values(engine: Any) -> None:
                 f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-support-bot-reader",
                 "credrot-support-bot-rotator",
                 TOPIC_ARN,
-                {"enabled": False, "sourceCidrs": [], "fromAnywhere": False},
+                {"enabled": False, "sourceCidrs": [], "sourceVpces": [], "fromAnywhere": False},
             ]
 
         return pulumi.Output.all(

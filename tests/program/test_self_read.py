@@ -13,8 +13,18 @@ from components.config import SelfRead
 SECRET_ARN = (
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:credrot-support-bot-secret-AbCdEf"
 )
-CIDRS = ("203.0.113.0/24", "2001:db8::/32")
+# Public networks (ICANN's own), as aws:SourceIp can carry them.
+CIDRS = ("192.0.32.0/20", "2620:0:2d0::/48")
 FROM_CIDRS = {"IpAddress": {"aws:SourceIp": sorted(CIDRS)}}
+VPCES = ("vpce-0a1b2c3d4e5f67890", "vpce-1a2b3c4d")
+VIA_VPCES = {"StringEquals": {"aws:SourceVpce": sorted(VPCES)}}
+DENY_TEMPORARY_CREDENTIALS = {
+    "Sid": "DenyTemporaryCredentials",
+    "Effect": "Deny",
+    "Action": "*",
+    "Resource": "*",
+    "Condition": {"Null": {"aws:TokenIssueTime": "false"}},
+}
 READ_OWN_SECRET = {
     "Sid": "ReadOwnSecret",
     "Effect": "Allow",
@@ -55,7 +65,7 @@ DATA_STATEMENTS = [
 
 
 # parliament 1.6.4 types aws:SourceIp values with a regex that accepts IPv4, or IPv6 only as
-# eight all-decimal groups: it rejects valid IPv6 CIDRs such as 2001:db8::/32 (its own
+# eight all-decimal groups: it rejects valid IPv6 CIDRs such as 2620:0:2d0::/48 (its own
 # comment cites 2001:DB8:1234:5678::/64 as valid). This exact false positive is the only
 # finding accepted, and only for the condition carrying our IPv6 CIDR.
 IPV6_FALSE_POSITIVE = (
@@ -85,10 +95,12 @@ def test_self_read_from_cidrs_adds_one_conditioned_statement_on_the_own_secret(
     assert user_policy(engine)["Statement"] == [
         *DATA_STATEMENTS,
         {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        DENY_TEMPORARY_CREDENTIALS,
     ]
     assert outputs["self_read_access"] == {
         "enabled": True,
         "sourceCidrs": list(CIDRS),
+        "sourceVpces": [],
         "fromAnywhere": False,
     }
 
@@ -104,6 +116,62 @@ def test_restricting_data_access_puts_the_same_condition_on_every_statement(
     assert user_policy(engine)["Statement"] == [
         *restricted,
         {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        DENY_TEMPORARY_CREDENTIALS,
+    ]
+
+
+def test_self_read_through_vpc_endpoints_adds_one_statement_on_aws_source_vpce(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    outputs = deploy(self_read=SelfRead(source_vpces=VPCES))
+    assert user_policy(engine)["Statement"] == [
+        *DATA_STATEMENTS,
+        {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES},
+        DENY_TEMPORARY_CREDENTIALS,
+    ]
+    assert outputs["self_read_access"] == {
+        "enabled": True,
+        "sourceCidrs": [],
+        "sourceVpces": list(VPCES),
+        "fromAnywhere": False,
+    }
+
+
+def test_cidrs_and_vpc_endpoints_are_two_statements_so_either_origin_is_allowed(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    # One statement with both conditions would AND them, and no request carries both keys
+    # (through a VPC endpoint aws:SourceIp is absent): it would allow nothing at all.
+    deploy(self_read=SelfRead(source_cidrs=CIDRS, source_vpces=VPCES))
+    statements = user_policy(engine)["Statement"]
+    assert statements[len(DATA_STATEMENTS) :] == [
+        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES},
+        DENY_TEMPORARY_CREDENTIALS,
+    ]
+    assert not any(
+        "aws:SourceIp" in json.dumps(s) and "aws:SourceVpce" in json.dumps(s) for s in statements
+    )
+
+
+def test_restricting_data_access_with_both_origins_doubles_every_data_statement(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy(self_read=SelfRead(source_cidrs=CIDRS, source_vpces=VPCES, restrict_data_access=True))
+    restricted = [
+        {
+            **statement,
+            "Sid": statement["Sid"] + suffix,
+            "Condition": {**condition, **statement.get("Condition", {})},
+        }
+        for statement in DATA_STATEMENTS
+        for suffix, condition in (("", FROM_CIDRS), ("ViaVpce", VIA_VPCES))
+    ]
+    assert user_policy(engine)["Statement"] == [
+        *restricted,
+        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES},
+        DENY_TEMPORARY_CREDENTIALS,
     ]
 
 
@@ -111,10 +179,15 @@ def test_self_read_from_anywhere_has_no_condition_and_says_so(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     outputs = deploy(self_read=SelfRead(allow_from_anywhere=True))
-    assert user_policy(engine)["Statement"] == [*DATA_STATEMENTS, READ_OWN_SECRET]
+    assert user_policy(engine)["Statement"] == [
+        *DATA_STATEMENTS,
+        READ_OWN_SECRET,
+        DENY_TEMPORARY_CREDENTIALS,
+    ]
     assert outputs["self_read_access"] == {
         "enabled": True,
         "sourceCidrs": [],
+        "sourceVpces": [],
         "fromAnywhere": True,
     }
 
@@ -123,7 +196,7 @@ def test_without_self_read_the_user_cannot_read_any_secret(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     outputs = deploy()
-    assert user_policy(engine)["Statement"] == DATA_STATEMENTS
+    assert user_policy(engine)["Statement"] == [*DATA_STATEMENTS, DENY_TEMPORARY_CREDENTIALS]
     assert outputs["self_read_access"]["enabled"] is False
 
 
@@ -152,13 +225,17 @@ def test_self_read_leaves_the_rotation_lambda_unchanged(
     assert lambda_side("plain") == lambda_side("reader")
 
 
-def test_an_ipv4_only_self_read_policy_lints_without_any_finding(
+def test_an_ipv4_and_vpc_endpoint_self_read_policy_lints_without_any_finding(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy(self_read=SelfRead(source_cidrs=("203.0.113.0/24",), restrict_data_access=True))
+    deploy(
+        self_read=SelfRead(
+            source_cidrs=("192.0.32.0/20",), source_vpces=VPCES, restrict_data_access=True
+        )
+    )
     document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access").policy()
-    assert document["Statement"][-1]["Condition"] == {
-        "IpAddress": {"aws:SourceIp": ["203.0.113.0/24"]}
+    assert document["Statement"][-3]["Condition"] == {
+        "IpAddress": {"aws:SourceIp": ["192.0.32.0/20"]}
     }
     policy = parliament.analyze_policy_string(json.dumps(document), include_community_auditors=True)
     assert policy.findings == []
@@ -185,4 +262,5 @@ def test_with_a_customer_kms_key_self_read_decrypts_only_this_secret_via_secrets
                 }
             },
         },
+        DENY_TEMPORARY_CREDENTIALS,
     ]
