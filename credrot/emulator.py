@@ -582,8 +582,30 @@ class Emulator:
                 secret.set_default_version_id(default_before)
             return result
 
+        original_update_stage = SecretsManagerBackend.update_secret_version_stage
+
+        def update_secret_version_stage(
+            backend: Any,
+            secret_id: str,
+            version_stage: str,
+            remove_from_version_id: Any = None,
+            move_to_version_id: Any = None,
+        ) -> Any:
+            result = original_update_stage(
+                backend, secret_id, version_stage, remove_from_version_id, move_to_version_id
+            )
+            moved_to = move_to_version_id
+            if version_stage == "AWSCURRENT" and moved_to:
+                # AWS answers GetSecretValue without a stage from AWSCURRENT; moto keeps its
+                # old default version after a label move (FIELD-NOTES).
+                backend.secrets[secret_id].set_default_version_id(moved_to)
+            return result
+
         self._patch(LambdaBackend, "invoke", invoke)
         self._patch(SecretsManagerBackend, "rotate_secret", rotate_secret)
+        self._patch(
+            SecretsManagerBackend, "update_secret_version_stage", update_secret_version_stage
+        )
         self._patch_source_ip_conditions()
         if self.reject_inactive_keys:
             self._patch_inactive_key_rejection()

@@ -66,7 +66,8 @@ def emulator() -> Iterator[Emulator]:
 def consumer(emulator: Emulator) -> Iterator[Consumer]:
     """A freshly provisioned consumer with one key, IAM authentication on during the test."""
     emulator.disable_iam_authentication()
-    created = provision_consumer(emulator, f"app{next(_names)}")
+    # Time compressed: rotations follow each other at once, each past the previous key's grace.
+    created = provision_consumer(emulator, f"app{next(_names)}", previous_key_grace_hours=0)
     emulator.enable_iam_authentication()
     yield created
     emulator.disable_iam_authentication()
@@ -87,7 +88,10 @@ def self_read_consumer(emulator: Emulator) -> Iterator[Consumer]:
     """A consumer with one key and selfRead from the emulator's callers' address."""
     emulator.disable_iam_authentication()
     created = provision_consumer(
-        emulator, f"self{next(_names)}", self_read=SelfRead(source_cidrs=(CALLER_CIDR,))
+        emulator,
+        f"self{next(_names)}",
+        previous_key_grace_hours=0,
+        self_read=SelfRead(source_cidrs=(CALLER_CIDR,)),
     )
     emulator.enable_iam_authentication()
     yield created

@@ -49,7 +49,8 @@ def test_rotate_secret_runs_the_real_handler_for_the_four_steps(
     assert steps_of(emulator, token) == ["createSecret", "setSecret", "testSecret", "finishSecret"]
     create = next(i for i in emulator.invocations if i.token == token)
     assert create.api_calls["iam:CreateAccessKey"] == 1
-    assert aws.stages(consumer)[token] == ["AWSCURRENT"]
+    assert aws.stages(consumer)[token][0] == "AWSCURRENT"
+    assert "AWSPENDING" not in aws.stages(consumer)[token]
 
 
 def test_a_failed_step_leaves_the_rotation_pending_and_awscurrent_unchanged(
