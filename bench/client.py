@@ -49,8 +49,8 @@ from bench.common import (  # noqa: E402
     write_results,
 )
 from credrot.client import DEFAULT_REFRESH_SECONDS, session  # noqa: E402
-from credrot.emulator import Emulator  # noqa: E402
-from credrot.provision import Consumer, provision_consumer  # noqa: E402
+from credrot.sandbox.emulator import Emulator  # noqa: E402
+from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
 
 APPROACHES = ("credrot.client", "naive GetSecretValue", "aws-secretsmanager-caching")
 THREADS = 4

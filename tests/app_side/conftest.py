@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from components.config import SelfRead
-from credrot.emulator import CALLER_CIDR, Emulator
-from credrot.provision import Consumer, provision_consumer
+from credrot.sandbox.emulator import CALLER_CIDR, Emulator
+from credrot.sandbox.provision import Consumer, provision_consumer
 
 # Port 9 (discard) is closed here: a call that escapes the emulator fails at once.
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"

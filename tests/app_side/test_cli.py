@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from components.config import SelfRead
-from credrot.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
-from credrot.provision import provision_consumer
+from credrot.operator.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
+from credrot.sandbox.provision import provision_consumer
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ["status", "rotate", "revoke", "unstick", "drill", "export", "credential-process"]

@@ -25,9 +25,16 @@ import pytest
 from botocore.exceptions import CredentialRetrievalError
 
 from components.config import SelfRead
-from credrot.cli import EXIT_ERROR, EXIT_LOCKED_OUT, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
-from credrot.key_cache import default_cache_path
-from credrot.provision import provision_consumer
+from credrot.app.key_cache import default_cache_path
+from credrot.operator.cli import (
+    EXIT_ERROR,
+    EXIT_LOCKED_OUT,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    main,
+)
+from credrot.sandbox.provision import provision_consumer
 
 PROFILE = "agent"
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"

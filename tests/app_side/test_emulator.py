@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from components import iam_policies
 from components.config import SelfRead
-from credrot.emulator import CALLER_CIDR, AccessKeyPair, Emulator, source_ip_condition_holds
-from credrot.provision import EMULATOR_ONLY_POLICY, USER_PATH, provision_consumer
+from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator, source_ip_condition_holds
+from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, USER_PATH, provision_consumer
 
 
 def steps_of(emulator: Emulator, token: str) -> list[str]:

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from components import iam_policies
-from credrot.drill import percentiles
-from credrot.health import (
+from credrot.operator.health import (
     IamKey,
     Snapshot,
     UserPolicy,
@@ -23,8 +22,9 @@ from credrot.health import (
     stuck_pending_version,
     to_json,
 )
-from credrot.operations import rotation_state
-from credrot.provision import emulator_only_wildcard
+from credrot.operator.operations import rotation_state
+from credrot.sandbox.drill import percentiles
+from credrot.sandbox.provision import emulator_only_wildcard
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ai-credential-rotation/bot-AbCdEf"

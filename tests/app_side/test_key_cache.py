@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from botocore.credentials import RefreshableCredentials
 
-from credrot.credential_process import SDK_REFRESH_LEAD, process_output, upsert_profile
+from credrot.app.credential_process import SDK_REFRESH_LEAD, process_output, upsert_profile
+from credrot.app.key_cache import CachedKey, KeyCache, default_cache_path
+from credrot.app.secret_value import KeyRecord
+from credrot.app.self_read import NotSeededError, aws_error, current_key
 from credrot.errors import CommandError, CredentialError
-from credrot.key_cache import CachedKey, KeyCache, default_cache_path
-from credrot.secret_value import KeyRecord
-from credrot.self_read import NotSeededError, aws_error, current_key
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:agent-AbCdEf"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"

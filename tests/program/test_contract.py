@@ -1,5 +1,6 @@
 """components.contract: the one description of the deployed product that the component, the
-emulator (credrot.provision) and the packaged Lambda must agree on; and it loads no Pulumi."""
+emulator (credrot.sandbox.provision) and the packaged Lambda must agree on; and it loads no
+Pulumi."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ def test_the_component_uses_the_contract_not_copies_of_it() -> None:
 
 def test_the_contract_and_the_emulators_provisioning_load_no_pulumi() -> None:
     code = (
-        "import sys, components.contract, credrot.provision; "
+        "import sys, components.contract, credrot.sandbox.provision; "
         "assert not [m for m in sys.modules if m.split('.')[0].startswith('pulumi')]"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)  # noqa: S603

@@ -1,8 +1,8 @@
 """The drill: zero-downtime rotation rehearsed end to end on the embedded emulator.
 
-It provisions a consumer as the Pulumi component does (``credrot.provision``), turns IAM
+It provisions a consumer as the Pulumi component does (``credrot.sandbox.provision``), turns IAM
 authentication on, starts app workers that keep calling S3 GetObject and STS
-GetCallerIdentity through ``credrot.client`` sessions, and meanwhile performs N rotations
+GetCallerIdentity through ``credrot.app.client`` sessions, and meanwhile performs N rotations
 (RotateSecret, running the real rotation Lambda), a RetirePreviousKey sweep with zero grace,
 and a revoke. Invariants are checked after each step and at the end; the drill passes only
 if no app call failed and every invariant held.
@@ -43,15 +43,15 @@ import botocore.session
 
 from components.config import SelfRead
 from components.contract import sweep_event
-from credrot import operations
-from credrot.client import session
-from credrot.credential_process import export
-from credrot.emulator import CALLER_CIDR, AccessKeyPair, Emulator
+from credrot.app.client import session
+from credrot.app.credential_process import export
+from credrot.app.key_cache import KeyCache
+from credrot.app.self_read import LockedOutError, current_key, read_with_key
 from credrot.errors import CredentialError
-from credrot.health import CURRENT, PENDING, key_rows
-from credrot.key_cache import KeyCache
-from credrot.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
-from credrot.self_read import LockedOutError, current_key, read_with_key
+from credrot.operator import operations
+from credrot.operator.health import CURRENT, PENDING, key_rows
+from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
+from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"

@@ -1,7 +1,7 @@
 """A workload's local copy of its rotated key: one JSON file, readable by its owner only.
 
 Used where a workload outside AWS refreshes its key with the key itself (self-read): by
-``python -m credrot credential-process`` and by ``credrot.client.session(self_read=True)``.
+``python -m credrot credential-process`` and by ``credrot.app.client.session(self_read=True)``.
 ``python -m credrot export`` seeds it once with the operator's credentials.
 
 - The file is created with mode 0600 in one ``os.open`` (never widened by a later chmod)
@@ -146,7 +146,7 @@ class KeyCache:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the exclusive writer lock (blocks until other writers are done)."""
-        import fcntl  # here, not at the top: importing credrot.client must work off POSIX
+        import fcntl  # here, not at the top: importing credrot.app.client must work off POSIX
 
         self.ensure_directory()
         descriptor = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)

@@ -3,7 +3,7 @@
 The workload has no other AWS identity ("secret zero"), so it reads its own secret with the
 cached key (the consumer's ``selfRead`` policy allows exactly that, from its own networks)
 and caches whatever AWSCURRENT holds now. ``current_key`` decides when to read, and does it
-at most once per refresh window however many processes ask (``credrot.key_cache``);
+at most once per refresh window however many processes ask (``credrot.app.key_cache``);
 ``read_with_key`` and ``read_with_ambient`` are the two ways of reading.
 
 Failures are typed so that callers can say what to do: ``LockedOutError`` (the cached key no
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from credrot.app.key_cache import CachedKey, KeyCache
+from credrot.app.secret_value import KeyRecord, parse_response
 from credrot.errors import CredentialError
-from credrot.key_cache import CachedKey, KeyCache
-from credrot.secret_value import KeyRecord, parse_response
 
 __all__ = [
     "LockedOutError",

@@ -1,6 +1,6 @@
 """Operator actions on a rotated secret: the AWS calls, at the edge.
 
-Decisions on the data these functions gather live in ``credrot.health`` (pure). Clients
+Decisions on the data these functions gather live in ``credrot.operator.health`` (pure). Clients
 are passed in (boto3 clients for Secrets Manager, IAM and Lambda), so the CLI, the drill and
 tests share this code. Errors: ``CommandError`` for states an operator must fix (the message
 names the fix); botocore's ClientError/BotoCoreError pass through for the CLI to explain.
@@ -19,8 +19,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from components.contract import IAM_PATH
+from credrot.app.secret_value import KeyRecord, parse_response
 from credrot.errors import CommandError, CredentialError
-from credrot.health import (
+from credrot.operator.health import (
     CURRENT,
     PENDING,
     PREVIOUS,
@@ -30,7 +31,6 @@ from credrot.health import (
     VersionView,
     stuck_pending_version,
 )
-from credrot.secret_value import KeyRecord, parse_response
 from rotation_lambda.protocol import list_versions
 
 EXIT_TIMEOUT = 4
@@ -106,7 +106,7 @@ def take_snapshot(
     now: datetime | None = None,
     read_policies: bool = True,
 ) -> Snapshot:
-    """Gather what ``credrot.health.assess`` needs.
+    """Gather what ``credrot.operator.health.assess`` needs.
 
     Reads the labelled versions' values, lists the user's keys, and reads unlabelled
     versions only while a key is still unexplained (as the rotation function does). With

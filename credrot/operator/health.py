@@ -1,6 +1,6 @@
 """Health of one rotated secret, decided from a snapshot of plain data (no AWS calls here).
 
-``credrot.operations.take_snapshot`` gathers a ``Snapshot`` (DescribeSecret,
+``credrot.operator.operations.take_snapshot`` gathers a ``Snapshot`` (DescribeSecret,
 ListSecretVersionIds, the key ids recorded in the versions, the user's IAM keys);
 ``assess`` turns it into key rows and named problems; ``format_table`` and ``to_json``
 render the result. Only key ids ever reach a snapshot, never a secret access key.

@@ -1,10 +1,10 @@
 """Rotated keys for any AWS SDK outside AWS, through ``credential_process`` in ~/.aws/config.
 
-Two commands (wired in ``credrot.cli``):
+Two commands (wired in ``credrot.operator.cli``):
 
 - ``python -m credrot export SECRET --profile NAME``: the operator's one-time seeding, with
   the operator's own credentials. Reads AWSCURRENT, seeds the workload's key cache
-  (``credrot.key_cache``), writes ``[profile NAME]`` with a ``credential_process`` line into
+  (``credrot.app.key_cache``), writes ``[profile NAME]`` with a ``credential_process`` line into
   the AWS config file, and checks that the key can read its own secret from this host.
 - ``python -m credrot credential-process --secret-id ARN --cache PATH``: what every SDK runs.
   Prints ``{"Version": 1, "AccessKeyId", "SecretAccessKey", "Expiration"}`` from the cache;
@@ -26,16 +26,17 @@ import re
 import secrets
 import shlex
 import sys
+import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from credrot.app.key_cache import CachedKey, KeyCache, default_cache_path
+from credrot.app.secret_value import parse_response
+from credrot.app.self_read import read_with_key, region_of
 from credrot.errors import CommandError, CredentialError
-from credrot.key_cache import CachedKey, KeyCache, default_cache_path
-from credrot.secret_value import parse_response
-from credrot.self_read import read_with_key, region_of
 
 __all__ = [
     "DEFAULT_REFRESH_SECONDS",
@@ -51,7 +52,7 @@ __all__ = [
 # far inside the previous key's grace (24 h by default), cheap (one read per window).
 DEFAULT_REFRESH_SECONDS = 900.0
 SDK_REFRESH_LEAD = timedelta(minutes=15)
-CREDROT_DIR = Path(__file__).resolve().parent
+CREDROT_DIR = Path(__file__).resolve().parent.parent
 
 # Settings that would make the SDKs take credentials from elsewhere than credential_process.
 _CONFLICTING_SETTINGS = (
@@ -88,18 +89,15 @@ def credential_process_command(
     *,
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
     ambient: bool = False,
-    python: str | None = None,
+    program: list[str] | None = None,
 ) -> str:
     """The ``credential_process`` value: works from any directory, with no shell.
 
-    SDKs split it like a POSIX shell would (botocore: shlex) and run it without one. It
-    runs this interpreter (absolute path, not resolved: a venv's python must stay the
-    venv's) on the credrot package directory, which ``credrot/__main__.py`` supports: no
-    PYTHONPATH, no dependence on the current directory, no install needed.
+    SDKs split it like a POSIX shell would (botocore: shlex) and run it without one.
+    ``program`` defaults to ``credrot_program()``.
     """
     argv = [
-        os.path.abspath(python or sys.executable),
-        str(CREDROT_DIR),
+        *(program or credrot_program()),
         "credential-process",
         "--secret-id",
         secret_arn,
@@ -111,6 +109,20 @@ def credential_process_command(
     if ambient:
         argv.append("--ambient")
     return shlex.join(argv)
+
+
+def credrot_program() -> list[str]:
+    """How an SDK runs credrot: the installed ``credrot`` script of this interpreter
+    (absolute path), else, in a checkout with no install, this interpreter (absolute, not
+    resolved: a venv's python must stay the venv's) on the package directory, which
+    ``credrot/__main__.py`` supports. Either works whatever the current directory is."""
+    for scheme in sysconfig.get_scheme_names():
+        # The scheme this very credrot was installed by owns the script installed with it.
+        if Path(sysconfig.get_path("purelib", scheme)).resolve() == CREDROT_DIR.parent:
+            script = Path(sysconfig.get_path("scripts", scheme)) / "credrot"
+            if script.is_file() and os.access(script, os.X_OK):
+                return [str(script)]
+    return [os.path.abspath(sys.executable), str(CREDROT_DIR)]
 
 
 def section_name(profile: str) -> str:

@@ -9,6 +9,7 @@ credentials an AWS SDK asked for (never its stderr).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -28,8 +29,8 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from credrot import health, operations
 from credrot.errors import CommandError, CredrotError
+from credrot.operator import health, operations
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -39,7 +40,7 @@ EXIT_TIMEOUT = operations.EXIT_TIMEOUT
 EXIT_LOCKED_OUT = 5
 EXIT_INTERRUPTED = 130
 
-# credrot.credential_process.DEFAULT_REFRESH_SECONDS, without importing it for every command.
+# credrot.app.credential_process.DEFAULT_REFRESH_SECONDS, without importing it for every command.
 _DEFAULT_PROCESS_REFRESH = 900.0
 
 EXIT_CODES = f"""\
@@ -81,7 +82,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m credrot",
+        prog="credrot",
         description=DESCRIPTION,
         epilog=EXAMPLES + "\n" + EXIT_CODES,
         formatter_class=_Formatter,
@@ -167,7 +168,7 @@ examples:
         description="""\
 The emergency path for a leaked key: rotate, then immediately deactivate the previous key
 (the one that was current until now) instead of waiting for the grace period. The new
-current key is never touched. Apps using credrot.client re-read the secret on their next
+current key is never touched. Apps using credrot.app.client re-read the secret on their next
 rejected call and carry on; anything else still holding the old key stops working.""",
         epilog="""\
 examples:
@@ -322,7 +323,7 @@ examples:
 Rehearse rotation end to end without an AWS account: start an embedded AWS emulator
 (moto, IAM authentication on), create a consumer exactly as the Pulumi component does
 (same policy documents), run the real rotation Lambda, and keep app workers calling AWS
-through credrot.client while it performs N rotations, a sweep with zero grace and a
+through credrot.app.client while it performs N rotations, a sweep with zero grace and a
 revoke. Prints progress on stderr and a report on stdout; fails (exit 3) on any failed app
 call or broken invariant.""",
         epilog="""\
@@ -453,7 +454,7 @@ def _revoke(args: argparse.Namespace) -> int:
             f"Deactivated the previous key {result.deactivated_key_id} of user"
             f" {result.user_name}: it no longer authenticates; {result.note}."
         )
-        print("Apps using credrot.client re-read the secret on their next rejected call.")
+        print("Apps using credrot.app.client re-read the secret on their next rejected call.")
     else:
         print(f"Deactivated no key: {result.note}.")
     return EXIT_OK
@@ -483,8 +484,17 @@ def _unstick(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _require_sandbox() -> None:
+    if importlib.util.find_spec("moto") is None:
+        raise CommandError(
+            "the rehearsal sandbox needs moto, which the app install leaves out: install"
+            ' the extra with `pip install "credrot[drill]"` (or, in a checkout, `make drill`)'
+        )
+
+
 def _drill(args: argparse.Namespace) -> int:
-    from credrot.drill import DrillConfig, format_report, run_drill
+    _require_sandbox()
+    from credrot.sandbox.drill import DrillConfig, format_report, run_drill
 
     config = DrillConfig(
         rotations=args.rotations,
@@ -506,7 +516,7 @@ def _drill(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import boto3
 
-    from credrot.credential_process import export
+    from credrot.app.credential_process import export
 
     operator_profile = args.operator_profile or os.environ.get("AWS_PROFILE")
     operator_profile = operator_profile or os.environ.get("AWS_DEFAULT_PROFILE")
@@ -564,9 +574,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _credential_process(args: argparse.Namespace) -> int:
-    from credrot import self_read
-    from credrot.credential_process import process_output
-    from credrot.key_cache import KeyCache, default_cache_path
+    from credrot.app import self_read
+    from credrot.app.credential_process import process_output
+    from credrot.app.key_cache import KeyCache, default_cache_path
 
     cache = KeyCache(args.cache or default_cache_path(args.secret_id))
     read = self_read.read_with_ambient if args.ambient else self_read.read_with_key

@@ -7,7 +7,7 @@ Manager permissions against ``"*"`` only, so a policy scoped to an exact ARN is 
 for that ARN. Each principal whose policy is scoped that way also gets an inline policy
 ``EmulatorOnlyResourceWildcard`` with the same actions on ``"*"``, keeping any
 ``aws:SourceIp`` condition (the emulator evaluates it against the caller's address, see
-``credrot.emulator``). S3 statements need no such allowance (moto matches S3 resources).
+``credrot.sandbox.emulator``). S3 statements need no such allowance (moto matches S3 resources).
 Least privilege is proven by the policy tests, not here.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from components import contract, iam_policies
 from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
-from credrot.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
+from credrot.sandbox.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
 
 __all__ = [
     "BOOTSTRAP_LABEL",

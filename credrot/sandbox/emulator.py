@@ -25,7 +25,7 @@ moto keeps one global state per process: only one Emulator may run at a time, an
 ``boto3.DEFAULT_SESSION`` are the Lambda's (as in Lambda's runtime): code running meanwhile
 in other threads must use explicit clients (``emulator.client``), not ``boto3.client``.
 Set-up helpers that create a consumer like the Pulumi component does live in
-``credrot.provision``.
+``credrot.sandbox.provision``.
 
 Typical use::
 
