@@ -55,7 +55,7 @@ from moto import mock_aws
 
 from bench.common import sealed_aws
 from components.iam_policies import lambda_assume_role_policy
-from credrot.operator import operations
+from credrot.ops import operations
 from credrot.sandbox.emulator import apply_aws_rotation_rule, patched_environ
 from rotation_lambda import propagation
 from rotation_lambda.handler import lambda_handler

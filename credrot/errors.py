@@ -13,7 +13,7 @@ class CredentialError(CredrotError):
 
 
 class CommandError(CredrotError):
-    """An operator command failed; ``exit_code`` is what ``python -m credrot`` returns."""
+    """An operator command failed; ``exit_code`` is what ``credrot`` returns."""
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)

@@ -7,9 +7,13 @@
 How it stays correct while the key rotates underneath the app:
 
 - The credentials are botocore refreshable credentials attached to the session. They re-read
-  the secret's AWSCURRENT value once per refresh window (15 minutes by default, far inside
-  the 24 h during which the rotation keeps the previous key working). Every thread waits for
-  that one read: at most one GetSecretValue per window, however many calls and threads.
+  the secret's AWSCURRENT value about once per refresh window (15 minutes by default, far
+  inside the 24 h during which the rotation keeps the previous key working). Every thread
+  waits for that one read: at most one GetSecretValue per window, however many calls and
+  threads.
+- A fleet started together must not re-read in lockstep: the first re-read comes after a
+  random part of the window (the sessions of one process evenly spread over it), each later
+  one after the window ±20%. Reads back off on throttling (botocore's adaptive retry mode).
 - A call rejected because the key is stale (deleted or deactivated after a rotation or a
   revoke) re-reads the secret at once and is retried once, re-signed with the new key. Threads
   failing with the same stale key share one re-read.
@@ -20,7 +24,7 @@ How it stays correct while the key rotates underneath the app:
 Secret material never appears in logs, exceptions or ``repr()``.
 
 Outside AWS, with no identity that could read the secret, ``session(ARN, self_read=True)``
-reads it with the key itself, starting from the key cache that ``python -m credrot export``
+reads it with the key itself, starting from the key cache that ``credrot export``
 seeded (``credrot.app.self_read``, ``credrot.app.key_cache``); the consumer needs ``selfRead``.
 Processes sharing the cache (other sessions, the credential_process of any SDK) refresh it
 once per window between them.
@@ -28,15 +32,19 @@ once per window between them.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
+import random
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.credentials import DeferredRefreshableCredentials, ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
@@ -64,6 +72,36 @@ DEFAULT_REFRESH_SECONDS = 900.0
 AUTH_FAILURE_CODES = REJECTED_KEY_CODES
 
 _RETRIED = "credrot_retried_after_refresh"
+# Each refresh window is the configured one ±20%: sessions drift apart instead of staying
+# in step.
+JITTER = 0.2
+# botocore's adaptive mode backs off (and rate-limits the client) when AWS throttles.
+READ_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 5})
+# The first re-read of successive sessions in this process: the golden-ratio sequence from a
+# random start, so sessions created together cover the window evenly (and processes differ).
+_GOLDEN = (math.sqrt(5) - 1) / 2
+_first_refresh_draws = (
+    (start + index * _GOLDEN) % 1.0 for start in [random.random()] for index in itertools.count()
+)
+_draw_lock = threading.Lock()
+
+
+def refresh_delay(window: float, draw: float, *, first: bool) -> float:
+    """Seconds until the next read, from ``draw`` in [0, 1): the first re-read anywhere in
+    (0, window], later ones window ±``JITTER``."""
+    if first:
+        return window * (1.0 - draw)
+    return window * (1.0 - JITTER + 2 * JITTER * draw)
+
+
+def _now() -> datetime:
+    """The clock refresh windows are measured with (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def _first_refresh_draw() -> float:
+    with _draw_lock:
+        return next(_first_refresh_draws)
 
 
 class _RedactedReadOnlyCredentials(ReadOnlyCredentials):  # type: ignore[misc]
@@ -88,11 +126,24 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
     _mandatory_refresh_timeout = 0
     _frozen_credentials: Any
 
-    def __init__(self, secret_id: str, secrets_client: Any, refresh_seconds: float) -> None:
-        super().__init__(refresh_using=self._read_secret, method="credrot-secret")
+    def __init__(
+        self,
+        secret_id: str,
+        secrets_client: Any,
+        refresh_seconds: float,
+        *,
+        time_fetcher: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        clock = time_fetcher or (lambda: _now())
+        super().__init__(
+            refresh_using=self._read_secret, method="credrot-secret", time_fetcher=clock
+        )
         self._secret_id = secret_id
         self._secrets_client = secrets_client
         self._refresh_window = timedelta(seconds=refresh_seconds)
+        self._rng = rng or random.Random()
+        self._reads = 0
         # The credentials each thread signed its latest request with, so that an auth
         # failure refreshes only if those credentials are still the current ones.
         self._used = threading.local()
@@ -152,13 +203,17 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         if not record.has_key:
             raise CredentialError(
                 f"secret {self._secret_id} holds no access key yet: rotation has not minted a"
-                f" key yet; run `python -m credrot rotate {self._secret_id}` or wait for the"
+                f" key yet; run `credrot rotate {self._secret_id}` or wait for the"
                 " first rotation"
             )
         return record
 
     def _metadata(self, access_key: str | None, secret_key: str | None) -> dict[str, Any]:
-        expiry = datetime.now(UTC) + self._refresh_window
+        first = self._reads == 0
+        self._reads += 1
+        draw = _first_refresh_draw() if first else self._rng.random()
+        window = self._refresh_window.total_seconds()
+        expiry = self._time_fetcher() + timedelta(seconds=refresh_delay(window, draw, first=first))
         return {
             "access_key": access_key,
             "secret_key": secret_key,
@@ -260,10 +315,10 @@ def session(
     ``retry_on_auth_failure``: refresh and retry once when AWS rejects a stale key
     (disable only to demonstrate why it matters).
     ``self_read``: for a workload outside AWS: read the secret with the key itself, from
-    the key cache at ``cache_path`` (default: where ``python -m credrot export`` puts it),
+    the key cache at ``cache_path`` (default: where ``credrot export`` puts it),
     which must have been seeded; the consumer needs ``selfRead``. A LockedOutError (a
     CredentialError) means the cached key was retired before it could be refreshed: an
-    operator re-seeds with ``python -m credrot export``.
+    operator re-seeds with ``credrot export``.
 
     The secret is first read on the first AWS call; CredentialError (raised from that call)
     explains a secret with no key yet or a malformed value. Create clients from the session
@@ -299,7 +354,9 @@ def _secret_credentials(
 ) -> SecretCredentials:
     if secrets_client is None:
         try:
-            secrets_client = boto3.session.Session(region_name=region).client("secretsmanager")
+            secrets_client = boto3.session.Session(region_name=region).client(
+                "secretsmanager", config=READ_RETRIES
+            )
         except NoRegionError:
             raise CredentialError(
                 f"no AWS region for secret {secret_id}: pass its ARN or region_name=, or set"

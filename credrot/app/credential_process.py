@@ -1,12 +1,12 @@
 """Rotated keys for any AWS SDK outside AWS, through ``credential_process`` in ~/.aws/config.
 
-Two commands (wired in ``credrot.operator.cli``):
+Two commands (wired in ``credrot.ops.cli``):
 
-- ``python -m credrot export SECRET --profile NAME``: the operator's one-time seeding, with
+- ``credrot export SECRET --profile NAME``: the operator's one-time seeding, with
   the operator's own credentials. Reads AWSCURRENT, seeds the workload's key cache
   (``credrot.app.key_cache``), writes ``[profile NAME]`` with a ``credential_process`` line into
   the AWS config file, and checks that the key can read its own secret from this host.
-- ``python -m credrot credential-process --secret-id ARN --cache PATH``: what every SDK runs.
+- ``credrot credential-process --secret-id ARN --cache PATH``: what every SDK runs.
   Prints ``{"Version": 1, "AccessKeyId", "SecretAccessKey", "Expiration"}`` from the cache;
   after the refresh window it first re-reads the secret with the cached key (self-read).
 
@@ -327,7 +327,7 @@ def export(
     if not record.has_key:
         raise CommandError(
             f"secret {arn} holds no access key yet (bootstrap value): rotation has not minted"
-            f" one; run `python -m credrot rotate {arn}` first, then export again"
+            f" one; run `credrot rotate {arn}` first, then export again"
         )
     assert record.access_key_id is not None and record.secret_access_key is not None
     region = region or region_of(arn)

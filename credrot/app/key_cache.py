@@ -1,8 +1,8 @@
 """A workload's local copy of its rotated key: one JSON file, readable by its owner only.
 
 Used where a workload outside AWS refreshes its key with the key itself (self-read): by
-``python -m credrot credential-process`` and by ``credrot.app.client.session(self_read=True)``.
-``python -m credrot export`` seeds it once with the operator's credentials.
+``credrot credential-process`` and by ``credrot.app.client.session(self_read=True)``.
+``credrot export`` seeds it once with the operator's credentials.
 
 - The file is created with mode 0600 in one ``os.open`` (never widened by a later chmod)
   and replaced atomically: a temporary file in the same directory, fsync, ``os.replace``,

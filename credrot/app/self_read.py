@@ -7,7 +7,7 @@ at most once per refresh window however many processes ask (``credrot.app.key_ca
 ``read_with_key`` and ``read_with_ambient`` are the two ways of reading.
 
 Failures are typed so that callers can say what to do: ``LockedOutError`` (the cached key no
-longer authenticates: an operator must re-seed with ``python -m credrot export``),
+longer authenticates: an operator must re-seed with ``credrot export``),
 ``SelfReadDeniedError`` (the key works but may not read its secret from here),
 ``SecretUnreachableError`` (no answer from Secrets Manager). None carries secret material.
 """
@@ -47,7 +47,12 @@ REJECTED_KEY_CODES = frozenset(
 )
 _XML_CODE = re.compile(r"<Code>(?P<code>[^<]+)</Code>")
 _XML_MESSAGE = re.compile(r"<Message>(?P<message>[^<]*)</Message>")
-_CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 3}}
+_CLIENT_CONFIG = {
+    "connect_timeout": 5,
+    "read_timeout": 10,
+    # adaptive: backs off (and rate-limits this client) when AWS throttles.
+    "retries": {"mode": "adaptive", "max_attempts": 3},
+}
 
 Reader = Callable[[CachedKey], KeyRecord]
 
@@ -70,7 +75,7 @@ class SecretUnreachableError(CredentialError):
 
 def reseed_command(secret_id: str, profile: str | None) -> str:
     """The operator's command that seeds (or re-seeds) the cache and the profile."""
-    return f"python -m credrot export {secret_id} --profile {profile or '<profile>'}"
+    return f"credrot export {secret_id} --profile {profile or '<profile>'}"
 
 
 def current_key(
@@ -257,6 +262,6 @@ def _read(client: Any, secret_id: str, key: CachedKey | None, *, profile: str | 
     if not record.has_key:
         raise CredentialError(
             f"secret {secret_id} holds no access key (bootstrap value): rotation has not"
-            f" minted one yet; run `python -m credrot rotate {secret_id}`"
+            f" minted one yet; run `credrot rotate {secret_id}`"
         )
     return record

@@ -12,8 +12,8 @@ regularly hold a key that a rotation deletes, a sweep or a revoke deactivates: o
 client's refresh-and-retry on a rejected key keeps their calls from failing.
 
 Process workers stand for apps outside AWS: they authenticate through an AWS profile whose
-``credential_process`` is ``python -m credrot credential-process`` (seeded with
-``python -m credrot export`` into a temporary AWS config file), with botocore's own
+``credential_process`` is ``credrot credential-process`` (seeded with
+``credrot export`` into a temporary AWS config file), with botocore's own
 credential-process provider, and refresh by self-read (the consumer has ``selfRead`` from
 the emulator's address). They run in a phase of their own after the sweep, with rotations
 spaced as in production: longer apart than their refresh window (the drill waits until they
@@ -48,8 +48,8 @@ from credrot.app.credential_process import export
 from credrot.app.key_cache import KeyCache
 from credrot.app.self_read import LockedOutError, current_key, read_with_key
 from credrot.errors import CredentialError
-from credrot.operator import operations
-from credrot.operator.health import CURRENT, PENDING, key_rows
+from credrot.ops import operations
+from credrot.ops.health import CURRENT, PENDING, key_rows
 from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
 from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
 

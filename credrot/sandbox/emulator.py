@@ -12,6 +12,9 @@ and patches moto where it differs from AWS in ways rotation depends on:
   isn't complete"), as AWS does; moto would silently drop the label.
 - With ``reject_inactive_keys`` (default), IAM authentication rejects Inactive keys like AWS
   does; moto only rejects deleted keys.
+- What the handler logs (its ``rotation_lambda`` logger), and the error of a failed
+  invocation, goes to CloudWatch Logs in Lambda's default group ``/aws/lambda/<function>``,
+  where ``credrot rotate`` looks for a failing rotation's cause.
 - IAM authentication evaluates ``IpAddress``/``NotIpAddress`` conditions on ``aws:SourceIp``
   against the caller's address (always 127.0.0.1 here, ``CALLER_CIDR``); moto ignores them.
   A statement whose source-IP condition does not hold does not apply, as on AWS.
@@ -38,6 +41,7 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -71,6 +75,8 @@ CALLER_CIDR = "127.0.0.1/32"
 DEFAULT_REGION = "us-east-1"
 OPERATOR_USER = "emulator-operator"
 STEP_NAMES = ("createSecret", "setSecret", "testSecret", "finishSecret")
+FUNCTION_LOGGER = "rotation_lambda"
+LOG_STREAM = "emulator"
 
 LambdaHandler = Callable[[Any, Any], Any]
 
@@ -207,6 +213,7 @@ class Emulator:
         self._werkzeug_level: int | None = None
         self._sessions: dict[AccessKeyPair, boto3.Session] = {}
         self._sessions_lock = threading.Lock()
+        self._log_groups: set[str] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -273,6 +280,7 @@ class Emulator:
             self._werkzeug_level = None
         self._containers.clear()
         self._sessions.clear()
+        self._log_groups.clear()
         with _active_lock:
             if _active is self:
                 _active = None
@@ -451,6 +459,9 @@ class Emulator:
         started = time.perf_counter()
         result: Any = None
         with self._invoke_lock:
+            captured = _LogCapture()
+            function_logger = logging.getLogger(FUNCTION_LOGGER)
+            function_logger.addHandler(captured)
             try:
                 self._take_fault(invocation)
                 with self._lambda_environment(function) as calls:
@@ -466,14 +477,35 @@ class Emulator:
                 invocation.error = f"{type(error).__name__}: {error}"
                 if invocation.token and invocation.step in STEP_NAMES:
                     self._failed_tokens.add(invocation.token)
+                captured.lines.append((int(time.time() * 1000), f"[ERROR] {invocation.error}"))
+            finally:
+                function_logger.removeHandler(captured)
             invocation.seconds = time.perf_counter() - started
             self._invocations.append(invocation)
+            self._write_function_logs(function.function_name, captured.lines)
         if invocation.error is not None:
             error_type, _, message = invocation.error.partition(": ")
             return _error_payload(response_headers, error_type, message)
         encoded = json.dumps(result, default=str).encode("utf-8")
         response_headers["Content-Length"] = str(len(encoded))
         return encoded
+
+    def _write_function_logs(self, function_name: str, lines: list[tuple[int, str]]) -> None:
+        """Append ``lines`` to the function's log group, as Lambda's runtime would."""
+        if not lines:
+            return
+        group = f"/aws/lambda/{function_name}"
+        logs = self.client("logs")
+        if group not in self._log_groups:
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+            logs.create_log_stream(logGroupName=group, logStreamName=LOG_STREAM)
+            self._log_groups.add(group)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=LOG_STREAM,
+            logEvents=[{"timestamp": moment, "message": text} for moment, text in lines],
+        )
 
     def _take_fault(self, invocation: Invocation) -> None:
         for index, (step, error) in enumerate(self._faults):
@@ -671,9 +703,22 @@ def source_ip_condition_holds(condition: Any, source_ip: str) -> bool:
     return True
 
 
+class _LogCapture(logging.Handler):
+    """The function's log records during one invocation, as (epoch ms, text) lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(
+            (int(record.created * 1000), f"[{record.levelname}] {record.getMessage()}")
+        )
+
+
 def _import_rotation_handler() -> LambdaHandler:
     # rotation_lambda/ is packaged as the Lambda's code: importing it must not leave a
-    # __pycache__ there, even when PYTHONDONTWRITEBYTECODE is unset (python -m credrot drill).
+    # __pycache__ there, even when PYTHONDONTWRITEBYTECODE is unset (credrot drill).
     previous = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     try:

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -53,6 +54,29 @@ def shared_botocore_loader() -> Iterator[None]:
     botocore.session.create_loader = shared
     yield
     botocore.session.create_loader = original
+
+
+class FakeClock:
+    """The clock credrot sessions measure refresh windows with, moved by hand."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Sessions made during the test see this clock: windows end when the test says."""
+    import credrot.app.client
+
+    fake = FakeClock()
+    monkeypatch.setattr(credrot.app.client, "_now", fake)
+    return fake
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +209,16 @@ class Aws:
         )
         stages: dict[str, list[str]] = described["VersionIdsToStages"]
         return stages
+
+    def mark_current_since(self, consumer: Consumer, moment: datetime) -> str:
+        """Label AWSCURRENT ``credrot-current-since-<epoch>``, as the rotation function
+        records when its version became current; return the label."""
+        label = f"credrot-current-since-{int(moment.timestamp())}"
+        current = next(v for v, s in self.stages(consumer).items() if "AWSCURRENT" in s)
+        self.emulator.client("secretsmanager").update_secret_version_stage(
+            SecretId=consumer.secret_arn, VersionStage=label, MoveToVersionId=current
+        )
+        return label
 
     def reader_client(self, consumer: Consumer) -> tuple[Any, ReadCounter]:
         """The app's own Secrets Manager client (the reader identity) and its read counter."""

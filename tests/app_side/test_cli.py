@@ -1,4 +1,4 @@
-"""python -m credrot status/rotate/revoke/unstick against the emulator, in-process and as a
+"""credrot status/rotate/revoke/unstick against the emulator, in-process and as a
 real subprocess."""
 
 from __future__ import annotations
@@ -7,13 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.config import SelfRead
-from credrot.operator.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
+from credrot.ops.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
 from credrot.sandbox.provision import provision_consumer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -143,11 +144,12 @@ def test_status_flags_a_previous_key_still_active_past_its_grace(
 ) -> None:
     previous = aws.current_value(consumer)["AccessKeyId"]
     aws.rotate(consumer)
-    code, report = status_json(consumer, capsys, "--grace-hours", "0")
+    aws.mark_current_since(consumer, datetime.now(UTC) - timedelta(hours=2))
+    code, report = status_json(consumer, capsys, "--grace-hours", "1")
     assert code == EXIT_PROBLEMS
     problems = {p["code"]: p["message"] for p in report["problems"]}
     assert previous in problems["previous-key-past-grace"]
-    assert report["grace_hours"] == 0
+    assert report["grace_hours"] == 1
 
 
 def test_status_warns_when_the_key_may_read_its_own_secret_from_anywhere(

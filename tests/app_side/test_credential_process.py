@@ -26,7 +26,7 @@ from botocore.exceptions import CredentialRetrievalError
 
 from components.config import SelfRead
 from credrot.app.key_cache import default_cache_path
-from credrot.operator.cli import (
+from credrot.ops.cli import (
     EXIT_ERROR,
     EXIT_LOCKED_OUT,
     EXIT_OK,
@@ -54,7 +54,7 @@ class Workload:
         return default_cache_path(self.consumer.secret_arn)
 
     def export(self, *extra: str) -> tuple[int, str, str]:
-        """``python -m credrot export`` in-process, with the operator's credentials."""
+        """``credrot export`` in-process, with the operator's credentials."""
         self._capsys.readouterr()
         code = main(
             [
@@ -310,10 +310,7 @@ def test_a_workload_offline_until_its_key_is_retired_is_locked_out_with_the_rese
     assert ran.returncode == EXIT_LOCKED_OUT
     assert ran.stdout == ""
     assert "locked out" in ran.stderr and cached in ran.stderr
-    assert (
-        f"python -m credrot export {self_read_consumer.secret_arn} --profile {PROFILE}"
-        in ran.stderr
-    )
+    assert f"credrot export {self_read_consumer.secret_arn} --profile {PROFILE}" in ran.stderr
     use_profile(app, monkeypatch)
     with pytest.raises(CredentialRetrievalError, match="locked out"):
         app.session().client("sts").get_caller_identity()
@@ -389,7 +386,7 @@ def test_an_unseeded_cache_names_the_operators_command(tmp_path: Path) -> None:
         check=False,
     )
     assert ran.returncode == EXIT_ERROR
-    assert f"python -m credrot export {arn} --profile <profile>" in ran.stderr
+    assert f"credrot export {arn} --profile <profile>" in ran.stderr
     assert not cache.exists()
 
 
@@ -441,7 +438,7 @@ def test_export_refuses_a_secret_without_a_key_and_writes_nothing(
     app = workload(bootstrap_consumer)
     code, _, err = app.export()
     assert code == EXIT_ERROR
-    assert "holds no access key yet" in err and "python -m credrot rotate" in err
+    assert "holds no access key yet" in err and "credrot rotate" in err
     assert not app.config.exists() and not app.cache.exists()
 
 

@@ -61,7 +61,7 @@ def test_the_wheel_holds_credrot_the_lambda_and_the_pure_contract_modules_only(
     assert top == {"credrot", "rotation_lambda", "components", "credrot-0.1.0.dist-info"}
     components = {name.split("/", 1)[1] for name in names if name.startswith("components/")}
     assert components == COMPONENT_MODULES
-    assert {"credrot/app/client.py", "credrot/client.py", "credrot/operator/cli.py"} <= set(names)
+    assert {"credrot/app/client.py", "credrot/client.py", "credrot/ops/cli.py"} <= set(names)
     for name in names:
         assert "__pycache__" not in name and not name.endswith(".pyc"), name
         assert not name.startswith(("tests/", "bench/", "policy/", "pulumi", "moto")), name
@@ -86,7 +86,7 @@ def test_the_wheel_declares_boto3_and_botocore_and_moto_only_for_the_drill(wheel
     drill = [r for r in requires if "extra == 'drill'" in r or 'extra == "drill"' in r]
     assert len(drill) == 1 and drill[0].startswith("moto[server]")
     entry_points = zipfile.ZipFile(wheel).read("credrot-0.1.0.dist-info/entry_points.txt")
-    assert "credrot = credrot.operator.cli:main" in entry_points.decode()
+    assert "credrot = credrot.ops.cli:main" in entry_points.decode()
 
 
 def test_a_clean_venv_gets_nothing_but_credrot_and_boto3s_family(clean_venv: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components import iam_policies
-from credrot.operator.health import (
+from credrot.ops.health import (
     IamKey,
     Snapshot,
     UserPolicy,
@@ -22,7 +22,7 @@ from credrot.operator.health import (
     stuck_pending_version,
     to_json,
 )
-from credrot.operator.operations import rotation_state
+from credrot.ops.operations import rotation_state
 from credrot.sandbox.drill import percentiles
 from credrot.sandbox.provision import emulator_only_wildcard
 
@@ -105,7 +105,7 @@ def test_a_pending_label_on_another_version_is_a_stuck_rotation() -> None:
     assert list(problems) == ["stuck-pending"]
     assert "previous rotation isn't complete" in problems["stuck-pending"]
     assert "v3" in problems["stuck-pending"] and "AKIAPENDING" in problems["stuck-pending"]
-    assert "python -m credrot unstick ai-credential-rotation/bot" in problems["stuck-pending"]
+    assert "credrot unstick ai-credential-rotation/bot" in problems["stuck-pending"]
 
 
 def test_a_pending_label_on_the_current_version_is_a_finished_rotation() -> None:

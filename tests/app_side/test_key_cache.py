@@ -103,7 +103,7 @@ def test_files_are_created_owner_only_whatever_the_umask(tmp_path: Path) -> None
 
 
 def test_a_missing_cache_names_the_operators_seeding_command(tmp_path: Path) -> None:
-    with pytest.raises(NotSeededError, match=f"python -m credrot export {ARN} --profile"):
+    with pytest.raises(NotSeededError, match=f"credrot export {ARN} --profile"):
         current_key(KeyCache(tmp_path / "none.json"), ARN, 60, Reader())
 
 

@@ -1,6 +1,6 @@
 """Health of one rotated secret, decided from a snapshot of plain data (no AWS calls here).
 
-``credrot.operator.operations.take_snapshot`` gathers a ``Snapshot`` (DescribeSecret,
+``credrot.ops.operations.take_snapshot`` gathers a ``Snapshot`` (DescribeSecret,
 ListSecretVersionIds, the key ids recorded in the versions, the user's IAM keys);
 ``assess`` turns it into key rows and named problems; ``format_table`` and ``to_json``
 render the result. Only key ids ever reach a snapshot, never a secret access key.
@@ -9,6 +9,8 @@ render the result. Only key ids ever reach a snapshot, never a secret access key
 from __future__ import annotations
 
 import fnmatch
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +19,11 @@ CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 DEFAULT_GRACE = timedelta(hours=24)
 # NextRotationDate may be a rotation window away; flag only a clearly missed rotation.
 OVERDUE_AFTER = timedelta(days=1)
+# The rotation function labels the AWSCURRENT version with the moment it became current
+# (unix seconds, UTC): the previous key's grace counts from then.
+CURRENT_SINCE_PREFIX = "credrot-current-since-"
+_CURRENT_SINCE = re.compile(re.escape(CURRENT_SINCE_PREFIX) + r"(\d{1,12})")
+UNKNOWN_SINCE = "unknown, counted as in grace"
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,25 @@ class Health:
         return tuple(p for p in self.problems if p.severity == "warning")
 
 
+def current_since(stages: Iterable[str]) -> datetime | None:
+    """When a version became AWSCURRENT, from its ``credrot-current-since-<epoch>`` label
+    (the latest, if several); None when it carries none: the moment is unknown."""
+    moments = [int(match[1]) for stage in stages if (match := _CURRENT_SINCE.fullmatch(stage))]
+    return datetime.fromtimestamp(max(moments), UTC) if moments else None
+
+
+def previous_key_retires_at(since: datetime | None, grace: timedelta) -> datetime | None:
+    """When the previous key's grace ends; None when unknown (then it counts as in grace)."""
+    return since + grace if since is not None else None
+
+
+def previous_key_in_grace(since: datetime | None, grace: timedelta, now: datetime) -> bool:
+    """Whether the previous key is still inside its grace. An unknown moment counts as in
+    grace: retiring a key too late is safe, too early cuts off apps."""
+    retires_at = previous_key_retires_at(since, grace)
+    return retires_at is None or now < retires_at
+
+
 def stuck_pending_version(version_stages: dict[str, list[str]]) -> str | None:
     """The version carrying AWSPENDING without AWSCURRENT: an unfinished rotation."""
     for version_id, stages in version_stages.items():
@@ -198,7 +224,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
                 "no-current-version",
                 "the secret has no AWSCURRENT version: put the bootstrap value"
                 f' {{"UserName": "<user>"}} (`pulumi up` does), then run'
-                f" `python -m credrot rotate {name}`",
+                f" `credrot rotate {name}`",
             )
         )
     elif current.malformed:
@@ -215,7 +241,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
             Problem(
                 "no-key-yet",
                 "rotation has not minted a key yet (bootstrap value): run"
-                f" `python -m credrot rotate {name}` or wait for the first rotation",
+                f" `credrot rotate {name}` or wait for the first rotation",
             )
         )
 
@@ -231,7 +257,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
                 f"previous rotation isn't complete: version {stuck.version_id} is AWSPENDING"
                 f" but not AWSCURRENT{since} ({held}); every RotateSecret fails until it is"
                 " cleared. Unless a rotation is running right now, read the rotation"
-                f" function's logs, then run `python -m credrot unstick {name}`",
+                f" function's logs, then run `credrot unstick {name}`",
             )
         )
 
@@ -282,7 +308,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
             Problem(
                 "rotation-overdue",
                 f"the rotation due {_when(snapshot.next_rotation)} has not happened: read the"
-                f" rotation function's logs, then run `python -m credrot rotate {name}`",
+                f" rotation function's logs, then run `credrot rotate {name}`",
             )
         )
     return Health(snapshot, rows, tuple(problems), grace)
@@ -344,7 +370,7 @@ def _key_problems(snapshot: Snapshot, rows: tuple[KeyRow, ...], grace: timedelta
             Problem(
                 "current-key-missing",
                 f"the AWSCURRENT key {current.access_key_id} no longer exists in IAM: apps"
-                f" cannot authenticate; run `python -m credrot rotate {snapshot.secret_name}`",
+                f" cannot authenticate; run `credrot rotate {snapshot.secret_name}`",
             )
         )
     elif current is not None and current.status == "Inactive":
@@ -352,7 +378,7 @@ def _key_problems(snapshot: Snapshot, rows: tuple[KeyRow, ...], grace: timedelta
             Problem(
                 "current-key-inactive",
                 f"the AWSCURRENT key {current.access_key_id} is Inactive: apps cannot"
-                f" authenticate; run `python -m credrot rotate {snapshot.secret_name}` (or"
+                f" authenticate; run `credrot rotate {snapshot.secret_name}` (or"
                 " reactivate it if it was deactivated by mistake)",
             )
         )
@@ -372,19 +398,18 @@ def _key_problems(snapshot: Snapshot, rows: tuple[KeyRow, ...], grace: timedelta
 
     previous = by_role.get("previous")
     current_version = snapshot.version_with(CURRENT)
-    promoted = current_version.created if current_version else None
-    promoted = promoted or snapshot.last_rotated
+    since = current_since(current_version.stages) if current_version else None
     if (
         previous is not None
         and previous.status == "Active"
-        and promoted is not None
-        and snapshot.taken_at - promoted > grace
+        and not previous_key_in_grace(since, grace, snapshot.taken_at)
     ):
+        assert since is not None
         problems.append(
             Problem(
                 "previous-key-past-grace",
                 f"the previous key {previous.access_key_id} is still Active"
-                f" {_age(snapshot.taken_at - promoted)} after the last rotation (grace"
+                f" {_age(snapshot.taken_at - since)} after it stopped being current (grace"
                 f" {_hours(grace)}): the RetirePreviousKey sweep has not run or failed; read"
                 " its logs, or deactivate it now: `aws iam update-access-key --user-name"
                 f" {user} --access-key-id {previous.access_key_id} --status Inactive`",
@@ -413,8 +438,11 @@ def format_table(health: Health) -> str:
         f"Last      {_when_relative(snap.last_rotated, now)}",
         f"Next      {_when_relative(snap.next_rotation, now)}",
         f"Grace     {_hours(health.grace)} (the previous key stays Active this long)",
-        "",
     ]
+    retirement = previous_key_retirement(health)
+    if retirement is not None:
+        lines.append(f"Previous  {retirement}")
+    lines.append("")
     if health.keys:
         table = [("ROLE", "KEY ID", "STATUS", "AGE", "VERSION")]
         for row in health.keys:
@@ -439,6 +467,19 @@ def format_table(health: Health) -> str:
     return "\n".join(lines)
 
 
+def previous_key_retirement(health: Health) -> str | None:
+    """ "previous key <id> retires at <time>" for an Active previous key (None otherwise)."""
+    previous = next((row for row in health.keys if row.role == "previous"), None)
+    if previous is None or previous.status != "Active":
+        return None
+    current = health.snapshot.version_with(CURRENT)
+    retires_at = previous_key_retires_at(
+        current_since(current.stages) if current else None, health.grace
+    )
+    when = _when_relative(retires_at, health.snapshot.taken_at) if retires_at else UNKNOWN_SINCE
+    return f"previous key {previous.access_key_id} retires at {when}"
+
+
 def to_json(health: Health) -> dict[str, Any]:
     """The same content as ``format_table``, as JSON-serialisable data."""
     snap = health.snapshot
@@ -446,6 +487,11 @@ def to_json(health: Health) -> dict[str, Any]:
 
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
+
+    current = snap.version_with(CURRENT)
+    retires_at = previous_key_retires_at(
+        current_since(current.stages) if current else None, health.grace
+    )
 
     return {
         "secret": {"name": snap.secret_name, "arn": snap.secret_arn},
@@ -469,6 +515,9 @@ def to_json(health: Health) -> dict[str, Any]:
             for row in health.keys
         ],
         "grace_hours": health.grace.total_seconds() / 3600,
+        "current_since": iso(current_since(current.stages) if current else None),
+        "previous_key_retires_at": iso(retires_at),
+        "previous_key_retirement": previous_key_retirement(health),
         "healthy": health.healthy,
         "problems": [{"code": p.code, "message": p.message} for p in health.errors],
         "warnings": [{"code": p.code, "message": p.message} for p in health.warnings],

@@ -1,4 +1,4 @@
-"""``python -m credrot``: operate rotated access keys, and rehearse rotation with the drill.
+"""``credrot``: operate rotated access keys, and rehearse rotation with the drill.
 
 AWS access comes from the usual places (AWS_PROFILE or --profile, AWS_REGION or --region or
 the secret's ARN, AWS_ENDPOINT_URL); the drill needs none of them. Output names keys by id
@@ -30,7 +30,7 @@ from botocore.exceptions import (
 )
 
 from credrot.errors import CommandError, CredrotError
-from credrot.operator import health, operations
+from credrot.ops import health, operations
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -66,12 +66,12 @@ or name.
 
 EXAMPLES = """\
 examples:
-  python -m credrot drill                       # rehearse rotation, no AWS account needed
-  python -m credrot status arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf
-  python -m credrot rotate ai-credential-rotation/bot --region eu-west-1
-  python -m credrot revoke ai-credential-rotation/bot   # a key leaked
-  AWS_PROFILE=ops python -m credrot unstick ai-credential-rotation/bot
-  python -m credrot export ai-credential-rotation/bot --profile bot   # workload outside AWS
+  credrot drill                       # rehearse rotation, no AWS account needed
+  credrot status arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf
+  credrot rotate ai-credential-rotation/bot --region eu-west-1
+  credrot revoke ai-credential-rotation/bot   # a key leaked
+  AWS_PROFILE=ops credrot unstick ai-credential-rotation/bot
+  credrot export ai-credential-rotation/bot --profile bot   # workload outside AWS
 """
 
 
@@ -125,9 +125,9 @@ the last and next rotation, and name each problem found:
 Exit code 3 when there is a problem, 0 when healthy.""",
         epilog="""\
 examples:
-  python -m credrot status ai-credential-rotation/bot
-  python -m credrot status ai-credential-rotation/bot --json | jq .problems
-  python -m credrot status ai-credential-rotation/bot --grace-hours 48
+  credrot status ai-credential-rotation/bot
+  credrot status ai-credential-rotation/bot --json | jq .problems
+  credrot status ai-credential-rotation/bot --grace-hours 48
 
 """
         + EXIT_CODES,
@@ -141,7 +141,7 @@ examples:
         " PREVIOUS_KEY_GRACE_HOURS if readable, else 24)",
     )
 
-    commands.add_parser(
+    rotate = commands.add_parser(
         "rotate",
         parents=[secret, wait, aws],
         formatter_class=_Formatter,
@@ -150,17 +150,26 @@ examples:
 Start a rotation now (RotateSecret with the secret's own rotation function) and wait until
 the new version is AWSCURRENT, showing progress on stderr. The previous key stays Active
 for the grace period, so running apps keep working. Refuses to start while a previous
-rotation is stuck (see `unstick`).""",
+rotation is stuck (see `unstick`), and while the previous key is still Active inside its
+grace (the rotation would delete it) unless --force. A failing rotation is reported with
+the function's error as soon as it shows, not at --timeout.""",
         epilog="""\
 examples:
-  python -m credrot rotate ai-credential-rotation/bot
-  python -m credrot rotate ai-credential-rotation/bot --timeout 600
+  credrot rotate ai-credential-rotation/bot
+  credrot rotate ai-credential-rotation/bot --timeout 600
+  credrot rotate ai-credential-rotation/bot --force --json
 
 """
         + EXIT_CODES,
     )
+    rotate.add_argument(
+        "--force",
+        action="store_true",
+        help="rotate even while the previous key is inside its grace: deactivate it first",
+    )
+    rotate.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    commands.add_parser(
+    revoke = commands.add_parser(
         "revoke",
         parents=[secret, wait, aws],
         formatter_class=_Formatter,
@@ -168,16 +177,19 @@ examples:
         description="""\
 The emergency path for a leaked key: rotate, then immediately deactivate the previous key
 (the one that was current until now) instead of waiting for the grace period. The new
-current key is never touched. Apps using credrot.app.client re-read the secret on their next
-rejected call and carry on; anything else still holding the old key stops working.""",
+current key is never touched. A key still in its grace from an earlier rotation, which
+this rotation must delete, is deactivated first. Apps using credrot.client re-read the
+secret on their next rejected call and carry on; anything else still holding the old key
+stops working.""",
         epilog="""\
 examples:
-  python -m credrot revoke ai-credential-rotation/bot
-  python -m credrot status ai-credential-rotation/bot   # check the result
+  credrot revoke ai-credential-rotation/bot
+  credrot status ai-credential-rotation/bot   # check the result
 
 """
         + EXIT_CODES,
     )
+    revoke.add_argument("--json", action="store_true", help="print the result as JSON")
 
     unstick = commands.add_parser(
         "unstick",
@@ -191,9 +203,9 @@ recorded, which the next rotation deletes. Refuses a pending version younger tha
 --min-age-minutes (a rotation may still be running) unless --force.""",
         epilog="""\
 examples:
-  python -m credrot unstick ai-credential-rotation/bot
-  python -m credrot unstick ai-credential-rotation/bot --force && \\
-    python -m credrot rotate ai-credential-rotation/bot
+  credrot unstick ai-credential-rotation/bot
+  credrot unstick ai-credential-rotation/bot --force && \\
+    credrot rotate ai-credential-rotation/bot
 
 """
         + EXIT_CODES,
@@ -227,9 +239,9 @@ Then checks that the key can read its own secret from this host (exit 3 if not).
 key ids only. Run it again to re-seed a workload that was locked out.""",
         epilog="""\
 examples:
-  python -m credrot export arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf \\
+  credrot export arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf \\
     --profile bot
-  python -m credrot export ai-credential-rotation/bot --profile bot --operator-profile ops
+  credrot export ai-credential-rotation/bot --profile bot --operator-profile ops
   AWS_PROFILE=bot python my_agent.py      # any SDK, any language
 
 """
@@ -290,7 +302,7 @@ Manager unreachable after the window: the SDK keeps the credentials it has until
 Expiration, then fails).""",
         epilog="""\
 examples:
-  python -m credrot credential-process --secret-id ARN --cache ~/.cache/credrot/bot.json
+  credrot credential-process --secret-id ARN --cache ~/.cache/credrot/bot.json
 
 """
         + EXIT_CODES,
@@ -328,9 +340,9 @@ revoke. Prints progress on stderr and a report on stdout; fails (exit 3) on any 
 call or broken invariant.""",
         epilog="""\
 examples:
-  python -m credrot drill
-  python -m credrot drill --rotations 20 --workers 8 --json drill-report.json
-  python -m credrot drill --no-auth-retry    # see why the client's retry matters
+  credrot drill
+  credrot drill --rotations 20 --workers 8 --json drill-report.json
+  credrot drill --no-auth-retry    # see why the client's retry matters
 
 """
         + EXIT_CODES,
@@ -424,8 +436,27 @@ def _status(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     aws = _session(args)
+    lambda_client = aws.client("lambda")
+    sm = aws.client("secretsmanager")
     with Spinner(f"rotating {args.secret}"):
-        result = operations.rotate(aws.client("secretsmanager"), args.secret, timeout=args.timeout)
+        result = operations.rotate(
+            sm,
+            args.secret,
+            timeout=args.timeout,
+            iam=aws.client("iam"),
+            grace=_grace_of(sm, lambda_client, args.secret),
+            force=args.force,
+            logs=aws.client("logs"),
+            lambda_client=lambda_client,
+        )
+    if args.json:
+        print(json.dumps(_rotation_json(result), indent=2))
+        return EXIT_OK
+    if result.deactivated_first:
+        print(
+            f"Deactivated the previous key {result.deactivated_first} first (--force): it was"
+            " still Active inside its grace and the rotation deletes it."
+        )
     print(f"Rotated {args.secret} in {result.seconds:.1f} s.")
     print(f"  current key   {result.current_key_id}  (version {result.token})")
     if result.previous_key_id:
@@ -438,12 +469,35 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     aws = _session(args)
+    lambda_client = aws.client("lambda")
+    sm = aws.client("secretsmanager")
     with Spinner(f"revoking: rotating {args.secret}"):
         result = operations.revoke(
-            aws.client("secretsmanager"),
+            sm,
             aws.client("iam"),
             args.secret,
             timeout=args.timeout,
+            grace=_grace_of(sm, lambda_client, args.secret),
+            logs=aws.client("logs"),
+            lambda_client=lambda_client,
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **_rotation_json(result.rotation),
+                    "user": result.user_name,
+                    "deactivated_key_id": result.deactivated_key_id,
+                    "note": result.note,
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if result.rotation.deactivated_first:
+        print(
+            f"Deactivated the earlier previous key {result.rotation.deactivated_first} first:"
+            " it was still inside its grace and the rotation deletes it."
         )
     print(
         f"Rotated {args.secret} in {result.rotation.seconds:.1f} s: the current key is now"
@@ -454,10 +508,27 @@ def _revoke(args: argparse.Namespace) -> int:
             f"Deactivated the previous key {result.deactivated_key_id} of user"
             f" {result.user_name}: it no longer authenticates; {result.note}."
         )
-        print("Apps using credrot.app.client re-read the secret on their next rejected call.")
+        print("Apps using credrot.client re-read the secret on their next rejected call.")
     else:
         print(f"Deactivated no key: {result.note}.")
     return EXIT_OK
+
+
+def _grace_of(sm: Any, lambda_client: Any, secret: str) -> timedelta:
+    """The rotation function's PREVIOUS_KEY_GRACE_HOURS (24 h if unreadable)."""
+    function_arn = sm.describe_secret(SecretId=secret).get("RotationLambdaARN")
+    return operations.grace_from_function(lambda_client, function_arn) or health.DEFAULT_GRACE
+
+
+def _rotation_json(result: operations.RotationResult) -> dict[str, Any]:
+    return {
+        "secret_arn": result.secret_arn,
+        "version_id": result.token,
+        "seconds": round(result.seconds, 3),
+        "current_key_id": result.current_key_id,
+        "previous_key_id": result.previous_key_id,
+        "deactivated_first": result.deactivated_first,
+    }
 
 
 def _unstick(args: argparse.Namespace) -> int:
@@ -475,7 +546,7 @@ def _unstick(args: argparse.Namespace) -> int:
     if result.key_id:
         print(
             f"It recorded key {result.key_id}, left for the next rotation to delete"
-            f" (`python -m credrot rotate {args.secret}` does it now)."
+            f" (`credrot rotate {args.secret}` does it now)."
         )
     elif result.has_value:
         print("Its value records no key: nothing was left behind.")
