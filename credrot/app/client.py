@@ -260,7 +260,7 @@ class SelfReadCredentials(SecretCredentials):
             self._cache,
             self._secret_id,
             self._refresh_window.total_seconds(),
-            lambda cached: read_with_key(cached, region=self._region),
+            lambda cached: read_with_key(cached, region=self._region, cache_path=self._cache.path),
             rejected_key_id=self._rejected_key_id,
         )
         return KeyRecord(key.user_name, key.access_key_id, key.secret_access_key)

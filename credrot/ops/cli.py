@@ -9,6 +9,7 @@ credentials an AWS SDK asked for (never its stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -29,7 +30,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from credrot.errors import CommandError, CredrotError
+from credrot.errors import CommandError, CredrotError, FileAccessError, describe_os_error
 from credrot.ops import health, operations
 
 EXIT_OK = 0
@@ -38,6 +39,7 @@ EXIT_USAGE = 2
 EXIT_PROBLEMS = 3
 EXIT_TIMEOUT = operations.EXIT_TIMEOUT
 EXIT_LOCKED_OUT = 5
+EXIT_FILE = 6
 EXIT_INTERRUPTED = 130
 
 # credrot.app.credential_process.DEFAULT_REFRESH_SECONDS, without importing it for every command.
@@ -52,6 +54,8 @@ exit codes:
   {EXIT_TIMEOUT}    rotate/revoke: the rotation did not finish within --timeout
   {EXIT_LOCKED_OUT}    credential-process: locked out, the cached key no longer works (re-seed
        with export)
+  {EXIT_FILE}    a file or directory could not be read or written (read-only, disk full, not
+       a directory, a directory given as a file, not a regular file): the message names it
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
 
@@ -393,13 +397,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or a usage error already printed by argparse
         return int(exit_.code or 0)
     try:
-        return int(COMMANDS[args.command](args))
+        code = int(COMMANDS[args.command](args))
+        # Output to a full disk or a closed pipe fails here, not at exit as a traceback.
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
     except CommandError as error:
         _error(str(error))
         return error.exit_code
+    except FileAccessError as error:
+        _error(str(error))
+        return EXIT_FILE
+    except OSError as error:
+        _error(explain_os_error(error))
+        _silence_stdout()
+        return EXIT_FILE
     except CredrotError as error:
         _error(str(error))
         return EXIT_ERROR
@@ -656,7 +670,7 @@ def _credential_process(args: argparse.Namespace) -> int:
             cache,
             args.secret_id,
             args.refresh_seconds,
-            lambda cached: read(cached, region=args.region),
+            lambda cached: read(cached, region=args.region, cache_path=cache.path),
         )
     except self_read.LockedOutError as error:
         _error(str(error))
@@ -740,6 +754,21 @@ def explain_botocore_error(error: BotoCoreError, args: Any = None) -> str:
     if isinstance(error, EndpointConnectionError):
         return f"{error}: check the network, the region and AWS_ENDPOINT_URL"
     return f"AWS client error: {error}"
+
+
+def explain_os_error(error: OSError) -> str:
+    """One line for an OS error: the path, what went wrong, in words."""
+    where = error.filename if error.filename is not None else "the standard output"
+    return describe_os_error("use", where, error)
+
+
+def _silence_stdout() -> None:
+    # stdout itself may be what failed (a full disk, a closed pipe): point it at /dev/null so
+    # that Python's flush at exit does not print a traceback.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _error(message: str) -> None:

@@ -47,12 +47,14 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -214,6 +216,7 @@ class Emulator:
         self._sessions: dict[AccessKeyPair, boto3.Session] = {}
         self._sessions_lock = threading.Lock()
         self._log_groups: set[str] = set()
+        self._files: tempfile.TemporaryDirectory[str] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -281,6 +284,9 @@ class Emulator:
         self._containers.clear()
         self._sessions.clear()
         self._log_groups.clear()
+        if self._files is not None:
+            self._files.cleanup()
+            self._files = None
         with _active_lock:
             if _active is self:
                 _active = None
@@ -345,13 +351,23 @@ class Emulator:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": creds.access_key_id,
             "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
-            # No ~/.aws files: a profile must not redirect anything to real AWS.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            # Not ~/.aws: a profile must not redirect anything to real AWS. Empty files of
+            # the emulator's own, never /dev/null: `credrot export` run in this environment
+            # writes a profile into AWS_CONFIG_FILE.
+            "AWS_CONFIG_FILE": str(self._aws_files() / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self._aws_files() / "credentials"),
         }
         if creds.session_token:
             variables["AWS_SESSION_TOKEN"] = creds.session_token
         return variables
+
+    def _aws_files(self) -> Path:
+        """A private directory holding the environment's (initially empty) AWS files."""
+        if self._files is None:
+            self._files = tempfile.TemporaryDirectory(prefix="credrot-emulator-")
+            for name in ("config", "credentials"):
+                (Path(self._files.name) / name).touch(mode=0o600)
+        return Path(self._files.name)
 
     @contextmanager
     def environ(self, credentials: AccessKeyPair | None = None) -> Iterator[dict[str, str]]:

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import pytest
 from botocore.exceptions import CredentialRetrievalError
 
 from components.config import SelfRead
-from credrot.app.key_cache import default_cache_path
+from credrot.app.key_cache import KeyCache, default_cache_path
 from credrot.ops.cli import (
     EXIT_ERROR,
     EXIT_LOCKED_OUT,
@@ -225,7 +227,7 @@ def test_within_the_window_no_aws_call_is_made_and_after_it_exactly_one(
     self_read_consumer: Any, workload: Any, secret_reads: list[str]
 ) -> None:
     app = workload(self_read_consumer)
-    assert app.export("--refresh-seconds", "2")[0] == EXIT_OK
+    assert app.export("--refresh-seconds", "600")[0] == EXIT_OK
     seeded = len(secret_reads)  # export's own read and its self-read check
     # Within the window the command never reaches AWS: an unreachable endpoint is fine.
     ran = app.run(AWS_ENDPOINT_URL=UNREACHABLE_ENDPOINT)
@@ -236,7 +238,10 @@ def test_within_the_window_no_aws_call_is_made_and_after_it_exactly_one(
     assert output["Expiration"].endswith("Z")
     assert len(secret_reads) == seeded
 
-    time.sleep(2.1)
+    cache = KeyCache(app.cache)
+    stored = cache.load()
+    assert stored is not None
+    cache.store(replace(stored, fetched_at=stored.fetched_at - timedelta(seconds=601)))
     runs = [app.run() for _ in range(3)]
     assert [r.returncode for r in runs] == [EXIT_OK] * 3
     assert len(secret_reads) == seeded + 1
@@ -386,7 +391,11 @@ def test_an_unseeded_cache_names_the_operators_command(tmp_path: Path) -> None:
         check=False,
     )
     assert ran.returncode == EXIT_ERROR
-    assert f"credrot export {arn} --profile <profile>" in ran.stderr
+    config = os.environ["AWS_CONFIG_FILE"]
+    assert (
+        f"credrot export {arn} --profile '<profile>' --cache {cache} --config-file {config}"
+        in ran.stderr
+    )
     assert not cache.exists()
 
 

@@ -152,8 +152,9 @@ def test_configuration_problems_are_named(changes: dict[str, object], code: str)
 
 
 def test_a_previous_key_still_active_after_the_grace_period_is_flagged() -> None:
+    since = f"credrot-current-since-{int((NOW - timedelta(hours=25)).timestamp())}"
     old_current = (
-        version("v2", "AWSCURRENT", key="AKIACURRENT", age=timedelta(hours=25)),
+        version("v2", "AWSCURRENT", since, key="AKIACURRENT", age=timedelta(hours=26)),
         version("v1", "AWSPREVIOUS", key="AKIAPREVIOUS", age=timedelta(days=30)),
     )
     assert codes(snapshot(versions=old_current)) == ["previous-key-past-grace"]
@@ -164,6 +165,8 @@ def test_a_previous_key_still_active_after_the_grace_period_is_flagged() -> None
     )
     assert codes(snapshot(versions=old_current, keys=deactivated)) == []
     assert codes(snapshot()) == []  # rotated an hour ago: within the grace
+    unlabelled = (replace(old_current[0], stages=("AWSCURRENT",)), old_current[1])
+    assert codes(snapshot(versions=unlabelled)) == []  # unknown: counted as in grace
 
 
 @pytest.mark.parametrize(
