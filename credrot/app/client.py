@@ -154,8 +154,24 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
     def get_frozen_credentials(self) -> Any:
         """The current credentials (refreshed first if the window is over)."""
         frozen = super().get_frozen_credentials()
+        if type(frozen) is not _RedactedReadOnlyCredentials:
+            frozen = self._redact(frozen)
         self._used.frozen = frozen
         return frozen
+
+    def _redact(self, frozen: Any) -> Any:
+        """Swap botocore's freshly published credentials for the redacted kind, once: under
+        the refresh lock and only if no refresh replaced them meanwhile (then the next call
+        redacts those)."""
+        redacted = _RedactedReadOnlyCredentials(*frozen)
+        if self._refresh_lock.acquire(blocking=False):
+            try:
+                if self._frozen_credentials is frozen:
+                    self._frozen_credentials = redacted
+                    return redacted
+            finally:
+                self._refresh_lock.release()
+        return frozen if self._frozen_credentials is not frozen else redacted
 
     def refresh_after_auth_failure(self) -> None:
         """Re-read the secret now, unless another thread did since this thread signed."""
@@ -164,10 +180,6 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
             if failed is not None and self._frozen_credentials is not failed:
                 return
             self._protected_refresh(is_mandatory=True)
-
-    def _publish_refresh(self) -> None:
-        super()._publish_refresh()
-        self._frozen_credentials = _RedactedReadOnlyCredentials(*self._frozen_credentials)
 
     def _read_secret(self) -> dict[str, Any]:
         try:
