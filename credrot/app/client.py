@@ -12,8 +12,10 @@ How it stays correct while the key rotates underneath the app:
   waits for that one read: at most one GetSecretValue per window, however many calls and
   threads.
 - A fleet started together must not re-read in lockstep: the first re-read comes after a
-  random part of the window (the sessions of one process evenly spread over it), each later
-  one after the window ±20%. Reads back off on throttling (botocore's adaptive retry mode).
+  random part of the window, each later one after the window ±20%. The draws come from one
+  golden-ratio sequence per process (random start), so the sessions of a process spread
+  evenly rather than merely at random. Reads back off on throttling (botocore's adaptive
+  retry mode).
 - A call rejected because the key is stale (deleted or deactivated after a rotation or a
   revoke) re-reads the secret at once and is retried once, re-signed with the new key. Threads
   failing with the same stale key share one re-read.
@@ -77,10 +79,12 @@ _RETRIED = "credrot_retried_after_refresh"
 JITTER = 0.2
 # botocore's adaptive mode backs off (and rate-limits the client) when AWS throttles.
 READ_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 5})
-# The first re-read of successive sessions in this process: the golden-ratio sequence from a
-# random start, so sessions created together cover the window evenly (and processes differ).
+# Every refresh draw of this process: the golden-ratio sequence from a random start. Any run
+# of consecutive draws covers [0, 1) evenly, so refreshes requested together spread evenly
+# over their window (independent random draws would leave ~1.8x peaks among 100 sessions);
+# the random start keeps processes apart.
 _GOLDEN = (math.sqrt(5) - 1) / 2
-_first_refresh_draws = (
+_draws = (
     (start + index * _GOLDEN) % 1.0 for start in [random.random()] for index in itertools.count()
 )
 _draw_lock = threading.Lock()
@@ -99,9 +103,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _first_refresh_draw() -> float:
+def _draw() -> float:
     with _draw_lock:
-        return next(_first_refresh_draws)
+        return next(_draws)
 
 
 class _RedactedReadOnlyCredentials(ReadOnlyCredentials):  # type: ignore[misc]
@@ -133,7 +137,6 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         refresh_seconds: float,
         *,
         time_fetcher: Callable[[], datetime] | None = None,
-        rng: random.Random | None = None,
     ) -> None:
         clock = time_fetcher or (lambda: _now())
         super().__init__(
@@ -142,7 +145,6 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         self._secret_id = secret_id
         self._secrets_client = secrets_client
         self._refresh_window = timedelta(seconds=refresh_seconds)
-        self._rng = rng or random.Random()
         self._reads = 0
         # The credentials each thread signed its latest request with, so that an auth
         # failure refreshes only if those credentials are still the current ones.
@@ -223,7 +225,7 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
     def _metadata(self, access_key: str | None, secret_key: str | None) -> dict[str, Any]:
         first = self._reads == 0
         self._reads += 1
-        draw = _first_refresh_draw() if first else self._rng.random()
+        draw = _draw()
         window = self._refresh_window.total_seconds()
         expiry = self._time_fetcher() + timedelta(seconds=refresh_delay(window, draw, first=first))
         return {

@@ -331,6 +331,34 @@ examples:
     )
     process.add_argument("--region", help="AWS region (default: the ARN's)")
 
+    sandbox = commands.add_parser(
+        "sandbox",
+        formatter_class=_Formatter,
+        help="practice: an embedded AWS emulator with one consumer, and its environment",
+        description="""\
+Start the embedded AWS emulator (moto on 127.0.0.1, IAM authentication on, the real
+rotation Lambda) with one consumer provisioned as the Pulumi component does, print the
+environment variables that point the credrot command and AWS SDKs at it, and keep it
+running until Ctrl-C (or --duration). Practise status, rotate, revoke, unstick and export
+without an AWS account. Needs the drill extra (moto).""",
+        epilog="""\
+examples:
+  credrot sandbox                      # then paste the printed exports in another shell
+  credrot sandbox --name bot --duration 600
+
+"""
+        + EXIT_CODES,
+    )
+    sandbox.add_argument(
+        "--name", default="practice", metavar="NAME", help="the consumer (default practice)"
+    )
+    sandbox.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="stop after this long (default: until Ctrl-C)",
+    )
+
     drill = commands.add_parser(
         "drill",
         formatter_class=_Formatter,
@@ -431,7 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _status(args: argparse.Namespace) -> int:
     aws = _session(args)
     snapshot = operations.take_snapshot(
-        aws.client("secretsmanager"), aws.client("iam"), args.secret
+        aws.client("secretsmanager"),
+        aws.client("iam"),
+        args.secret,
+        lambda_client=aws.client("lambda"),
     )
     if args.grace_hours is not None:
         grace = timedelta(hours=args.grace_hours)
@@ -577,6 +608,21 @@ def _require_sandbox() -> None:
         )
 
 
+def _sandbox(args: argparse.Namespace) -> int:
+    _require_sandbox()
+    from credrot.sandbox import practice
+
+    print(f"Starting the emulator with consumer {args.name}...", file=sys.stderr)
+    emulator, consumer = practice.start(args.name)
+    try:
+        print(practice.usage(emulator, consumer), flush=True)
+        threading.Event().wait(args.duration)
+    finally:
+        emulator.stop()
+        print("Sandbox stopped.", file=sys.stderr)
+    return EXIT_OK
+
+
 def _drill(args: argparse.Namespace) -> int:
     _require_sandbox()
     from credrot.sandbox.drill import DrillConfig, format_report, run_drill
@@ -685,6 +731,7 @@ COMMANDS = {
     "revoke": _revoke,
     "unstick": _unstick,
     "drill": _drill,
+    "sandbox": _sandbox,
     "export": _export,
     "credential-process": _credential_process,
 }

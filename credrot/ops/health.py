@@ -15,8 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from components.contract import CONSUMER_TAG, IAM_PATH
+
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 DEFAULT_GRACE = timedelta(hours=24)
+
 # NextRotationDate may be a rotation window away; flag only a clearly missed rotation.
 OVERDUE_AFTER = timedelta(days=1)
 # The rotation function labels the AWSCURRENT version with the moment it became current
@@ -78,6 +81,14 @@ class Snapshot:
     # not read; what decides whether its key may read this secret from anywhere.
     user_policies: tuple[UserPolicy, ...] | None = None
     user_policies_error: str | None = None
+    # The secret's tags (None: not read); the product tags each of its secrets and users
+    # with CONSUMER_TAG = the consumer's name.
+    secret_tags: dict[str, str] | None = None
+    # The named user's tags and path, when it exists; the rotation function's IAM_USER_NAME
+    # when readable.
+    user_tags: dict[str, str] | None = None
+    user_path: str | None = None
+    function_user_name: str | None = None
 
     def version_with(self, stage: str) -> VersionView | None:
         """The version carrying ``stage``, if any."""
@@ -201,6 +212,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
     name = snapshot.secret_name
     current = snapshot.version_with(CURRENT)
 
+    problems.extend(ownership_problems(snapshot))
     if not snapshot.rotation_lambda_arn:
         problems.append(
             Problem(
@@ -312,6 +324,46 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
             )
         )
     return Health(snapshot, rows, tuple(problems), grace)
+
+
+def ownership_problems(snapshot: Snapshot) -> list[Problem]:
+    """ "not-managed" for a secret the product did not deploy; "names-another-user" for a
+    value naming a user that is not this consumer's (nor the rotation function's)."""
+    name = snapshot.secret_name
+    if snapshot.secret_tags is not None and CONSUMER_TAG not in snapshot.secret_tags:
+        return [
+            Problem(
+                "not-managed",
+                f"secret {name} is not managed by ai-credential-rotation: it lacks the"
+                f" {CONSUMER_TAG} tag the RotatedAccessKey component puts on every secret it"
+                " creates. Check the name or ARN (the stack's outputs list each consumer's"
+                " secret); credrot's advice below assumes a managed secret",
+            )
+        ]
+    user = snapshot.user_name
+    if user is None:
+        return []
+    consumer = (snapshot.secret_tags or {}).get(CONSUMER_TAG)
+    reasons = []
+    if snapshot.function_user_name and snapshot.function_user_name != user:
+        reasons.append(f"its rotation function rotates {snapshot.function_user_name}")
+    if snapshot.user_tags is not None and snapshot.user_tags.get(CONSUMER_TAG) != consumer:
+        owner = snapshot.user_tags.get(CONSUMER_TAG)
+        reasons.append(
+            f"that user belongs to consumer {owner}" if owner else "that user is not the product's"
+        )
+    elif snapshot.user_path is not None and snapshot.user_path != IAM_PATH:
+        reasons.append(f"that user's path is {snapshot.user_path}, not {IAM_PATH}")
+    if not reasons:
+        return []
+    return [
+        Problem(
+            "names-another-user",
+            f"the secret's value names IAM user {user}, but {'; '.join(reasons)}: the value was"
+            f" edited or copied from another secret. Rotation refuses it; put back"
+            f' {{"UserName": "<the consumer\'s user>"}} and run `credrot rotate {name}`',
+        )
+    ]
 
 
 def self_read_from_anywhere(

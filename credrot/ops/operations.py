@@ -133,6 +133,7 @@ def take_snapshot(
     *,
     now: datetime | None = None,
     read_policies: bool = True,
+    lambda_client: Any = None,
 ) -> Snapshot:
     """Gather what ``credrot.ops.health.assess`` needs.
 
@@ -198,6 +199,7 @@ def take_snapshot(
             views[version.version_id] = evidence = view(version.version_id, read=True)
             unexplained.discard(evidence.access_key_id or "")
 
+    user_tags, user_path = _user_identity(iam, user_name) if user_name else (None, None)
     policies: tuple[UserPolicy, ...] | None = None
     policies_error = None
     if user_name and read_policies:
@@ -225,7 +227,34 @@ def take_snapshot(
         taken_at=now or datetime.now(UTC),
         user_policies=policies,
         user_policies_error=policies_error,
+        secret_tags={tag["Key"]: tag["Value"] for tag in described.get("Tags", [])},
+        user_tags=user_tags,
+        user_path=user_path,
+        function_user_name=_function_variable(
+            lambda_client, described.get("RotationLambdaARN"), "IAM_USER_NAME"
+        ),
     )
+
+
+def _user_identity(iam: Any, user_name: str) -> tuple[dict[str, str] | None, str | None]:
+    """(tags, path) of the user, or (None, None) if it cannot be read."""
+    try:
+        user = iam.get_user(UserName=user_name)["User"]
+        tags = iam.list_user_tags(UserName=user_name).get("Tags", [])
+    except ClientError:
+        return None, None
+    return {tag["Key"]: tag["Value"] for tag in tags}, user.get("Path")
+
+
+def _function_variable(lambda_client: Any, function_arn: str | None, name: str) -> str | None:
+    if lambda_client is None or not function_arn:
+        return None
+    try:
+        configuration = lambda_client.get_function_configuration(FunctionName=function_arn)
+    except (ClientError, BotoCoreError):
+        return None
+    value = configuration.get("Environment", {}).get("Variables", {}).get(name)
+    return str(value) if value else None
 
 
 def _user_policies(iam: Any, user_name: str) -> tuple[UserPolicy, ...]:

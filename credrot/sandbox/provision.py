@@ -135,12 +135,14 @@ def provision_consumer(
         s3.put_object(Bucket=bucket, Key=key, Body=f"{key} of {name}\n".encode())
 
     # The secret first: a self-read policy names its ARN (the component waits for it too).
+    tags = [{"Key": contract.CONSUMER_TAG, "Value": name}]
     secret_arn = sm.create_secret(
         Name=names.secret,
         Description=f"Rotated IAM access key of AI consumer {name}",
+        Tags=tags,
     )["ARN"]
     user_name = names.user
-    user_arn = iam.create_user(UserName=user_name, Path=USER_PATH)["User"]["Arn"]
+    user_arn = iam.create_user(UserName=user_name, Path=USER_PATH, Tags=tags)["User"]["Arn"]
     sm.put_secret_value(
         SecretId=secret_arn,
         SecretString=json.dumps({"UserName": user_name}),

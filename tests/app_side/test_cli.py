@@ -18,7 +18,16 @@ from credrot.ops.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EX
 from credrot.sandbox.provision import provision_consumer
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["status", "rotate", "revoke", "unstick", "drill", "export", "credential-process"]
+COMMANDS = [
+    "status",
+    "rotate",
+    "revoke",
+    "unstick",
+    "drill",
+    "sandbox",
+    "export",
+    "credential-process",
+]
 
 
 def stuck_rotation(emulator: Any, consumer: Any) -> str:
@@ -374,3 +383,43 @@ def test_no_command_prints_or_logs_a_secret_access_key(
     main(["revoke", consumer.secret_arn])
     main(["status", consumer.secret_arn, "--json"])
     secret_watch.assert_absent(output())
+
+
+# -- ownership ------------------------------------------------------------------------------
+
+
+def test_status_says_plainly_when_a_secret_is_not_managed_by_this_product(
+    emulator: Any, operator_env: Any, capsys: Any
+) -> None:
+    sm = emulator.client("secretsmanager")
+    arn = sm.create_secret(
+        Name="someone-elses-secret", SecretString=json.dumps({"UserName": "someone"})
+    )["ARN"]
+    capsys.readouterr()
+    assert main(["status", arn, "--json"]) == EXIT_PROBLEMS
+    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert "is not managed by ai-credential-rotation" in problems["not-managed"]
+
+
+def test_status_names_a_value_that_names_another_user(
+    consumer: Any, emulator: Any, operator_env: Any, capsys: Any
+) -> None:
+    sm = emulator.client("secretsmanager")
+    sm.put_secret_value(
+        SecretId=consumer.secret_arn,
+        SecretString=json.dumps({"UserName": consumer.reader_user_name}),
+        VersionStages=["AWSCURRENT"],
+    )
+    capsys.readouterr()
+    assert main(["status", consumer.secret_arn, "--json"]) == EXIT_PROBLEMS
+    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert f"names IAM user {consumer.reader_user_name}" in problems["names-another-user"]
+
+
+def test_status_of_a_managed_secret_raises_no_ownership_problem(
+    consumer: Any, operator_env: Any, capsys: Any
+) -> None:
+    capsys.readouterr()
+    main(["status", consumer.secret_arn, "--json"])
+    codes = {p["code"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert not codes & {"not-managed", "names-another-user"}
