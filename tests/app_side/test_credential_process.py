@@ -311,11 +311,14 @@ def test_a_workload_offline_until_its_key_is_retired_is_locked_out_with_the_rese
         assert aws.user_keys(self_read_consumer)[cached] == "Inactive"
     time.sleep(0.6)
 
-    ran = app.run()
+    ran = app.run(AWS_CONFIG_FILE=str(app.config))  # as an SDK reading that file runs it
     assert ran.returncode == EXIT_LOCKED_OUT
     assert ran.stdout == ""
     assert "locked out" in ran.stderr and cached in ran.stderr
-    assert f"credrot export {self_read_consumer.secret_arn} --profile {PROFILE}" in ran.stderr
+    assert (
+        f"credrot export {self_read_consumer.secret_arn} --profile {PROFILE}"
+        f" --config-file {app.config}`" in ran.stderr
+    )
     use_profile(app, monkeypatch)
     with pytest.raises(CredentialRetrievalError, match="locked out"):
         app.session().client("sts").get_caller_identity()
