@@ -31,13 +31,13 @@ from botocore.exceptions import (
 )
 
 from credrot.errors import CommandError, CredrotError, FileAccessError, describe_os_error
-from credrot.ops import health, operations
+from credrot.ops import limits
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PROBLEMS = 3
-EXIT_TIMEOUT = operations.EXIT_TIMEOUT
+EXIT_TIMEOUT = limits.EXIT_TIMEOUT
 EXIT_LOCKED_OUT = 5
 EXIT_FILE = 6
 EXIT_INTERRUPTED = 130
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--timeout",
         type=_positive_float,
-        default=operations.DEFAULT_ROTATION_TIMEOUT,
+        default=limits.DEFAULT_ROTATION_TIMEOUT,
         metavar="SECONDS",
         help="how long to wait for the rotation to finish (default %(default)g)",
     )
@@ -222,7 +222,7 @@ examples:
     unstick.add_argument(
         "--min-age-minutes",
         type=_non_negative_float,
-        default=operations.DEFAULT_UNSTICK_MIN_AGE.total_seconds() / 60,
+        default=limits.DEFAULT_UNSTICK_MIN_AGE.total_seconds() / 60,
         metavar="MINUTES",
         help="only clear an AWSPENDING version at least this old (default %(default)g)",
     )
@@ -457,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from credrot.ops import health, operations
+
     aws = _session(args)
     snapshot = operations.take_snapshot(
         aws.client("secretsmanager"),
@@ -480,6 +482,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
+    from credrot.ops import operations
+
     aws = _session(args)
     lambda_client = aws.client("lambda")
     sm = aws.client("secretsmanager")
@@ -513,6 +517,8 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from credrot.ops import operations
+
     aws = _session(args)
     lambda_client = aws.client("lambda")
     sm = aws.client("secretsmanager")
@@ -561,11 +567,13 @@ def _revoke(args: argparse.Namespace) -> int:
 
 def _grace_of(sm: Any, lambda_client: Any, secret: str) -> timedelta:
     """The rotation function's PREVIOUS_KEY_GRACE_HOURS (24 h if unreadable)."""
+    from credrot.ops import health, operations
+
     function_arn = sm.describe_secret(SecretId=secret).get("RotationLambdaARN")
     return operations.grace_from_function(lambda_client, function_arn) or health.DEFAULT_GRACE
 
 
-def _rotation_json(result: operations.RotationResult) -> dict[str, Any]:
+def _rotation_json(result: Any) -> dict[str, Any]:
     return {
         "secret_arn": result.secret_arn,
         "version_id": result.token,
@@ -577,6 +585,8 @@ def _rotation_json(result: operations.RotationResult) -> dict[str, Any]:
 
 
 def _unstick(args: argparse.Namespace) -> int:
+    from credrot.ops import operations
+
     aws = _session(args)
     result = operations.unstick(
         aws.client("secretsmanager"),

@@ -36,12 +36,9 @@ from credrot.ops.health import (
     previous_key_retires_at,
     stuck_pending_version,
 )
+from credrot.ops.limits import DEFAULT_ROTATION_TIMEOUT, DEFAULT_UNSTICK_MIN_AGE, EXIT_TIMEOUT
 from rotation_lambda.protocol import list_versions
 
-EXIT_TIMEOUT = 4
-DEFAULT_ROTATION_TIMEOUT = 300.0
-# Lambda's longest timeout: a younger AWSPENDING may belong to a rotation still running.
-DEFAULT_UNSTICK_MIN_AGE = timedelta(minutes=15)
 # createSecret stores the new version's value within seconds; none after this long means the
 # rotation is failing (AWS retries the Lambda, and keeps AWSPENDING, for much longer).
 NO_VALUE_STALL = timedelta(seconds=60)

@@ -55,10 +55,13 @@ from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
-WARMUP_TIMEOUT = 10.0
-ROTATION_TIMEOUT = 30.0
+# Limits before a wait counts as a failure, not expected durations: a healthy run goes on as
+# soon as the condition holds. Generous, because a credential_process run starts a Python
+# process, which takes seconds on a loaded machine.
+WARMUP_TIMEOUT = 120.0
+ROTATION_TIMEOUT = 120.0
 # How long process workers may take to pick up a new key (their window plus a process run).
-PICKUP_TIMEOUT = 10.0
+PICKUP_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
