@@ -163,8 +163,7 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
 
     def _redact(self, frozen: Any) -> Any:
         """Swap botocore's freshly published credentials for the redacted kind, once: under
-        the refresh lock and only if no refresh replaced them meanwhile (then the next call
-        redacts those)."""
+        the refresh lock and only if no refresh replaced them meanwhile."""
         redacted = _RedactedReadOnlyCredentials(*frozen)
         if self._refresh_lock.acquire(blocking=False):
             try:
@@ -173,7 +172,9 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
                     return redacted
             finally:
                 self._refresh_lock.release()
-        return frozen if self._frozen_credentials is not frozen else redacted
+        # A refresh is under way: keep the object itself (refresh_after_auth_failure compares
+        # identities); the next call redacts whatever that refresh publishes.
+        return frozen
 
     def refresh_after_auth_failure(self) -> None:
         """Re-read the secret now, unless another thread did since this thread signed."""
