@@ -18,6 +18,11 @@ Secrets Manager client whose GetSecretValue and DescribeSecret calls are counted
    credrot's default): reads and the time spent obtaining credentials (the added latency);
 2. 4 threads using credentials for ``--window-run-seconds`` with a short window: reads per
    refresh window elapsed (the target: credrot makes at most 1 GetSecretValue per window).
+3. A fleet: ``--fleet`` sessions (default 100) started together, each with its own client,
+   used on a simulated clock for ``--fleet-windows`` windows: the re-reads (every read but
+   each session's first, made when the app starts) counted per tenth of a window. The figure
+   is the peak-to-mean ratio of those counts (target <= 1.5), for credrot as it is and for
+   the same sessions without jitter (lockstep, the behaviour before it).
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 from aws_secretsmanager_caching import SecretCache, SecretCacheConfig  # noqa: E402
 
+import credrot.app.client  # noqa: E402
 from bench.common import (  # noqa: E402
     Check,
     Table,
@@ -48,9 +55,9 @@ from bench.common import (  # noqa: E402
     sealed_aws,
     write_results,
 )
-from credrot.client import DEFAULT_REFRESH_SECONDS, session  # noqa: E402
-from credrot.emulator import Emulator  # noqa: E402
-from credrot.provision import Consumer, provision_consumer  # noqa: E402
+from credrot.client import DEFAULT_REFRESH_SECONDS, SecretCredentials, session  # noqa: E402
+from credrot.sandbox.emulator import Emulator  # noqa: E402
+from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
 
 APPROACHES = ("credrot.client", "naive GetSecretValue", "aws-secretsmanager-caching")
 THREADS = 4
@@ -175,6 +182,68 @@ def run_windows(
     return run
 
 
+@dataclass
+class FleetRun:
+    """Re-reads of a fleet of sessions, per tenth of a refresh window."""
+
+    label: str
+    sessions: int
+    windows: int
+    per_tenth: list[int]
+
+    @property
+    def peak_to_mean(self) -> float:
+        mean = sum(self.per_tenth) / len(self.per_tenth)
+        return max(self.per_tenth) / mean if mean else math.inf
+
+
+class _SimulatedClock:
+    def __init__(self) -> None:
+        self.moment = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+def run_fleet(
+    emulator: Emulator, consumer: Consumer, sessions: int, windows: int, *, jitter: bool
+) -> FleetRun:
+    """``sessions`` sessions started together, stepped through ``windows`` windows of a
+    simulated clock (reads are real GetSecretValue calls to the emulator)."""
+    window = 900.0
+    clock = _SimulatedClock()
+    start = clock.moment
+    reads_at: list[datetime] = []
+    fleet = []
+    for _ in range(sessions):
+        client = emulator.client("secretsmanager", consumer.reader)
+        client.meta.events.register(
+            "before-call.secrets-manager.GetSecretValue",
+            lambda **_: reads_at.append(clock.moment),
+        )
+        fleet.append(SecretCredentials(consumer.secret_arn, client, window, time_fetcher=clock))
+    lockstep = None if jitter else (lambda seconds, draw, first: seconds)
+    original = credrot.app.client.refresh_delay
+    credrot.app.client.refresh_delay = lockstep or original
+    try:
+        for credentials in fleet:
+            credentials.get_frozen_credentials()
+        first_reads = len(reads_at)
+        steps = windows * 100
+        for _ in range(steps):
+            clock.moment += timedelta(seconds=window / 100)
+            for credentials in fleet:
+                credentials.get_frozen_credentials()
+    finally:
+        credrot.app.client.refresh_delay = original
+    per_tenth = [0] * (windows * 10)
+    for moment in reads_at[first_reads:]:
+        index = int((moment - start).total_seconds() / (window / 10))
+        per_tenth[min(index, len(per_tenth) - 1)] += 1
+    label = "credrot.client (jitter)" if jitter else "same sessions without jitter (lockstep)"
+    return FleetRun(label, sessions, windows, per_tenth)
+
+
 def _current_key(emulator: Emulator, consumer: Consumer) -> str:
     value = json.loads(
         emulator.client("secretsmanager").get_secret_value(
@@ -203,7 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--window-run-seconds", type=float, default=6.0, help="duration of run 2 (default 6)"
     )
+    parser.add_argument(
+        "--fleet", type=int, default=100, help="sessions started together in run 3 (default 100)"
+    )
+    parser.add_argument(
+        "--fleet-windows", type=int, default=6, help="refresh windows of run 3 (default 6)"
+    )
     args = parser.parse_args(argv)
+    if args.fleet < 1 or args.fleet_windows < 1:
+        parser.error("--fleet >= 1, --fleet-windows >= 1")
     if args.uses < 1 or args.window_seconds <= 0 or args.window_run_seconds < args.window_seconds:
         parser.error("--uses >= 1, --window-seconds > 0, --window-run-seconds >= --window-seconds")
 
@@ -215,6 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_windows(approach, emulator, consumer, args.window_seconds, args.window_run_seconds)
             for approach in APPROACHES
             if approach != "naive GetSecretValue"
+        ]
+        fleets = [
+            run_fleet(emulator, consumer, args.fleet, args.fleet_windows, jitter=jitter)
+            for jitter in (True, False)
         ]
 
     first = Table(
@@ -297,6 +378,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     second.print()
 
+    third = Table(
+        f"A fleet of {args.fleet} sessions started together, {args.fleet_windows} windows"
+        " (simulated clock, real reads): re-reads per tenth of a window",
+        ["sessions", "re-reads", "mean/tenth", "peak/tenth", "peak-to-mean", "target", "met?"],
+    )
+    for fleet in fleets:
+        product = fleet.label.startswith("credrot")
+        third.add(
+            fleet.label,
+            sum(fleet.per_tenth),
+            f"{sum(fleet.per_tenth) / len(fleet.per_tenth):.1f}",
+            max(fleet.per_tenth),
+            f"{fleet.peak_to_mean:.2f}",
+            "<= 1.5" if product else "",
+            ("yes" if fleet.peak_to_mean <= 1.5 else "NO") if product else "",
+        )
+    third.notes.append(
+        "each session's first read (when the app starts) is not counted; the first re-read comes"
+        " after a random part of the window (the sessions of one process spread evenly), later"
+        " ones after the window +-20%"
+    )
+    third.print()
+
     checks = [
         Check(
             f"credrot GetSecretValue per refresh window ({label})",
@@ -312,9 +416,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
     ]
+    checks.append(
+        Check(
+            f"fleet peak-to-mean re-reads per tenth of a window ({args.fleet} sessions)",
+            f"{fleets[0].peak_to_mean:.2f} (lockstep: {fleets[1].peak_to_mean:.2f})",
+            "<= 1.5",
+            fleets[0].peak_to_mean <= 1.5,
+        )
+    )
     write_results(
         "client",
         {
+            "fleet": [
+                {
+                    "label": fleet.label,
+                    "sessions": fleet.sessions,
+                    "windows": fleet.windows,
+                    "per_tenth_of_window": fleet.per_tenth,
+                    "peak_to_mean": round(fleet.peak_to_mean, 3),
+                }
+                for fleet in fleets
+            ],
             "definition": "one credential use = obtaining the key pair that signs one AWS call",
             "uses": args.uses,
             "per_uses": [

@@ -66,8 +66,8 @@ from moto import mock_aws
 
 from bench.common import sealed_aws
 from components.iam_policies import lambda_assume_role_policy
-from credrot import operations
-from credrot.emulator import apply_aws_rotation_rule, patched_environ
+from credrot.ops import operations
+from credrot.sandbox.emulator import apply_aws_rotation_rule, patched_environ
 from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
 from rotation_lambda.protocol import USER_SECRET_TAG
@@ -315,7 +315,8 @@ class Sandbox:
 
 def aws_rotate_secret(original: Callable[..., str]) -> Callable[..., str]:
     """moto's SecretsManagerBackend.rotate_secret with AWS's rule on AWSPENDING (the
-    emulator's own, ``credrot.emulator.apply_aws_rotation_rule``), for the in-process sandbox."""
+    emulator's own, ``credrot.sandbox.emulator.apply_aws_rotation_rule``), for the in-process
+    sandbox."""
 
     def rotate_secret(self: Any, secret_id: str, **kwargs: Any) -> str:
         if self._is_valid_identifier(secret_id):

@@ -20,7 +20,7 @@ invokes the handler in-process, IAM authentication on), each in a fresh emulator
 
 AWS treats AWSPENDING left on the AWSCURRENT version as a completed rotation (the template
 leaves it so); moto refuses the next rotation then, so the emulator applies AWS's rule
-(``credrot.emulator.apply_aws_rotation_rule``).
+(``credrot.sandbox.emulator.apply_aws_rotation_rule``).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ from bench.common import (  # noqa: E402
     sealed_aws,
     write_results,
 )
-from credrot.emulator import Emulator  # noqa: E402
-from credrot.provision import Consumer, provision_consumer  # noqa: E402
+from credrot.sandbox.emulator import Emulator  # noqa: E402
+from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
 from rotation_lambda import propagation  # noqa: E402
 from rotation_lambda.handler import lambda_handler  # noqa: E402
 

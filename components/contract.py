@@ -1,7 +1,7 @@
 """What the deployed product looks like from outside: names, labels, the Lambda's interface.
 
 Pure: no Pulumi, no boto3. ``components.rotated_access_key`` (the Pulumi component) and
-``credrot.provision`` (which builds the same consumer in the emulator, and must not load
+``credrot.sandbox.provision`` (which builds the same consumer in the emulator, and must not load
 Pulumi) both take these from here, so the emulator cannot drift from what is deployed.
 ``rotation_lambda`` reads the same environment variables and event but is packaged on its
 own, so it keeps its own copy of those names; tests/program checks that they agree.

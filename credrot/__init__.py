@@ -1,15 +1,12 @@
-"""credrot: the application side of ai-credential-rotation.
+"""credrot: the application side of ai-credential-rotation, split by audience.
 
-- ``credrot.client``: a boto3 Session whose credentials are a secret's current access key,
-  refreshed by themselves (what app teams import);
-- ``python -m credrot``: the operator CLI (status, rotate, revoke, unstick) and the drill,
-  a zero-downtime rotation rehearsal on an embedded AWS emulator;
-- for workloads outside AWS: ``python -m credrot export`` seeds an AWS profile whose
-  ``credential_process`` (``python -m credrot credential-process``) refreshes the key by
-  reading its own secret (``credrot.credential_process``, ``credrot.self_read``,
-  ``credrot.key_cache``); ``credrot.client.session(..., self_read=True)`` does the same
-  in-process.
+- ``credrot.app`` (and ``credrot.client``, its stable public name): the app library that
+  app teams and workload hosts install: a self-refreshing boto3 Session, the key cache,
+  self-read and ``credential_process`` for hosts outside AWS. Needs boto3 only.
+- ``credrot.ops``: the ``credrot`` command (status, rotate, revoke, unstick, export,
+  credential-process, sandbox, drill). Needs boto3 only.
+- ``credrot.sandbox``: the rehearsal sandbox (emulator, provisioning, drill); needs the
+  ``drill`` extra (moto).
 
-Importing the package imports nothing else: the client needs only boto3, and the emulator
-(moto, rotation_lambda, components.iam_policies) is loaded only by the drill.
+Importing the package imports nothing else.
 """

@@ -1,7 +1,9 @@
-"""``python -m credrot``, or ``python /path/to/credrot`` from any directory: see credrot.cli.
+"""``credrot`` (the same as the ``credrot`` console script), or
+``python /path/to/credrot`` from any directory: see credrot.ops.cli.
 
-credential_process lines (written by ``python -m credrot export``) use the second form, so
-they work whatever the current directory is and without installing credrot.
+``credrot export`` writes the installed ``credrot`` script into credential_process lines;
+in a checkout with no install it falls back to the second form, which works whatever the
+current directory is.
 """
 
 import os
@@ -12,6 +14,6 @@ if not __package__:
     # from its parent instead, so that credrot's modules are not also top-level modules.
     sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from credrot.cli import main
+from credrot.ops.cli import main
 
 raise SystemExit(main())

@@ -14,13 +14,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from components.config import SelfRead
-from credrot.emulator import CALLER_CIDR, Emulator
-from credrot.provision import Consumer, provision_consumer
+from credrot.sandbox.emulator import CALLER_CIDR, Emulator
+from credrot.sandbox.provision import Consumer, provision_consumer
 
 # Port 9 (discard) is closed here: a call that escapes the emulator fails at once.
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
@@ -28,16 +29,19 @@ _names = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dummy credentials and region; no profile, no config files, no metadata service."""
+def no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Dummy credentials and region; no profile, empty config files, no metadata service."""
+    files = tmp_path_factory.mktemp("aws-files")
+    for name in ("config", "credentials"):
+        (files / name).touch(mode=0o600)
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(files / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(files / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_ENDPOINT_URL", UNREACHABLE_ENDPOINT)
 
@@ -53,6 +57,29 @@ def shared_botocore_loader() -> Iterator[None]:
     botocore.session.create_loader = shared
     yield
     botocore.session.create_loader = original
+
+
+class FakeClock:
+    """The clock credrot sessions measure refresh windows with, moved by hand."""
+
+    def __init__(self) -> None:
+        self.moment = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Sessions made during the test see this clock: windows end when the test says."""
+    import credrot.app.client
+
+    fake = FakeClock()
+    monkeypatch.setattr(credrot.app.client, "_now", fake)
+    return fake
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +216,16 @@ class Aws:
         )
         stages: dict[str, list[str]] = described["VersionIdsToStages"]
         return stages
+
+    def mark_current_since(self, consumer: Consumer, moment: datetime) -> str:
+        """Label AWSCURRENT ``credrot-current-since-<epoch>``, as the rotation function
+        records when its version became current; return the label."""
+        label = f"credrot-current-since-{int(moment.timestamp())}"
+        current = next(v for v, s in self.stages(consumer).items() if "AWSCURRENT" in s)
+        self.emulator.client("secretsmanager").update_secret_version_stage(
+            SecretId=consumer.secret_arn, VersionStage=label, MoveToVersionId=current
+        )
+        return label
 
     def reader_client(self, consumer: Consumer) -> tuple[Any, ReadCounter]:
         """The app's own Secrets Manager client (the reader identity) and its read counter."""

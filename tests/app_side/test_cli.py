@@ -1,4 +1,4 @@
-"""python -m credrot status/rotate/revoke/unstick against the emulator, in-process and as a
+"""credrot status/rotate/revoke/unstick against the emulator, in-process and as a
 real subprocess."""
 
 from __future__ import annotations
@@ -7,17 +7,27 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.config import SelfRead
-from credrot.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
-from credrot.provision import provision_consumer
+from credrot.ops.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
+from credrot.sandbox.provision import provision_consumer
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ["status", "rotate", "revoke", "unstick", "drill", "export", "credential-process"]
+COMMANDS = [
+    "status",
+    "rotate",
+    "revoke",
+    "unstick",
+    "drill",
+    "sandbox",
+    "export",
+    "credential-process",
+]
 
 
 def stuck_rotation(emulator: Any, consumer: Any) -> str:
@@ -143,11 +153,12 @@ def test_status_flags_a_previous_key_still_active_past_its_grace(
 ) -> None:
     previous = aws.current_value(consumer)["AccessKeyId"]
     aws.rotate(consumer)
-    code, report = status_json(consumer, capsys, "--grace-hours", "0")
+    aws.mark_current_since(consumer, datetime.now(UTC) - timedelta(hours=2))
+    code, report = status_json(consumer, capsys, "--grace-hours", "1")
     assert code == EXIT_PROBLEMS
     problems = {p["code"]: p["message"] for p in report["problems"]}
     assert previous in problems["previous-key-past-grace"]
-    assert report["grace_hours"] == 0
+    assert report["grace_hours"] == 1
 
 
 def test_status_warns_when_the_key_may_read_its_own_secret_from_anywhere(
@@ -372,3 +383,43 @@ def test_no_command_prints_or_logs_a_secret_access_key(
     main(["revoke", consumer.secret_arn])
     main(["status", consumer.secret_arn, "--json"])
     secret_watch.assert_absent(output())
+
+
+# -- ownership ------------------------------------------------------------------------------
+
+
+def test_status_says_plainly_when_a_secret_is_not_managed_by_this_product(
+    emulator: Any, operator_env: Any, capsys: Any
+) -> None:
+    sm = emulator.client("secretsmanager")
+    arn = sm.create_secret(
+        Name="someone-elses-secret", SecretString=json.dumps({"UserName": "someone"})
+    )["ARN"]
+    capsys.readouterr()
+    assert main(["status", arn, "--json"]) == EXIT_PROBLEMS
+    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert "is not managed by ai-credential-rotation" in problems["not-managed"]
+
+
+def test_status_names_a_value_that_names_another_user(
+    consumer: Any, emulator: Any, operator_env: Any, capsys: Any
+) -> None:
+    sm = emulator.client("secretsmanager")
+    sm.put_secret_value(
+        SecretId=consumer.secret_arn,
+        SecretString=json.dumps({"UserName": consumer.reader_user_name}),
+        VersionStages=["AWSCURRENT"],
+    )
+    capsys.readouterr()
+    assert main(["status", consumer.secret_arn, "--json"]) == EXIT_PROBLEMS
+    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert f"names IAM user {consumer.reader_user_name}" in problems["names-another-user"]
+
+
+def test_status_of_a_managed_secret_raises_no_ownership_problem(
+    consumer: Any, operator_env: Any, capsys: Any
+) -> None:
+    capsys.readouterr()
+    main(["status", consumer.secret_arn, "--json"])
+    codes = {p["code"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert not codes & {"not-managed", "names-another-user"}

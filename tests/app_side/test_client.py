@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from credrot.app.client import refresh_delay
 from credrot.client import DEFAULT_REFRESH_SECONDS, SecretCredentials, session
 from credrot.errors import CredentialError
 
@@ -103,14 +104,14 @@ def test_many_threads_share_one_secret_read_per_window() -> None:
     assert secrets.reads == 1
 
 
-def test_the_secret_is_read_again_once_when_the_window_ends() -> None:
+def test_the_secret_is_read_again_once_when_the_window_ends(clock: Any) -> None:
     rotated = VALUE.replace("AKIAEXAMPLE1", "AKIAEXAMPLE2")
     secrets = FakeSecrets(VALUE, rotated, delay=0.02)
-    s = session(ARN, refresh_seconds=0.3, secrets_client=secrets)
+    s = session(ARN, refresh_seconds=300, secrets_client=secrets)
     assert frozen(s).access_key == "AKIAEXAMPLE1"
     hammer(16, 20, lambda: frozen(s))
     assert secrets.reads == 1
-    time.sleep(0.35)
+    clock.advance(301)
     errors = hammer(16, 20, lambda: frozen(s))
     assert errors == []
     assert secrets.reads == 2
@@ -128,14 +129,17 @@ def test_botocore_early_refresh_is_off_so_a_window_is_not_refreshed_on_every_cal
 
 
 def test_a_failed_refresh_keeps_the_current_key_and_retries_next_window(
-    output: Any,
+    output: Any, clock: Any
 ) -> None:
     secrets = FakeSecrets(VALUE, denied(), "not json " + SECRET)
-    s = session(ARN, refresh_seconds=0.1, secrets_client=secrets)
+    s = session(ARN, refresh_seconds=100, secrets_client=secrets)
     assert frozen(s).access_key == "AKIAEXAMPLE1"
-    time.sleep(0.15)
+    clock.advance(101)
     assert frozen(s).access_key == "AKIAEXAMPLE1"
-    time.sleep(0.15)
+    assert secrets.reads == 2
+    assert frozen(s).access_key == "AKIAEXAMPLE1"
+    assert secrets.reads == 2  # not again before the next window
+    clock.advance(121)
     assert frozen(s).access_key == "AKIAEXAMPLE1"
     assert secrets.reads == 3
     logged = output()
@@ -152,7 +156,7 @@ def test_a_bootstrap_secret_says_rotation_has_not_minted_a_key_yet() -> None:
         frozen(s)
     message = str(error.value)
     assert "rotation has not minted a key yet" in message
-    assert f"python -m credrot rotate {ARN}" in message
+    assert f"credrot rotate {ARN}" in message
 
 
 @pytest.mark.parametrize(
@@ -233,14 +237,14 @@ def test_the_default_secrets_client_uses_the_apps_own_identity(
 
 
 def test_the_session_follows_a_rotation_after_its_window(
-    consumer: Any, aws: Any, operator_env: Any
+    consumer: Any, aws: Any, operator_env: Any, clock: Any
 ) -> None:
     secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, refresh_seconds=0.5, secrets_client=secrets)
+    s = session(consumer.secret_arn, refresh_seconds=60, secrets_client=secrets)
     first = frozen(s).access_key
     new_key = aws.rotate(consumer)
     assert frozen(s).access_key == first  # the previous key still works: no hurry
-    time.sleep(0.6)
+    clock.advance(61)
     assert aws.whoami(s) == consumer.user_arn
     assert frozen(s).access_key == new_key != first
     assert reads.count == 2
@@ -363,3 +367,60 @@ def test_no_secret_access_key_is_printed_or_logged_by_the_client(
     sts.get_caller_identity()
     print(repr(s), repr(s.get_credentials()), repr(frozen(s)))
     assert secret not in output()
+
+
+# -- a fleet started together ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("draw", [0.0, 0.25, 0.5, 0.999])
+def test_refresh_windows_are_jittered_by_twenty_percent_and_the_first_spread_over_one(
+    draw: float,
+) -> None:
+    assert 0 < refresh_delay(900, draw, first=True) <= 900
+    assert 720 <= refresh_delay(900, draw, first=False) < 1080
+    assert refresh_delay(900, 0.0, first=False) == 720
+
+
+def test_a_hundred_sessions_started_together_reread_spread_over_the_window(clock: Any) -> None:
+    window = 100.0
+    fleet = [FakeSecrets(VALUE) for _ in range(100)]
+    sessions = [session(ARN, refresh_seconds=window, secrets_client=s) for s in fleet]
+    for s in sessions:
+        frozen(s)
+    per_tenth = []
+    for _ in range(10):
+        clock.advance(window / 10)
+        before = sum(s.reads for s in fleet)
+        for s in sessions:
+            frozen(s)
+        per_tenth.append(sum(s.reads for s in fleet) - before)
+    assert all(s.reads >= 2 for s in fleet)  # each re-read within its first window
+    assert max(per_tenth) <= 15, per_tenth  # lockstep would be [0, ..., 0, 100]
+
+
+def test_a_throttled_refresh_keeps_the_key_and_waits_a_window_not_a_moment(
+    clock: Any, output: Any
+) -> None:
+    throttled = ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetSecretValue"
+    )
+    secrets = FakeSecrets(VALUE, throttled, VALUE)
+    s = session(ARN, refresh_seconds=100, secrets_client=secrets)
+    frozen(s)
+    clock.advance(101)
+    assert frozen(s).access_key == "AKIAEXAMPLE1"
+    for _ in range(50):
+        frozen(s)
+    clock.advance(79)  # less than the shortest jittered window (80 s)
+    frozen(s)
+    assert secrets.reads == 2
+    assert "ThrottlingException" in output()
+
+
+def test_the_default_secrets_client_backs_off_adaptively_on_throttling(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    credentials = session(ARN).get_credentials()
+    retries = credentials._secrets_client.meta.config.retries
+    assert retries["mode"] == "adaptive" and retries["total_max_attempts"] >= 3

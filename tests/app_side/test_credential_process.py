@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,16 @@ import pytest
 from botocore.exceptions import CredentialRetrievalError
 
 from components.config import SelfRead
-from credrot.cli import EXIT_ERROR, EXIT_LOCKED_OUT, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
-from credrot.key_cache import default_cache_path
-from credrot.provision import provision_consumer
+from credrot.app.key_cache import KeyCache, default_cache_path
+from credrot.ops.cli import (
+    EXIT_ERROR,
+    EXIT_LOCKED_OUT,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    main,
+)
+from credrot.sandbox.provision import provision_consumer
 
 PROFILE = "agent"
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
@@ -47,7 +56,7 @@ class Workload:
         return default_cache_path(self.consumer.secret_arn)
 
     def export(self, *extra: str) -> tuple[int, str, str]:
-        """``python -m credrot export`` in-process, with the operator's credentials."""
+        """``credrot export`` in-process, with the operator's credentials."""
         self._capsys.readouterr()
         code = main(
             [
@@ -218,7 +227,7 @@ def test_within_the_window_no_aws_call_is_made_and_after_it_exactly_one(
     self_read_consumer: Any, workload: Any, secret_reads: list[str]
 ) -> None:
     app = workload(self_read_consumer)
-    assert app.export("--refresh-seconds", "2")[0] == EXIT_OK
+    assert app.export("--refresh-seconds", "600")[0] == EXIT_OK
     seeded = len(secret_reads)  # export's own read and its self-read check
     # Within the window the command never reaches AWS: an unreachable endpoint is fine.
     ran = app.run(AWS_ENDPOINT_URL=UNREACHABLE_ENDPOINT)
@@ -229,7 +238,10 @@ def test_within_the_window_no_aws_call_is_made_and_after_it_exactly_one(
     assert output["Expiration"].endswith("Z")
     assert len(secret_reads) == seeded
 
-    time.sleep(2.1)
+    cache = KeyCache(app.cache)
+    stored = cache.load()
+    assert stored is not None
+    cache.store(replace(stored, fetched_at=stored.fetched_at - timedelta(seconds=601)))
     runs = [app.run() for _ in range(3)]
     assert [r.returncode for r in runs] == [EXIT_OK] * 3
     assert len(secret_reads) == seeded + 1
@@ -299,13 +311,13 @@ def test_a_workload_offline_until_its_key_is_retired_is_locked_out_with_the_rese
         assert aws.user_keys(self_read_consumer)[cached] == "Inactive"
     time.sleep(0.6)
 
-    ran = app.run()
+    ran = app.run(AWS_CONFIG_FILE=str(app.config))  # as an SDK reading that file runs it
     assert ran.returncode == EXIT_LOCKED_OUT
     assert ran.stdout == ""
     assert "locked out" in ran.stderr and cached in ran.stderr
     assert (
-        f"python -m credrot export {self_read_consumer.secret_arn} --profile {PROFILE}"
-        in ran.stderr
+        f"credrot export {self_read_consumer.secret_arn} --profile {PROFILE}"
+        f" --config-file {app.config}`" in ran.stderr
     )
     use_profile(app, monkeypatch)
     with pytest.raises(CredentialRetrievalError, match="locked out"):
@@ -382,7 +394,11 @@ def test_an_unseeded_cache_names_the_operators_command(tmp_path: Path) -> None:
         check=False,
     )
     assert ran.returncode == EXIT_ERROR
-    assert f"python -m credrot export {arn} --profile <profile>" in ran.stderr
+    config = os.environ["AWS_CONFIG_FILE"]
+    assert (
+        f"credrot export {arn} --profile '<profile>' --cache {cache} --config-file {config}"
+        in ran.stderr
+    )
     assert not cache.exists()
 
 
@@ -434,7 +450,7 @@ def test_export_refuses_a_secret_without_a_key_and_writes_nothing(
     app = workload(bootstrap_consumer)
     code, _, err = app.export()
     assert code == EXIT_ERROR
-    assert "holds no access key yet" in err and "python -m credrot rotate" in err
+    assert "holds no access key yet" in err and "credrot rotate" in err
     assert not app.config.exists() and not app.cache.exists()
 
 

@@ -13,14 +13,14 @@ from botocore.exceptions import ClientError
 
 from components import iam_policies
 from components.config import SelfRead
-from credrot.emulator import (
+from credrot.sandbox.emulator import (
     CALLER_CIDR,
     AccessKeyPair,
     Emulator,
     absent_keys_condition_holds,
     source_ip_condition_holds,
 )
-from credrot.provision import EMULATOR_ONLY_POLICY, USER_PATH, provision_consumer
+from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, USER_PATH, provision_consumer
 
 
 def steps_of(emulator: Emulator, token: str) -> list[str]:

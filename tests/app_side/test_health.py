@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from components import iam_policies
-from credrot.drill import percentiles
-from credrot.health import (
+from credrot.ops.health import (
     IamKey,
     Snapshot,
     UserPolicy,
@@ -23,8 +22,9 @@ from credrot.health import (
     stuck_pending_version,
     to_json,
 )
-from credrot.operations import rotation_state
-from credrot.provision import emulator_only_wildcard
+from credrot.ops.operations import rotation_state
+from credrot.sandbox.drill import percentiles
+from credrot.sandbox.provision import emulator_only_wildcard
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ai-credential-rotation/bot-AbCdEf"
@@ -105,7 +105,7 @@ def test_a_pending_label_on_another_version_is_a_stuck_rotation() -> None:
     assert list(problems) == ["stuck-pending"]
     assert "previous rotation isn't complete" in problems["stuck-pending"]
     assert "v3" in problems["stuck-pending"] and "AKIAPENDING" in problems["stuck-pending"]
-    assert "python -m credrot unstick ai-credential-rotation/bot" in problems["stuck-pending"]
+    assert "credrot unstick ai-credential-rotation/bot" in problems["stuck-pending"]
 
 
 def test_a_pending_label_on_the_current_version_is_a_finished_rotation() -> None:
@@ -152,8 +152,9 @@ def test_configuration_problems_are_named(changes: dict[str, object], code: str)
 
 
 def test_a_previous_key_still_active_after_the_grace_period_is_flagged() -> None:
+    since = f"credrot-current-since-{int((NOW - timedelta(hours=25)).timestamp())}"
     old_current = (
-        version("v2", "AWSCURRENT", key="AKIACURRENT", age=timedelta(hours=25)),
+        version("v2", "AWSCURRENT", since, key="AKIACURRENT", age=timedelta(hours=26)),
         version("v1", "AWSPREVIOUS", key="AKIAPREVIOUS", age=timedelta(days=30)),
     )
     assert codes(snapshot(versions=old_current)) == ["previous-key-past-grace"]
@@ -164,6 +165,8 @@ def test_a_previous_key_still_active_after_the_grace_period_is_flagged() -> None
     )
     assert codes(snapshot(versions=old_current, keys=deactivated)) == []
     assert codes(snapshot()) == []  # rotated an hour ago: within the grace
+    unlabelled = (replace(old_current[0], stages=("AWSCURRENT",)), old_current[1])
+    assert codes(snapshot(versions=unlabelled)) == []  # unknown: counted as in grace
 
 
 @pytest.mark.parametrize(

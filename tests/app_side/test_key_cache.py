@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from botocore.credentials import RefreshableCredentials
 
-from credrot.credential_process import SDK_REFRESH_LEAD, process_output, upsert_profile
+from credrot.app.credential_process import SDK_REFRESH_LEAD, process_output, upsert_profile
+from credrot.app.key_cache import CachedKey, KeyCache, default_cache_path
+from credrot.app.secret_value import KeyRecord
+from credrot.app.self_read import NotSeededError, aws_error, current_key
 from credrot.errors import CommandError, CredentialError
-from credrot.key_cache import CachedKey, KeyCache, default_cache_path
-from credrot.secret_value import KeyRecord
-from credrot.self_read import NotSeededError, aws_error, current_key
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:agent-AbCdEf"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
@@ -103,7 +103,7 @@ def test_files_are_created_owner_only_whatever_the_umask(tmp_path: Path) -> None
 
 
 def test_a_missing_cache_names_the_operators_seeding_command(tmp_path: Path) -> None:
-    with pytest.raises(NotSeededError, match=f"python -m credrot export {ARN} --profile"):
+    with pytest.raises(NotSeededError, match=f"credrot export {ARN} --profile"):
         current_key(KeyCache(tmp_path / "none.json"), ARN, 60, Reader())
 
 

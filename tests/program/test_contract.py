@@ -1,5 +1,6 @@
 """components.contract: the one description of the deployed product that the component, the
-emulator (credrot.provision) and the packaged Lambda must agree on; and it loads no Pulumi."""
+emulator (credrot.sandbox.provision) and the packaged Lambda must agree on; and it loads no
+Pulumi."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def test_the_lambda_reads_the_binding_tag_the_component_writes() -> None:
 
 def test_the_contract_and_the_emulators_provisioning_load_no_pulumi() -> None:
     code = (
-        "import sys, components.contract, credrot.provision; "
+        "import sys, components.contract, credrot.sandbox.provision; "
         "assert not [m for m in sys.modules if m.split('.')[0].startswith('pulumi')]"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)  # noqa: S603

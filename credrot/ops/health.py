@@ -1,6 +1,6 @@
 """Health of one rotated secret, decided from a snapshot of plain data (no AWS calls here).
 
-``credrot.operations.take_snapshot`` gathers a ``Snapshot`` (DescribeSecret,
+``credrot.ops.operations.take_snapshot`` gathers a ``Snapshot`` (DescribeSecret,
 ListSecretVersionIds, the key ids recorded in the versions, the user's IAM keys);
 ``assess`` turns it into key rows and named problems; ``format_table`` and ``to_json``
 render the result. Only key ids ever reach a snapshot, never a secret access key.
@@ -13,10 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from components.contract import CONSUMER_TAG, IAM_PATH
+
+# The rotation function labels the AWSCURRENT version with the moment it became current:
+# the previous key's grace counts from then. One parser, the function's own.
+from rotation_lambda.decisions import current_since
+
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 DEFAULT_GRACE = timedelta(hours=24)
+
 # NextRotationDate may be a rotation window away; flag only a clearly missed rotation.
 OVERDUE_AFTER = timedelta(days=1)
+UNKNOWN_SINCE = "unknown, counted as in grace"
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,14 @@ class Snapshot:
     # not read; what decides whether its key may read this secret from anywhere.
     user_policies: tuple[UserPolicy, ...] | None = None
     user_policies_error: str | None = None
+    # The secret's tags (None: not read); the product tags each of its secrets and users
+    # with CONSUMER_TAG = the consumer's name.
+    secret_tags: dict[str, str] | None = None
+    # The named user's tags and path, when it exists; the rotation function's IAM_USER_NAME
+    # when readable.
+    user_tags: dict[str, str] | None = None
+    user_path: str | None = None
+    function_user_name: str | None = None
 
     def version_with(self, stage: str) -> VersionView | None:
         """The version carrying ``stage``, if any."""
@@ -121,6 +137,18 @@ class Health:
     def warnings(self) -> tuple[Problem, ...]:
         """Accepted risks worth repeating."""
         return tuple(p for p in self.problems if p.severity == "warning")
+
+
+def previous_key_retires_at(since: datetime | None, grace: timedelta) -> datetime | None:
+    """When the previous key's grace ends; None when unknown (then it counts as in grace)."""
+    return since + grace if since is not None else None
+
+
+def previous_key_in_grace(since: datetime | None, grace: timedelta, now: datetime) -> bool:
+    """Whether the previous key is still inside its grace. An unknown moment counts as in
+    grace: retiring a key too late is safe, too early cuts off apps."""
+    retires_at = previous_key_retires_at(since, grace)
+    return retires_at is None or now < retires_at
 
 
 def stuck_pending_version(version_stages: dict[str, list[str]]) -> str | None:
@@ -175,6 +203,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
     name = snapshot.secret_name
     current = snapshot.version_with(CURRENT)
 
+    problems.extend(ownership_problems(snapshot))
     if not snapshot.rotation_lambda_arn:
         problems.append(
             Problem(
@@ -198,7 +227,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
                 "no-current-version",
                 "the secret has no AWSCURRENT version: put the bootstrap value"
                 f' {{"UserName": "<user>"}} (`pulumi up` does), then run'
-                f" `python -m credrot rotate {name}`",
+                f" `credrot rotate {name}`",
             )
         )
     elif current.malformed:
@@ -215,7 +244,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
             Problem(
                 "no-key-yet",
                 "rotation has not minted a key yet (bootstrap value): run"
-                f" `python -m credrot rotate {name}` or wait for the first rotation",
+                f" `credrot rotate {name}` or wait for the first rotation",
             )
         )
 
@@ -231,7 +260,7 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
                 f"previous rotation isn't complete: version {stuck.version_id} is AWSPENDING"
                 f" but not AWSCURRENT{since} ({held}); every RotateSecret fails until it is"
                 " cleared. Unless a rotation is running right now, read the rotation"
-                f" function's logs, then run `python -m credrot unstick {name}`",
+                f" function's logs, then run `credrot unstick {name}`",
             )
         )
 
@@ -282,10 +311,50 @@ def assess(snapshot: Snapshot, grace: timedelta = DEFAULT_GRACE) -> Health:
             Problem(
                 "rotation-overdue",
                 f"the rotation due {_when(snapshot.next_rotation)} has not happened: read the"
-                f" rotation function's logs, then run `python -m credrot rotate {name}`",
+                f" rotation function's logs, then run `credrot rotate {name}`",
             )
         )
     return Health(snapshot, rows, tuple(problems), grace)
+
+
+def ownership_problems(snapshot: Snapshot) -> list[Problem]:
+    """ "not-managed" for a secret the product did not deploy; "names-another-user" for a
+    value naming a user that is not this consumer's (nor the rotation function's)."""
+    name = snapshot.secret_name
+    if snapshot.secret_tags is not None and CONSUMER_TAG not in snapshot.secret_tags:
+        return [
+            Problem(
+                "not-managed",
+                f"secret {name} is not managed by ai-credential-rotation: it lacks the"
+                f" {CONSUMER_TAG} tag the RotatedAccessKey component puts on every secret it"
+                " creates. Check the name or ARN (the stack's outputs list each consumer's"
+                " secret); credrot's advice below assumes a managed secret",
+            )
+        ]
+    user = snapshot.user_name
+    if user is None:
+        return []
+    consumer = (snapshot.secret_tags or {}).get(CONSUMER_TAG)
+    reasons = []
+    if snapshot.function_user_name and snapshot.function_user_name != user:
+        reasons.append(f"its rotation function rotates {snapshot.function_user_name}")
+    if snapshot.user_tags is not None and snapshot.user_tags.get(CONSUMER_TAG) != consumer:
+        owner = snapshot.user_tags.get(CONSUMER_TAG)
+        reasons.append(
+            f"that user belongs to consumer {owner}" if owner else "that user is not the product's"
+        )
+    elif snapshot.user_path is not None and snapshot.user_path != IAM_PATH:
+        reasons.append(f"that user's path is {snapshot.user_path}, not {IAM_PATH}")
+    if not reasons:
+        return []
+    return [
+        Problem(
+            "names-another-user",
+            f"the secret's value names IAM user {user}, but {'; '.join(reasons)}: the value was"
+            f" edited or copied from another secret. Rotation refuses it; put back"
+            f' {{"UserName": "<the consumer\'s user>"}} and run `credrot rotate {name}`',
+        )
+    ]
 
 
 def self_read_from_anywhere(
@@ -345,7 +414,7 @@ def _key_problems(snapshot: Snapshot, rows: tuple[KeyRow, ...], grace: timedelta
             Problem(
                 "current-key-missing",
                 f"the AWSCURRENT key {current.access_key_id} no longer exists in IAM: apps"
-                f" cannot authenticate; run `python -m credrot rotate {snapshot.secret_name}`",
+                f" cannot authenticate; run `credrot rotate {snapshot.secret_name}`",
             )
         )
     elif current is not None and current.status == "Inactive":
@@ -353,7 +422,7 @@ def _key_problems(snapshot: Snapshot, rows: tuple[KeyRow, ...], grace: timedelta
             Problem(
                 "current-key-inactive",
                 f"the AWSCURRENT key {current.access_key_id} is Inactive: apps cannot"
-                f" authenticate; run `python -m credrot rotate {snapshot.secret_name}` (or"
+                f" authenticate; run `credrot rotate {snapshot.secret_name}` (or"
                 " reactivate it if it was deactivated by mistake)",
             )
         )
@@ -373,19 +442,18 @@ def _key_problems(snapshot: Snapshot, rows: tuple[KeyRow, ...], grace: timedelta
 
     previous = by_role.get("previous")
     current_version = snapshot.version_with(CURRENT)
-    promoted = current_version.created if current_version else None
-    promoted = promoted or snapshot.last_rotated
+    since = current_since(current_version.stages) if current_version else None
     if (
         previous is not None
         and previous.status == "Active"
-        and promoted is not None
-        and snapshot.taken_at - promoted > grace
+        and not previous_key_in_grace(since, grace, snapshot.taken_at)
     ):
+        assert since is not None
         problems.append(
             Problem(
                 "previous-key-past-grace",
                 f"the previous key {previous.access_key_id} is still Active"
-                f" {_age(snapshot.taken_at - promoted)} after the last rotation (grace"
+                f" {_age(snapshot.taken_at - since)} after it stopped being current (grace"
                 f" {_hours(grace)}): the RetirePreviousKey sweep has not run or failed; read"
                 " its logs, or deactivate it now: `aws iam update-access-key --user-name"
                 f" {user} --access-key-id {previous.access_key_id} --status Inactive`",
@@ -414,8 +482,11 @@ def format_table(health: Health) -> str:
         f"Last      {_when_relative(snap.last_rotated, now)}",
         f"Next      {_when_relative(snap.next_rotation, now)}",
         f"Grace     {_hours(health.grace)} (the previous key stays Active this long)",
-        "",
     ]
+    retirement = previous_key_retirement(health)
+    if retirement is not None:
+        lines.append(f"Previous  {retirement}")
+    lines.append("")
     if health.keys:
         table = [("ROLE", "KEY ID", "STATUS", "AGE", "VERSION")]
         for row in health.keys:
@@ -440,6 +511,19 @@ def format_table(health: Health) -> str:
     return "\n".join(lines)
 
 
+def previous_key_retirement(health: Health) -> str | None:
+    """ "previous key <id> retires at <time>" for an Active previous key (None otherwise)."""
+    previous = next((row for row in health.keys if row.role == "previous"), None)
+    if previous is None or previous.status != "Active":
+        return None
+    current = health.snapshot.version_with(CURRENT)
+    retires_at = previous_key_retires_at(
+        current_since(current.stages) if current else None, health.grace
+    )
+    when = _when_relative(retires_at, health.snapshot.taken_at) if retires_at else UNKNOWN_SINCE
+    return f"previous key {previous.access_key_id} retires at {when}"
+
+
 def to_json(health: Health) -> dict[str, Any]:
     """The same content as ``format_table``, as JSON-serialisable data."""
     snap = health.snapshot
@@ -447,6 +531,11 @@ def to_json(health: Health) -> dict[str, Any]:
 
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
+
+    current = snap.version_with(CURRENT)
+    retires_at = previous_key_retires_at(
+        current_since(current.stages) if current else None, health.grace
+    )
 
     return {
         "secret": {"name": snap.secret_name, "arn": snap.secret_arn},
@@ -470,6 +559,9 @@ def to_json(health: Health) -> dict[str, Any]:
             for row in health.keys
         ],
         "grace_hours": health.grace.total_seconds() / 3600,
+        "current_since": iso(current_since(current.stages) if current else None),
+        "previous_key_retires_at": iso(retires_at),
+        "previous_key_retirement": previous_key_retirement(health),
         "healthy": health.healthy,
         "problems": [{"code": p.code, "message": p.message} for p in health.errors],
         "warnings": [{"code": p.code, "message": p.message} for p in health.warnings],

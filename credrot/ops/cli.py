@@ -1,4 +1,4 @@
-"""``python -m credrot``: operate rotated access keys, and rehearse rotation with the drill.
+"""``credrot``: operate rotated access keys, and rehearse rotation with the drill.
 
 AWS access comes from the usual places (AWS_PROFILE or --profile, AWS_REGION or --region or
 the secret's ARN, AWS_ENDPOINT_URL); the drill needs none of them. Output names keys by id
@@ -9,6 +9,8 @@ credentials an AWS SDK asked for (never its stderr).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import os
 import sys
@@ -28,18 +30,19 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from credrot import health, operations
-from credrot.errors import CommandError, CredrotError
+from credrot.errors import CommandError, CredrotError, FileAccessError, describe_os_error
+from credrot.ops import limits
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PROBLEMS = 3
-EXIT_TIMEOUT = operations.EXIT_TIMEOUT
+EXIT_TIMEOUT = limits.EXIT_TIMEOUT
 EXIT_LOCKED_OUT = 5
+EXIT_FILE = 6
 EXIT_INTERRUPTED = 130
 
-# credrot.credential_process.DEFAULT_REFRESH_SECONDS, without importing it for every command.
+# credrot.app.credential_process.DEFAULT_REFRESH_SECONDS, without importing it for every command.
 _DEFAULT_PROCESS_REFRESH = 900.0
 
 EXIT_CODES = f"""\
@@ -51,6 +54,8 @@ exit codes:
   {EXIT_TIMEOUT}    rotate/revoke: the rotation did not finish within --timeout
   {EXIT_LOCKED_OUT}    credential-process: locked out, the cached key no longer works (re-seed
        with export)
+  {EXIT_FILE}    a file or directory could not be read or written (read-only, disk full, not
+       a directory, a directory given as a file, not a regular file): the message names it
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
 """
 
@@ -65,12 +70,12 @@ or name.
 
 EXAMPLES = """\
 examples:
-  python -m credrot drill                       # rehearse rotation, no AWS account needed
-  python -m credrot status arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf
-  python -m credrot rotate ai-credential-rotation/bot --region eu-west-1
-  python -m credrot revoke ai-credential-rotation/bot   # a key leaked
-  AWS_PROFILE=ops python -m credrot unstick ai-credential-rotation/bot
-  python -m credrot export ai-credential-rotation/bot --profile bot   # workload outside AWS
+  credrot drill                       # rehearse rotation, no AWS account needed
+  credrot status arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf
+  credrot rotate ai-credential-rotation/bot --region eu-west-1
+  credrot revoke ai-credential-rotation/bot   # a key leaked
+  AWS_PROFILE=ops credrot unstick ai-credential-rotation/bot
+  credrot export ai-credential-rotation/bot --profile bot   # workload outside AWS
 """
 
 
@@ -81,7 +86,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = argparse.ArgumentParser(
-        prog="python -m credrot",
+        prog="credrot",
         description=DESCRIPTION,
         epilog=EXAMPLES + "\n" + EXIT_CODES,
         formatter_class=_Formatter,
@@ -102,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument(
         "--timeout",
         type=_positive_float,
-        default=operations.DEFAULT_ROTATION_TIMEOUT,
+        default=limits.DEFAULT_ROTATION_TIMEOUT,
         metavar="SECONDS",
         help="how long to wait for the rotation to finish (default %(default)g)",
     )
@@ -124,9 +129,9 @@ the last and next rotation, and name each problem found:
 Exit code 3 when there is a problem, 0 when healthy.""",
         epilog="""\
 examples:
-  python -m credrot status ai-credential-rotation/bot
-  python -m credrot status ai-credential-rotation/bot --json | jq .problems
-  python -m credrot status ai-credential-rotation/bot --grace-hours 48
+  credrot status ai-credential-rotation/bot
+  credrot status ai-credential-rotation/bot --json | jq .problems
+  credrot status ai-credential-rotation/bot --grace-hours 48
 
 """
         + EXIT_CODES,
@@ -140,7 +145,7 @@ examples:
         " PREVIOUS_KEY_GRACE_HOURS if readable, else 24)",
     )
 
-    commands.add_parser(
+    rotate = commands.add_parser(
         "rotate",
         parents=[secret, wait, aws],
         formatter_class=_Formatter,
@@ -149,17 +154,26 @@ examples:
 Start a rotation now (RotateSecret with the secret's own rotation function) and wait until
 the new version is AWSCURRENT, showing progress on stderr. The previous key stays Active
 for the grace period, so running apps keep working. Refuses to start while a previous
-rotation is stuck (see `unstick`).""",
+rotation is stuck (see `unstick`), and while the previous key is still Active inside its
+grace (the rotation would delete it) unless --force. A failing rotation is reported with
+the function's error as soon as it shows, not at --timeout.""",
         epilog="""\
 examples:
-  python -m credrot rotate ai-credential-rotation/bot
-  python -m credrot rotate ai-credential-rotation/bot --timeout 600
+  credrot rotate ai-credential-rotation/bot
+  credrot rotate ai-credential-rotation/bot --timeout 600
+  credrot rotate ai-credential-rotation/bot --force --json
 
 """
         + EXIT_CODES,
     )
+    rotate.add_argument(
+        "--force",
+        action="store_true",
+        help="rotate even while the previous key is inside its grace: deactivate it first",
+    )
+    rotate.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    commands.add_parser(
+    revoke = commands.add_parser(
         "revoke",
         parents=[secret, wait, aws],
         formatter_class=_Formatter,
@@ -167,16 +181,19 @@ examples:
         description="""\
 The emergency path for a leaked key: rotate, then immediately deactivate the previous key
 (the one that was current until now) instead of waiting for the grace period. The new
-current key is never touched. Apps using credrot.client re-read the secret on their next
-rejected call and carry on; anything else still holding the old key stops working.""",
+current key is never touched. A key still in its grace from an earlier rotation, which
+this rotation must delete, is deactivated first. Apps using credrot.client re-read the
+secret on their next rejected call and carry on; anything else still holding the old key
+stops working.""",
         epilog="""\
 examples:
-  python -m credrot revoke ai-credential-rotation/bot
-  python -m credrot status ai-credential-rotation/bot   # check the result
+  credrot revoke ai-credential-rotation/bot
+  credrot status ai-credential-rotation/bot   # check the result
 
 """
         + EXIT_CODES,
     )
+    revoke.add_argument("--json", action="store_true", help="print the result as JSON")
 
     unstick = commands.add_parser(
         "unstick",
@@ -190,9 +207,9 @@ recorded, which the next rotation deletes. Refuses a pending version younger tha
 --min-age-minutes (a rotation may still be running) unless --force.""",
         epilog="""\
 examples:
-  python -m credrot unstick ai-credential-rotation/bot
-  python -m credrot unstick ai-credential-rotation/bot --force && \\
-    python -m credrot rotate ai-credential-rotation/bot
+  credrot unstick ai-credential-rotation/bot
+  credrot unstick ai-credential-rotation/bot --force && \\
+    credrot rotate ai-credential-rotation/bot
 
 """
         + EXIT_CODES,
@@ -205,7 +222,7 @@ examples:
     unstick.add_argument(
         "--min-age-minutes",
         type=_non_negative_float,
-        default=operations.DEFAULT_UNSTICK_MIN_AGE.total_seconds() / 60,
+        default=limits.DEFAULT_UNSTICK_MIN_AGE.total_seconds() / 60,
         metavar="MINUTES",
         help="only clear an AWSPENDING version at least this old (default %(default)g)",
     )
@@ -226,9 +243,9 @@ Then checks that the key can read its own secret from this host (exit 3 if not).
 key ids only. Run it again to re-seed a workload that was locked out.""",
         epilog="""\
 examples:
-  python -m credrot export arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf \\
+  credrot export arn:aws:secretsmanager:eu-west-1:111122223333:secret:bot-AbCdEf \\
     --profile bot
-  python -m credrot export ai-credential-rotation/bot --profile bot --operator-profile ops
+  credrot export ai-credential-rotation/bot --profile bot --operator-profile ops
   AWS_PROFILE=bot python my_agent.py      # any SDK, any language
 
 """
@@ -289,7 +306,7 @@ Manager unreachable after the window: the SDK keeps the credentials it has until
 Expiration, then fails).""",
         epilog="""\
 examples:
-  python -m credrot credential-process --secret-id ARN --cache ~/.cache/credrot/bot.json
+  credrot credential-process --secret-id ARN --cache ~/.cache/credrot/bot.json
 
 """
         + EXIT_CODES,
@@ -314,6 +331,34 @@ examples:
     )
     process.add_argument("--region", help="AWS region (default: the ARN's)")
 
+    sandbox = commands.add_parser(
+        "sandbox",
+        formatter_class=_Formatter,
+        help="practice: an embedded AWS emulator with one consumer, and its environment",
+        description="""\
+Start the embedded AWS emulator (moto on 127.0.0.1, IAM authentication on, the real
+rotation Lambda) with one consumer provisioned as the Pulumi component does, print the
+environment variables that point the credrot command and AWS SDKs at it, and keep it
+running until Ctrl-C (or --duration). Practise status, rotate, revoke, unstick and export
+without an AWS account. Needs the drill extra (moto).""",
+        epilog="""\
+examples:
+  credrot sandbox                      # then paste the printed exports in another shell
+  credrot sandbox --name bot --duration 600
+
+"""
+        + EXIT_CODES,
+    )
+    sandbox.add_argument(
+        "--name", default="practice", metavar="NAME", help="the consumer (default practice)"
+    )
+    sandbox.add_argument(
+        "--duration",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="stop after this long (default: until Ctrl-C)",
+    )
+
     drill = commands.add_parser(
         "drill",
         formatter_class=_Formatter,
@@ -322,14 +367,14 @@ examples:
 Rehearse rotation end to end without an AWS account: start an embedded AWS emulator
 (moto, IAM authentication on), create a consumer exactly as the Pulumi component does
 (same policy documents), run the real rotation Lambda, and keep app workers calling AWS
-through credrot.client while it performs N rotations, a sweep with zero grace and a
+through credrot.app.client while it performs N rotations, a sweep with zero grace and a
 revoke. Prints progress on stderr and a report on stdout; fails (exit 3) on any failed app
 call or broken invariant.""",
         epilog="""\
 examples:
-  python -m credrot drill
-  python -m credrot drill --rotations 20 --workers 8 --json drill-report.json
-  python -m credrot drill --no-auth-retry    # see why the client's retry matters
+  credrot drill
+  credrot drill --rotations 20 --workers 8 --json drill-report.json
+  credrot drill --no-auth-retry    # see why the client's retry matters
 
 """
         + EXIT_CODES,
@@ -380,13 +425,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, or a usage error already printed by argparse
         return int(exit_.code or 0)
     try:
-        return int(COMMANDS[args.command](args))
+        code = int(COMMANDS[args.command](args))
+        # Output to a full disk or a closed pipe fails here, not at exit as a traceback.
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
     except CommandError as error:
         _error(str(error))
         return error.exit_code
+    except FileAccessError as error:
+        _error(str(error))
+        return EXIT_FILE
+    except OSError as error:
+        _error(explain_os_error(error))
+        _silence_stdout()
+        return EXIT_FILE
     except CredrotError as error:
         _error(str(error))
         return EXIT_ERROR
@@ -402,9 +457,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from credrot.ops import health, operations
+
     aws = _session(args)
     snapshot = operations.take_snapshot(
-        aws.client("secretsmanager"), aws.client("iam"), args.secret
+        aws.client("secretsmanager"),
+        aws.client("iam"),
+        args.secret,
+        lambda_client=aws.client("lambda"),
     )
     if args.grace_hours is not None:
         grace = timedelta(hours=args.grace_hours)
@@ -422,9 +482,30 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
+    from credrot.ops import operations
+
     aws = _session(args)
+    lambda_client = aws.client("lambda")
+    sm = aws.client("secretsmanager")
     with Spinner(f"rotating {args.secret}"):
-        result = operations.rotate(aws.client("secretsmanager"), args.secret, timeout=args.timeout)
+        result = operations.rotate(
+            sm,
+            args.secret,
+            timeout=args.timeout,
+            iam=aws.client("iam"),
+            grace=_grace_of(sm, lambda_client, args.secret),
+            force=args.force,
+            logs=aws.client("logs"),
+            lambda_client=lambda_client,
+        )
+    if args.json:
+        print(json.dumps(_rotation_json(result), indent=2))
+        return EXIT_OK
+    if result.deactivated_first:
+        print(
+            f"Deactivated the previous key {result.deactivated_first} first (--force): it was"
+            " still Active inside its grace and the rotation deletes it."
+        )
     print(f"Rotated {args.secret} in {result.seconds:.1f} s.")
     print(f"  current key   {result.current_key_id}  (version {result.token})")
     if result.previous_key_id:
@@ -436,13 +517,38 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from credrot.ops import operations
+
     aws = _session(args)
+    lambda_client = aws.client("lambda")
+    sm = aws.client("secretsmanager")
     with Spinner(f"revoking: rotating {args.secret}"):
         result = operations.revoke(
-            aws.client("secretsmanager"),
+            sm,
             aws.client("iam"),
             args.secret,
             timeout=args.timeout,
+            grace=_grace_of(sm, lambda_client, args.secret),
+            logs=aws.client("logs"),
+            lambda_client=lambda_client,
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **_rotation_json(result.rotation),
+                    "user": result.user_name,
+                    "deactivated_key_id": result.deactivated_key_id,
+                    "note": result.note,
+                },
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if result.rotation.deactivated_first:
+        print(
+            f"Deactivated the earlier previous key {result.rotation.deactivated_first} first:"
+            " it was still inside its grace and the rotation deletes it."
         )
     print(
         f"Rotated {args.secret} in {result.rotation.seconds:.1f} s: the current key is now"
@@ -459,7 +565,28 @@ def _revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _grace_of(sm: Any, lambda_client: Any, secret: str) -> timedelta:
+    """The rotation function's PREVIOUS_KEY_GRACE_HOURS (24 h if unreadable)."""
+    from credrot.ops import health, operations
+
+    function_arn = sm.describe_secret(SecretId=secret).get("RotationLambdaARN")
+    return operations.grace_from_function(lambda_client, function_arn) or health.DEFAULT_GRACE
+
+
+def _rotation_json(result: Any) -> dict[str, Any]:
+    return {
+        "secret_arn": result.secret_arn,
+        "version_id": result.token,
+        "seconds": round(result.seconds, 3),
+        "current_key_id": result.current_key_id,
+        "previous_key_id": result.previous_key_id,
+        "deactivated_first": result.deactivated_first,
+    }
+
+
 def _unstick(args: argparse.Namespace) -> int:
+    from credrot.ops import operations
+
     aws = _session(args)
     result = operations.unstick(
         aws.client("secretsmanager"),
@@ -474,7 +601,7 @@ def _unstick(args: argparse.Namespace) -> int:
     if result.key_id:
         print(
             f"It recorded key {result.key_id}, left for the next rotation to delete"
-            f" (`python -m credrot rotate {args.secret}` does it now)."
+            f" (`credrot rotate {args.secret}` does it now)."
         )
     elif result.has_value:
         print("Its value records no key: nothing was left behind.")
@@ -483,8 +610,32 @@ def _unstick(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _require_sandbox() -> None:
+    if importlib.util.find_spec("moto") is None:
+        raise CommandError(
+            "the rehearsal sandbox needs moto, which the app install leaves out: install"
+            ' the extra with `pip install "credrot[drill]"` (or, in a checkout, `make drill`)'
+        )
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    _require_sandbox()
+    from credrot.sandbox import practice
+
+    print(f"Starting the emulator with consumer {args.name}...", file=sys.stderr)
+    emulator, consumer = practice.start(args.name)
+    try:
+        print(practice.usage(emulator, consumer), flush=True)
+        threading.Event().wait(args.duration)
+    finally:
+        emulator.stop()
+        print("Sandbox stopped.", file=sys.stderr)
+    return EXIT_OK
+
+
 def _drill(args: argparse.Namespace) -> int:
-    from credrot.drill import DrillConfig, format_report, run_drill
+    _require_sandbox()
+    from credrot.sandbox.drill import DrillConfig, format_report, run_drill
 
     config = DrillConfig(
         rotations=args.rotations,
@@ -506,7 +657,7 @@ def _drill(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     import boto3
 
-    from credrot.credential_process import export
+    from credrot.app.credential_process import export
 
     operator_profile = args.operator_profile or os.environ.get("AWS_PROFILE")
     operator_profile = operator_profile or os.environ.get("AWS_DEFAULT_PROFILE")
@@ -564,9 +715,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _credential_process(args: argparse.Namespace) -> int:
-    from credrot import self_read
-    from credrot.credential_process import process_output
-    from credrot.key_cache import KeyCache, default_cache_path
+    from credrot.app import self_read
+    from credrot.app.credential_process import process_output
+    from credrot.app.key_cache import KeyCache, default_cache_path
 
     cache = KeyCache(args.cache or default_cache_path(args.secret_id))
     read = self_read.read_with_ambient if args.ambient else self_read.read_with_key
@@ -575,7 +726,7 @@ def _credential_process(args: argparse.Namespace) -> int:
             cache,
             args.secret_id,
             args.refresh_seconds,
-            lambda cached: read(cached, region=args.region),
+            lambda cached: read(cached, region=args.region, cache_path=cache.path),
         )
     except self_read.LockedOutError as error:
         _error(str(error))
@@ -590,6 +741,7 @@ COMMANDS = {
     "revoke": _revoke,
     "unstick": _unstick,
     "drill": _drill,
+    "sandbox": _sandbox,
     "export": _export,
     "credential-process": _credential_process,
 }
@@ -659,6 +811,21 @@ def explain_botocore_error(error: BotoCoreError, args: Any = None) -> str:
     if isinstance(error, EndpointConnectionError):
         return f"{error}: check the network, the region and AWS_ENDPOINT_URL"
     return f"AWS client error: {error}"
+
+
+def explain_os_error(error: OSError) -> str:
+    """One line for an OS error: the path, what went wrong, in words."""
+    where = error.filename if error.filename is not None else "the standard output"
+    return describe_os_error("use", where, error)
+
+
+def _silence_stdout() -> None:
+    # stdout itself may be what failed (a full disk, a closed pipe): point it at /dev/null so
+    # that Python's flush at exit does not print a traceback.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _error(message: str) -> None:

@@ -12,6 +12,9 @@ and patches moto where it differs from AWS in ways rotation depends on:
   isn't complete"), as AWS does; moto would silently drop the label.
 - With ``reject_inactive_keys`` (default), IAM authentication rejects Inactive keys like AWS
   does; moto only rejects deleted keys.
+- What the handler logs (its ``rotation_lambda`` logger), and the error of a failed
+  invocation, goes to CloudWatch Logs in Lambda's default group ``/aws/lambda/<function>``,
+  where ``credrot rotate`` looks for a failing rotation's cause.
 - IAM authentication evaluates ``IpAddress``/``NotIpAddress`` conditions on ``aws:SourceIp``
   against the caller's address (always 127.0.0.1 here, ``CALLER_CIDR``); moto ignores them.
   A statement whose source-IP condition does not hold does not apply, as on AWS. Likewise
@@ -29,7 +32,7 @@ moto keeps one global state per process: only one Emulator may run at a time, an
 ``boto3.DEFAULT_SESSION`` are the Lambda's (as in Lambda's runtime): code running meanwhile
 in other threads must use explicit clients (``emulator.client``), not ``boto3.client``.
 Set-up helpers that create a consumer like the Pulumi component does live in
-``credrot.provision``.
+``credrot.sandbox.provision``.
 
 Typical use::
 
@@ -42,17 +45,20 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -75,6 +81,8 @@ CALLER_CIDR = "127.0.0.1/32"
 DEFAULT_REGION = "us-east-1"
 OPERATOR_USER = "emulator-operator"
 STEP_NAMES = ("createSecret", "setSecret", "testSecret", "finishSecret")
+FUNCTION_LOGGER = "rotation_lambda"
+LOG_STREAM = "emulator"
 
 LambdaHandler = Callable[[Any, Any], Any]
 
@@ -211,6 +219,8 @@ class Emulator:
         self._werkzeug_level: int | None = None
         self._sessions: dict[AccessKeyPair, boto3.Session] = {}
         self._sessions_lock = threading.Lock()
+        self._log_groups: set[str] = set()
+        self._files: tempfile.TemporaryDirectory[str] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -277,6 +287,10 @@ class Emulator:
             self._werkzeug_level = None
         self._containers.clear()
         self._sessions.clear()
+        self._log_groups.clear()
+        if self._files is not None:
+            self._files.cleanup()
+            self._files = None
         with _active_lock:
             if _active is self:
                 _active = None
@@ -341,13 +355,23 @@ class Emulator:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ACCESS_KEY_ID": creds.access_key_id,
             "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
-            # No ~/.aws files: a profile must not redirect anything to real AWS.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            # Not ~/.aws: a profile must not redirect anything to real AWS. Empty files of
+            # the emulator's own, never /dev/null: `credrot export` run in this environment
+            # writes a profile into AWS_CONFIG_FILE.
+            "AWS_CONFIG_FILE": str(self._aws_files() / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self._aws_files() / "credentials"),
         }
         if creds.session_token:
             variables["AWS_SESSION_TOKEN"] = creds.session_token
         return variables
+
+    def _aws_files(self) -> Path:
+        """A private directory holding the environment's (initially empty) AWS files."""
+        if self._files is None:
+            self._files = tempfile.TemporaryDirectory(prefix="credrot-emulator-")
+            for name in ("config", "credentials"):
+                (Path(self._files.name) / name).touch(mode=0o600)
+        return Path(self._files.name)
 
     @contextmanager
     def environ(self, credentials: AccessKeyPair | None = None) -> Iterator[dict[str, str]]:
@@ -455,6 +479,9 @@ class Emulator:
         started = time.perf_counter()
         result: Any = None
         with self._invoke_lock:
+            captured = _LogCapture()
+            function_logger = logging.getLogger(FUNCTION_LOGGER)
+            function_logger.addHandler(captured)
             try:
                 self._take_fault(invocation)
                 with self._lambda_environment(function) as calls:
@@ -470,14 +497,35 @@ class Emulator:
                 invocation.error = f"{type(error).__name__}: {error}"
                 if invocation.token and invocation.step in STEP_NAMES:
                     self._failed_tokens.add(invocation.token)
+                captured.lines.append((int(time.time() * 1000), f"[ERROR] {invocation.error}"))
+            finally:
+                function_logger.removeHandler(captured)
             invocation.seconds = time.perf_counter() - started
             self._invocations.append(invocation)
+            self._write_function_logs(function.function_name, captured.lines)
         if invocation.error is not None:
             error_type, _, message = invocation.error.partition(": ")
             return _error_payload(response_headers, error_type, message)
         encoded = json.dumps(result, default=str).encode("utf-8")
         response_headers["Content-Length"] = str(len(encoded))
         return encoded
+
+    def _write_function_logs(self, function_name: str, lines: list[tuple[int, str]]) -> None:
+        """Append ``lines`` to the function's log group, as Lambda's runtime would."""
+        if not lines:
+            return
+        group = f"/aws/lambda/{function_name}"
+        logs = self.client("logs")
+        if group not in self._log_groups:
+            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+                logs.create_log_group(logGroupName=group)
+            logs.create_log_stream(logGroupName=group, logStreamName=LOG_STREAM)
+            self._log_groups.add(group)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=LOG_STREAM,
+            logEvents=[{"timestamp": moment, "message": text} for moment, text in lines],
+        )
 
     def _take_fault(self, invocation: Invocation) -> None:
         for index, (step, error) in enumerate(self._faults):
@@ -728,9 +776,22 @@ def absent_keys_condition_holds(condition: Any, temporary: bool) -> bool:
     return True
 
 
+class _LogCapture(logging.Handler):
+    """The function's log records during one invocation, as (epoch ms, text) lines."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(
+            (int(record.created * 1000), f"[{record.levelname}] {record.getMessage()}")
+        )
+
+
 def _import_rotation_handler() -> LambdaHandler:
     # rotation_lambda/ is packaged as the Lambda's code: importing it must not leave a
-    # __pycache__ there, even when PYTHONDONTWRITEBYTECODE is unset (python -m credrot drill).
+    # __pycache__ there, even when PYTHONDONTWRITEBYTECODE is unset (credrot drill).
     previous = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     try:

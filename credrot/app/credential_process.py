@@ -1,12 +1,12 @@
 """Rotated keys for any AWS SDK outside AWS, through ``credential_process`` in ~/.aws/config.
 
-Two commands (wired in ``credrot.cli``):
+Two commands (wired in ``credrot.ops.cli``):
 
-- ``python -m credrot export SECRET --profile NAME``: the operator's one-time seeding, with
+- ``credrot export SECRET --profile NAME``: the operator's one-time seeding, with
   the operator's own credentials. Reads AWSCURRENT, seeds the workload's key cache
-  (``credrot.key_cache``), writes ``[profile NAME]`` with a ``credential_process`` line into
+  (``credrot.app.key_cache``), writes ``[profile NAME]`` with a ``credential_process`` line into
   the AWS config file, and checks that the key can read its own secret from this host.
-- ``python -m credrot credential-process --secret-id ARN --cache PATH``: what every SDK runs.
+- ``credrot credential-process --secret-id ARN --cache PATH``: what every SDK runs.
   Prints ``{"Version": 1, "AccessKeyId", "SecretAccessKey", "Expiration"}`` from the cache;
   after the refresh window it first re-reads the secret with the cached key (self-read).
 
@@ -25,17 +25,19 @@ import os
 import re
 import secrets
 import shlex
+import stat
 import sys
+import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from credrot.errors import CommandError, CredentialError
-from credrot.key_cache import CachedKey, KeyCache, default_cache_path
-from credrot.secret_value import parse_response
-from credrot.self_read import read_with_key, region_of
+from credrot.app.key_cache import CachedKey, KeyCache, default_cache_path, make_private_directories
+from credrot.app.secret_value import parse_response
+from credrot.app.self_read import read_with_key, region_of
+from credrot.errors import CommandError, CredentialError, FileAccessError, describe_os_error
 
 __all__ = [
     "DEFAULT_REFRESH_SECONDS",
@@ -51,7 +53,7 @@ __all__ = [
 # far inside the previous key's grace (24 h by default), cheap (one read per window).
 DEFAULT_REFRESH_SECONDS = 900.0
 SDK_REFRESH_LEAD = timedelta(minutes=15)
-CREDROT_DIR = Path(__file__).resolve().parent
+CREDROT_DIR = Path(__file__).resolve().parent.parent
 
 # Settings that would make the SDKs take credentials from elsewhere than credential_process.
 _CONFLICTING_SETTINGS = (
@@ -88,18 +90,15 @@ def credential_process_command(
     *,
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
     ambient: bool = False,
-    python: str | None = None,
+    program: list[str] | None = None,
 ) -> str:
     """The ``credential_process`` value: works from any directory, with no shell.
 
-    SDKs split it like a POSIX shell would (botocore: shlex) and run it without one. It
-    runs this interpreter (absolute path, not resolved: a venv's python must stay the
-    venv's) on the credrot package directory, which ``credrot/__main__.py`` supports: no
-    PYTHONPATH, no dependence on the current directory, no install needed.
+    SDKs split it like a POSIX shell would (botocore: shlex) and run it without one.
+    ``program`` defaults to ``credrot_program()``.
     """
     argv = [
-        os.path.abspath(python or sys.executable),
-        str(CREDROT_DIR),
+        *(program or credrot_program()),
         "credential-process",
         "--secret-id",
         secret_arn,
@@ -111,6 +110,20 @@ def credential_process_command(
     if ambient:
         argv.append("--ambient")
     return shlex.join(argv)
+
+
+def credrot_program() -> list[str]:
+    """How an SDK runs credrot: the installed ``credrot`` script of this interpreter
+    (absolute path), else, in a checkout with no install, this interpreter (absolute, not
+    resolved: a venv's python must stay the venv's) on the package directory, which
+    ``credrot/__main__.py`` supports. Either works whatever the current directory is."""
+    for scheme in sysconfig.get_scheme_names():
+        # The scheme this very credrot was installed by owns the script installed with it.
+        if Path(sysconfig.get_path("purelib", scheme)).resolve() == CREDROT_DIR.parent:
+            script = Path(sysconfig.get_path("scripts", scheme)) / "credrot"
+            if script.is_file() and os.access(script, os.X_OK):
+                return [str(script)]
+    return [os.path.abspath(sys.executable), str(CREDROT_DIR)]
 
 
 def section_name(profile: str) -> str:
@@ -193,33 +206,73 @@ def write_config_file(path: Path, section: str, values: Mapping[str, str]) -> No
     """Set ``values`` in ``[section]`` of the AWS config file at ``path``, atomically.
 
     The result is checked with the same parser botocore uses (RawConfigParser) before it
-    replaces the file; a new file is created 0600 in a 0700 directory.
+    replaces the file; a new file is created 0600 (its new directories 0700). Only a regular
+    file is ever replaced (a symlink to one stays a symlink): never a device such as
+    /dev/null, a FIFO or a directory.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        text, mode = "", 0o600
+    text, mode = read_config_file(path)
     updated = upsert_profile(text, section, values)
     parser = _parse_config(updated, path)
     written = dict(parser.items(section)) if parser.has_section(section) else {}
     if any(written.get(key) != value for key, value in values.items()):
         raise CommandError(f"could not set {', '.join(values)} in [{section}] of {path}")
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # A config file that is a symlink (to a dotfiles repository, say) stays one.
-    path = path.resolve()
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(updated)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+        make_private_directories(path.parent)
+        # A config file that is a symlink (to a dotfiles repository, say) stays one.
+        target = path.resolve()
+        _require_regular_or_absent(target, path)
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(updated)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise FileAccessError(describe_os_error("write the AWS config file", path, error)) from None
+
+
+def read_config_file(path: Path) -> tuple[str, int]:
+    """(text, mode) of the AWS config file; ("", 0600) if it does not exist. Refuses a
+    path that is not a regular file (or a symlink to one)."""
+    try:
+        _require_regular_or_absent(path.resolve(), path)
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        return "", 0o600
+    except OSError as error:
+        raise FileAccessError(describe_os_error("read the AWS config file", path, error)) from None
+    text = _decoded(raw)
+    if text is None:
+        raise CommandError(f"{path} is not UTF-8 text: fix it first (the AWS SDKs need it)")
+    return text, mode
+
+
+def _decoded(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _require_regular_or_absent(target: Path, given: Path) -> None:
+    try:
+        status = os.stat(target)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(status.st_mode):
+        kind = "a directory" if stat.S_ISDIR(status.st_mode) else "not a regular file"
+        raise FileAccessError(
+            f"the AWS config file {given} is {kind}: credrot only ever replaces a regular"
+            " file. Pass --config-file with a regular file (or unset AWS_CONFIG_FILE)"
+        )
 
 
 def _parse_config(text: str, path: Path) -> configparser.RawConfigParser:
@@ -304,10 +357,7 @@ def export(
         )
     # Fails early (before anything is read or written) on a file or section that cannot
     # take the profile.
-    with contextlib.suppress(FileNotFoundError):
-        _parse_config(
-            upsert_profile(config_path.read_text(encoding="utf-8"), section, {}), config_path
-        )
+    _parse_config(upsert_profile(read_config_file(config_path)[0], section, {}), config_path)
 
     response = operator_secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     arn = str(response.get("ARN") or secret_id)
@@ -315,7 +365,7 @@ def export(
     if not record.has_key:
         raise CommandError(
             f"secret {arn} holds no access key yet (bootstrap value): rotation has not minted"
-            f" one; run `python -m credrot rotate {arn}` first, then export again"
+            f" one; run `credrot rotate {arn}` first, then export again"
         )
     assert record.access_key_id is not None and record.secret_access_key is not None
     region = region or region_of(arn)

@@ -7,7 +7,8 @@ Manager permissions against ``"*"`` only, so a policy scoped to an exact ARN is 
 for that ARN. Each principal whose policy is scoped that way also gets an inline policy
 ``EmulatorOnlyResourceWildcard`` with the same actions on ``"*"``, keeping any
 ``aws:SourceIp`` or ``aws:SourceVpce`` condition (the emulator evaluates them for the
-caller, see ``credrot.emulator``). S3 statements need no such allowance (moto matches S3 resources).
+caller, see ``credrot.sandbox.emulator``). S3 statements need no such allowance (moto
+matches S3 resources).
 Least privilege is proven by the policy tests, not here.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 
 from components import contract, iam_policies
 from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
-from credrot.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
+from credrot.sandbox.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
 
 __all__ = [
     "EMULATOR_ONLY_POLICY",
@@ -134,15 +135,17 @@ def provision_consumer(
         s3.put_object(Bucket=bucket, Key=key, Body=f"{key} of {name}\n".encode())
 
     # The secret first: a self-read policy names its ARN (the component waits for it too).
+    tags = [{"Key": contract.CONSUMER_TAG, "Value": name}]
     secret_arn = sm.create_secret(
         Name=names.secret,
         Description=f"Rotated IAM access key of AI consumer {name}",
+        Tags=tags,
     )["ARN"]
     user_name = names.user
     user_arn = iam.create_user(
         UserName=user_name,
         Path=USER_PATH,
-        Tags=[{"Key": contract.USER_SECRET_TAG, "Value": secret_arn}],
+        Tags=[*tags, {"Key": contract.USER_SECRET_TAG, "Value": secret_arn}],
     )["User"]["Arn"]
     data_access = iam_policies.consumer_user_policy(
         [f"s3://{bucket}/{DATA_PREFIX}"],

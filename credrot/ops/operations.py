@@ -1,6 +1,6 @@
 """Operator actions on a rotated secret: the AWS calls, at the edge.
 
-Decisions on the data these functions gather live in ``credrot.health`` (pure). Clients
+Decisions on the data these functions gather live in ``credrot.ops.health`` (pure). Clients
 are passed in (boto3 clients for Secrets Manager, IAM and Lambda), so the CLI, the drill and
 tests share this code. Errors: ``CommandError`` for states an operator must fix (the message
 names the fix); botocore's ClientError/BotoCoreError pass through for the CLI to explain.
@@ -16,27 +16,34 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from components.contract import IAM_PATH
+from credrot.app.secret_value import KeyRecord, parse_response
 from credrot.errors import CommandError, CredentialError
-from credrot.health import (
+from credrot.ops.health import (
     CURRENT,
+    DEFAULT_GRACE,
     PENDING,
     PREVIOUS,
+    UNKNOWN_SINCE,
     IamKey,
     Snapshot,
     UserPolicy,
     VersionView,
+    previous_key_in_grace,
+    previous_key_retires_at,
     stuck_pending_version,
 )
-from credrot.secret_value import KeyRecord, parse_response
+from credrot.ops.limits import DEFAULT_ROTATION_TIMEOUT, DEFAULT_UNSTICK_MIN_AGE, EXIT_TIMEOUT
+from rotation_lambda.decisions import current_since
 from rotation_lambda.protocol import list_versions
 
-EXIT_TIMEOUT = 4
-DEFAULT_ROTATION_TIMEOUT = 300.0
-# Lambda's longest timeout: a younger AWSPENDING may belong to a rotation still running.
-DEFAULT_UNSTICK_MIN_AGE = timedelta(minutes=15)
+# createSecret stores the new version's value within seconds; none after this long means the
+# rotation is failing (AWS retries the Lambda, and keeps AWSPENDING, for much longer).
+NO_VALUE_STALL = timedelta(seconds=60)
+# How often a waiting rotate/revoke reads the function's logs for its error.
+LOG_CHECK_EVERY = 3.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,24 @@ class RotationResult:
     seconds: float
     current_key_id: str | None
     previous_key_id: str | None
+    # The key that was AWSPREVIOUS before the rotation, deactivated first (--force/revoke)
+    # because it was still Active inside its grace and the rotation would delete it.
+    deactivated_first: str | None = None
+
+
+@dataclass(frozen=True)
+class PreviousKeyInGrace:
+    """The AWSPREVIOUS key, still Active inside its grace: a rotation now would delete it."""
+
+    user_name: str
+    access_key_id: str
+    retires_at: datetime | None  # None: unknown, counted as in grace
+
+    def describe(self) -> str:
+        """Its retirement moment, or that it is unknown."""
+        if self.retires_at is None:
+            return f"retires at {UNKNOWN_SINCE}"
+        return f"retires at {self.retires_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 @dataclass(frozen=True)
@@ -105,8 +130,9 @@ def take_snapshot(
     *,
     now: datetime | None = None,
     read_policies: bool = True,
+    lambda_client: Any = None,
 ) -> Snapshot:
-    """Gather what ``credrot.health.assess`` needs.
+    """Gather what ``credrot.ops.health.assess`` needs.
 
     Reads the labelled versions' values, lists the user's keys, and reads unlabelled
     versions only while a key is still unexplained (as the rotation function does). With
@@ -170,6 +196,7 @@ def take_snapshot(
             views[version.version_id] = evidence = view(version.version_id, read=True)
             unexplained.discard(evidence.access_key_id or "")
 
+    user_tags, user_path = _user_identity(iam, user_name) if user_name else (None, None)
     policies: tuple[UserPolicy, ...] | None = None
     policies_error = None
     if user_name and read_policies:
@@ -197,7 +224,34 @@ def take_snapshot(
         taken_at=now or datetime.now(UTC),
         user_policies=policies,
         user_policies_error=policies_error,
+        secret_tags={tag["Key"]: tag["Value"] for tag in described.get("Tags", [])},
+        user_tags=user_tags,
+        user_path=user_path,
+        function_user_name=_function_variable(
+            lambda_client, described.get("RotationLambdaARN"), "IAM_USER_NAME"
+        ),
     )
+
+
+def _user_identity(iam: Any, user_name: str) -> tuple[dict[str, str] | None, str | None]:
+    """(tags, path) of the user, or (None, None) if it cannot be read."""
+    try:
+        user = iam.get_user(UserName=user_name)["User"]
+        tags = iam.list_user_tags(UserName=user_name).get("Tags", [])
+    except ClientError:
+        return None, None
+    return {tag["Key"]: tag["Value"] for tag in tags}, user.get("Path")
+
+
+def _function_variable(lambda_client: Any, function_arn: str | None, name: str) -> str | None:
+    if lambda_client is None or not function_arn:
+        return None
+    try:
+        configuration = lambda_client.get_function_configuration(FunctionName=function_arn)
+    except (ClientError, BotoCoreError):
+        return None
+    value = configuration.get("Environment", {}).get("Variables", {}).get(name)
+    return str(value) if value else None
 
 
 def _user_policies(iam: Any, user_name: str) -> tuple[UserPolicy, ...]:
@@ -255,14 +309,57 @@ def rotation_state(version_stages: dict[str, list[str]], token: str) -> str:
     return "running"
 
 
+def previous_key_in_grace_now(
+    sm: Any,
+    iam: Any,
+    arn: str,
+    version_stages: dict[str, list[str]],
+    grace: timedelta,
+    now: datetime,
+) -> PreviousKeyInGrace | None:
+    """The AWSPREVIOUS key if it is still Active inside its grace (counted from the moment
+    AWSCURRENT's version became current), else None."""
+    current = next((s for s in version_stages.values() if CURRENT in s), [])
+    since = current_since(current)
+    if not previous_key_in_grace(since, grace, now):
+        return None
+    _, previous, _ = read_version(sm, arn, stage=PREVIOUS)
+    if previous is None or previous.access_key_id is None:
+        return None
+    try:
+        listed = iam.list_access_keys(UserName=previous.user_name)["AccessKeyMetadata"]
+    except ClientError as error:
+        if _code(error) == "NoSuchEntity":
+            return None
+        raise
+    status = {key["AccessKeyId"]: key["Status"] for key in listed}
+    if status.get(previous.access_key_id) != "Active":
+        return None
+    return PreviousKeyInGrace(
+        previous.user_name, previous.access_key_id, previous_key_retires_at(since, grace)
+    )
+
+
 def rotate(
     sm: Any,
     secret_id: str,
     *,
     timeout: float = DEFAULT_ROTATION_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
+    iam: Any = None,
+    grace: timedelta = DEFAULT_GRACE,
+    force: bool = False,
+    now: datetime | None = None,
+    logs: Any = None,
+    lambda_client: Any = None,
 ) -> RotationResult:
-    """Start a rotation now and wait until AWSCURRENT has moved to its version."""
+    """Start a rotation now and wait until AWSCURRENT has moved to its version.
+
+    With ``iam``, first checks the AWSPREVIOUS key: a rotation deletes it, so while it is
+    still Active inside its ``grace`` the rotation is refused, unless ``force``, which
+    deactivates it first (``RotationResult.deactivated_first``). ``logs`` and
+    ``lambda_client`` let a failing rotation be reported with the function's own error.
+    """
     started = time.monotonic()
     described = sm.describe_secret(SecretId=secret_id)
     arn = described["ARN"]
@@ -278,9 +375,28 @@ def rotate(
             f"rotation is disabled for secret {name}: the rotation function refuses to run;"
             " re-enable it with `pulumi up`"
         )
-    stuck = stuck_pending_version(described.get("VersionIdsToStages", {}))
+    stages = described.get("VersionIdsToStages", {})
+    stuck = stuck_pending_version(stages)
     if stuck is not None:
         raise CommandError(_stuck_message(name, stuck))
+    deactivated_first = None
+    if iam is not None:
+        in_grace = previous_key_in_grace_now(sm, iam, arn, stages, grace, now or datetime.now(UTC))
+        if in_grace is not None and not force:
+            raise CommandError(
+                f"the previous key {in_grace.access_key_id} of user {in_grace.user_name} is"
+                f" still Active inside its grace ({in_grace.describe()}): a rotation now would"
+                " delete it, cutting off whatever still uses it. Wait until then, or pass"
+                " --force to deactivate it first (if the current key leaked: `credrot revoke"
+                f" {name}`)"
+            )
+        if in_grace is not None:
+            iam.update_access_key(
+                UserName=in_grace.user_name,
+                AccessKeyId=in_grace.access_key_id,
+                Status="Inactive",
+            )
+            deactivated_first = in_grace.access_key_id
     try:
         # Passing the function again: moto clears it otherwise; AWS accepts it either way.
         token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=function_arn)["VersionId"]
@@ -288,7 +404,16 @@ def rotate(
         if _code(error) == "InvalidRequestException" and "complete" in str(error):
             raise CommandError(_stuck_message(name, "(another version)")) from None
         raise
-    wait_for_rotation(sm, arn, token, timeout=timeout, started=started, sleep=sleep, name=name)
+    wait_for_rotation(
+        sm,
+        arn,
+        token,
+        timeout=timeout,
+        started=started,
+        sleep=sleep,
+        name=name,
+        failure=FailureSource(logs, lambda_client, function_arn),
+    )
     _, current, _ = read_version(sm, arn, stage=CURRENT)
     _, previous, _ = read_version(sm, arn, stage=PREVIOUS)
     return RotationResult(
@@ -297,7 +422,66 @@ def rotate(
         seconds=time.monotonic() - started,
         current_key_id=current.access_key_id if current else None,
         previous_key_id=previous.access_key_id if previous else None,
+        deactivated_first=deactivated_first,
     )
+
+
+@dataclass(frozen=True)
+class FailureSource:
+    """Where a failing rotation's cause can be read: the rotation function's log group
+    (its LoggingConfig, else Lambda's default ``/aws/lambda/<name>``), whose failure lines
+    (``"decision": "fail"``, written by rotation_lambda.handler) name the token."""
+
+    logs: Any = None
+    lambda_client: Any = None
+    function_arn: str | None = None
+
+    def error_of(self, token: str, since: datetime) -> str | None:
+        """The function's error for rotation ``token`` logged since ``since``, if any."""
+        if self.logs is None or not self.function_arn:
+            return None
+        try:
+            events = self.logs.filter_log_events(
+                logGroupName=self._log_group(), startTime=int(since.timestamp() * 1000)
+            ).get("events", [])
+        except (ClientError, BotoCoreError):
+            return None
+        for event in reversed(events):
+            failure = failure_in_log_line(str(event.get("message", "")), token)
+            if failure is not None:
+                return failure
+        return None
+
+    def _log_group(self) -> str:
+        assert self.function_arn is not None
+        if self.lambda_client is not None:
+            try:
+                configuration = self.lambda_client.get_function_configuration(
+                    FunctionName=self.function_arn
+                )
+                group = configuration.get("LoggingConfig", {}).get("LogGroup")
+                if group:
+                    return str(group)
+            except (ClientError, BotoCoreError):
+                pass
+        return f"/aws/lambda/{self.function_arn.split(':')[6]}"
+
+
+def failure_in_log_line(line: str, token: str) -> str | None:
+    """ "<step>: <error>: <message>" if ``line`` is the rotation function's failure line for
+    ``token`` (a JSON object, possibly after Lambda's text prefix), else None."""
+    start = line.find("{")
+    if start < 0:
+        return None
+    try:
+        fields = json.loads(line[start:])
+    except ValueError:
+        return None
+    if not isinstance(fields, dict) or fields.get("token") != token:
+        return None
+    if fields.get("decision") != "fail":
+        return None
+    return f"{fields.get('step')}: {fields.get('error')}: {fields.get('message')}"
 
 
 def wait_for_rotation(
@@ -309,9 +493,17 @@ def wait_for_rotation(
     started: float,
     sleep: Callable[[float], None] = time.sleep,
     name: str | None = None,
+    failure: FailureSource | None = None,
 ) -> None:
-    """Poll DescribeSecret until the rotation ``token`` is done; raise if it cannot be."""
+    """Poll DescribeSecret until the rotation ``token`` is done; raise if it cannot be.
+
+    A failing rotation is noticed early rather than at ``timeout``: from the function's
+    logged error, or when createSecret has stored no value ``NO_VALUE_STALL`` after start.
+    """
     name = name or arn
+    failure = failure or FailureSource()
+    since = datetime.now(UTC) - timedelta(seconds=time.monotonic() - started + 5)
+    last_log_check = -LOG_CHECK_EVERY
     for delay in _poll_delays():
         state = rotation_state(
             sm.describe_secret(SecretId=arn).get("VersionIdsToStages", {}), token
@@ -322,18 +514,42 @@ def wait_for_rotation(
             raise CommandError(
                 f"rotation {token} of secret {name} was abandoned (its version is no longer"
                 " pending and did not become AWSCURRENT): read the rotation function's logs,"
-                f" then `python -m credrot status {name}`"
+                f" then `credrot status {name}`"
             )
         elapsed = time.monotonic() - started
+        if elapsed - last_log_check >= LOG_CHECK_EVERY:
+            last_log_check = elapsed
+            error = failure.error_of(token, since)
+            if error is not None:
+                raise CommandError(_failed_message(name, token, f"the function failed: {error}"))
+        if elapsed >= NO_VALUE_STALL.total_seconds():
+            has_value, _, _ = read_version(sm, arn, version_id=token)
+            if not has_value:
+                raise CommandError(
+                    _failed_message(
+                        name,
+                        token,
+                        f"createSecret stored no value in {elapsed:.0f} s (no progress: the"
+                        " function is failing or not being invoked)",
+                    )
+                )
         if elapsed >= timeout:
             raise CommandError(
                 f"rotation {token} of secret {name} did not finish within {timeout:g} s; it"
                 " may still be running (Secrets Manager retries failed steps). Read the"
-                f" rotation function's logs, check `python -m credrot status {name}`, and if"
-                f" it stays stuck, `python -m credrot unstick {name}`",
+                f" rotation function's logs, check `credrot status {name}`, and if"
+                f" it stays stuck, `credrot unstick {name}`",
                 exit_code=EXIT_TIMEOUT,
             )
         sleep(min(delay, max(0.0, timeout - elapsed)))
+
+
+def _failed_message(name: str, token: str, cause: str) -> str:
+    return (
+        f"rotation {token} of secret {name} is failing: {cause}. Secrets Manager retries it"
+        " and every other rotation is refused until it completes: fix the cause, then"
+        f" `credrot unstick {name}` and rotate again"
+    )
 
 
 def _poll_delays() -> Iterator[float]:
@@ -353,15 +569,32 @@ def revoke(
     *,
     timeout: float = DEFAULT_ROTATION_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
+    grace: timedelta = DEFAULT_GRACE,
+    logs: Any = None,
+    lambda_client: Any = None,
 ) -> RevokeResult:
-    """Rotate, then deactivate the previous key at once (never the current one)."""
-    rotation = rotate(sm, secret_id, timeout=timeout, sleep=sleep)
+    """Rotate, then deactivate the previous key at once (never the current one).
+
+    The deliberate leak path: a key still in its grace from an earlier rotation (which this
+    rotation must delete) is deactivated first, as ``rotate --force`` does.
+    """
+    rotation = rotate(
+        sm,
+        secret_id,
+        timeout=timeout,
+        sleep=sleep,
+        iam=iam,
+        grace=grace,
+        force=True,
+        logs=logs,
+        lambda_client=lambda_client,
+    )
     _, current, _ = read_version(sm, rotation.secret_arn, stage=CURRENT)
     _, previous, malformed = read_version(sm, rotation.secret_arn, stage=PREVIOUS)
     if current is None or current.access_key_id is None:
         raise CommandError(
             f"after rotating, secret {secret_id} has no current key: run"
-            f" `python -m credrot status {secret_id}`"
+            f" `credrot status {secret_id}`"
         )
     user = current.user_name
     if previous is None or previous.access_key_id is None:
@@ -443,7 +676,7 @@ def _stuck_message(name: str, version_id: str) -> str:
     return (
         f"a previous rotation of secret {name} isn't complete: version {version_id} is still"
         " AWSPENDING. Read the rotation function's logs, then run"
-        f" `python -m credrot unstick {name}` and rotate again"
+        f" `credrot unstick {name}` and rotate again"
     )
 
 

@@ -3,26 +3,30 @@
 The workload has no other AWS identity ("secret zero"), so it reads its own secret with the
 cached key (the consumer's ``selfRead`` policy allows exactly that, from its own networks)
 and caches whatever AWSCURRENT holds now. ``current_key`` decides when to read, and does it
-at most once per refresh window however many processes ask (``credrot.key_cache``);
+at most once per refresh window however many processes ask (``credrot.app.key_cache``);
 ``read_with_key`` and ``read_with_ambient`` are the two ways of reading.
 
 Failures are typed so that callers can say what to do: ``LockedOutError`` (the cached key no
-longer authenticates: an operator must re-seed with ``python -m credrot export``),
+longer authenticates: an operator must re-seed with ``credrot export``),
 ``SelfReadDeniedError`` (the key works but may not read its secret from here),
 ``SecretUnreachableError`` (no answer from Secrets Manager). None carries secret material.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import re
+import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from credrot.app.key_cache import CachedKey, CacheFileError, KeyCache, LockTimeoutError
+from credrot.app.secret_value import KeyRecord, parse_response
 from credrot.errors import CredentialError
-from credrot.key_cache import CachedKey, KeyCache
-from credrot.secret_value import KeyRecord, parse_response
 
 __all__ = [
     "LockedOutError",
@@ -36,6 +40,8 @@ __all__ = [
     "reseed_command",
 ]
 
+logger = logging.getLogger(__name__)
+
 # What AWS answers for a deleted, deactivated or wrong key (query and JSON protocols).
 REJECTED_KEY_CODES = frozenset(
     {
@@ -47,7 +53,12 @@ REJECTED_KEY_CODES = frozenset(
 )
 _XML_CODE = re.compile(r"<Code>(?P<code>[^<]+)</Code>")
 _XML_MESSAGE = re.compile(r"<Message>(?P<message>[^<]*)</Message>")
-_CLIENT_CONFIG = {"connect_timeout": 5, "read_timeout": 10, "retries": {"max_attempts": 3}}
+_CLIENT_CONFIG = {
+    "connect_timeout": 5,
+    "read_timeout": 10,
+    # adaptive: backs off (and rate-limits this client) when AWS throttles.
+    "retries": {"mode": "adaptive", "max_attempts": 3},
+}
 
 Reader = Callable[[CachedKey], KeyRecord]
 
@@ -68,9 +79,23 @@ class SecretUnreachableError(CredentialError):
     """Secrets Manager did not answer (network, DNS, timeout)."""
 
 
-def reseed_command(secret_id: str, profile: str | None) -> str:
-    """The operator's command that seeds (or re-seeds) the cache and the profile."""
-    return f"python -m credrot export {secret_id} --profile {profile or '<profile>'}"
+def reseed_command(
+    secret_id: str,
+    profile: str | None,
+    cache_path: os.PathLike[str] | str | None = None,
+    config_file: str | None = None,
+) -> str:
+    """The operator's command that seeds (or re-seeds) the cache and the profile, repeating
+    the --cache and --config-file in use (the SDK's AWS_CONFIG_FILE, by default)."""
+    from credrot.app.key_cache import default_cache_path
+
+    argv = ["credrot", "export", secret_id, "--profile", profile or "<profile>"]
+    if cache_path is not None and Path(cache_path) != default_cache_path(secret_id):
+        argv += ["--cache", str(cache_path)]
+    config_file = config_file or os.environ.get("AWS_CONFIG_FILE")
+    if config_file:
+        argv += ["--config-file", config_file]
+    return shlex.join(argv)
 
 
 def current_key(
@@ -95,15 +120,23 @@ def current_key(
     def usable(key: CachedKey) -> bool:
         if rejected_key_id is not None:
             return key.access_key_id != rejected_key_id
-        return clock() < key.fresh_until(refresh_seconds)
+        return key.is_fresh(clock(), refresh_seconds)
 
     key = _load(cache, secret_id)
     if usable(key):
         return key, False
-    with cache.locked():
-        key = _load(cache, secret_id)
-        if usable(key):
-            return key, False
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(cache.locked())
+        except LockTimeoutError:
+            raise
+        except CacheFileError as error:
+            # No lock file possible (read-only directory...): refresh anyway, unshared.
+            logger.warning("credrot: %s; refreshing without the lock", error)
+        else:
+            key = _load(cache, secret_id)
+            if usable(key):
+                return key, False
         record = read(key)
         assert record.access_key_id is not None and record.secret_access_key is not None
         fresh = CachedKey(
@@ -115,11 +148,19 @@ def current_key(
             region=key.region,
             profile=key.profile,
         )
-        cache.store(fresh)
+        try:
+            cache.store(fresh)
+        except CacheFileError as error:
+            # The key is good: serve it. The next refresh reads the secret again.
+            logger.warning(
+                "credrot: %s; using key %s without caching it", error, fresh.access_key_id
+            )
         return fresh, True
 
 
-def read_with_key(key: CachedKey, *, region: str | None = None) -> KeyRecord:
+def read_with_key(
+    key: CachedKey, *, region: str | None = None, cache_path: Path | None = None
+) -> KeyRecord:
     """AWSCURRENT of ``key.secret_id``, read with ``key`` itself (a one-off client with
     static credentials: never the credentials being refreshed, never a profile)."""
     import botocore.session
@@ -131,10 +172,12 @@ def read_with_key(key: CachedKey, *, region: str | None = None) -> KeyRecord:
         aws_secret_access_key=key.secret_access_key,
         config=_client_config(),
     )
-    return _read(client, key.secret_id, key, profile=key.profile)
+    return _read(client, key.secret_id, key, profile=key.profile, cache_path=cache_path)
 
 
-def read_with_ambient(key: CachedKey, *, region: str | None = None) -> KeyRecord:
+def read_with_ambient(
+    key: CachedKey, *, region: str | None = None, cache_path: Path | None = None
+) -> KeyRecord:
     """AWSCURRENT of ``key.secret_id``, read with this host's own AWS identity: environment
     variables, a container's or an instance's role, and nothing else. Never a profile: the
     profile being served may be the very one whose credential_process runs this."""
@@ -171,7 +214,7 @@ def read_with_ambient(key: CachedKey, *, region: str | None = None) -> KeyRecord
         aws_session_token=frozen.token,
         config=_client_config(),
     )
-    return _read(client, key.secret_id, None, profile=key.profile)
+    return _read(client, key.secret_id, None, profile=key.profile, cache_path=cache_path)
 
 
 def region_of(secret_id: str) -> str | None:
@@ -201,8 +244,8 @@ def _load(cache: KeyCache, secret_id: str) -> CachedKey:
     if key is None:
         raise NotSeededError(
             f"no cached key for secret {secret_id} at {cache.path}: an operator seeds it once"
-            f" with `{reseed_command(secret_id, None)}` (operator credentials, run as the OS"
-            " user the workload runs as)"
+            f" with `{reseed_command(secret_id, None, cache.path)}` (operator credentials,"
+            " run as the OS user the workload runs as)"
         )
     if key.secret_id != secret_id:
         raise CredentialError(
@@ -218,10 +261,17 @@ def _client_config() -> Any:
     return Config(**_CLIENT_CONFIG)
 
 
-def _read(client: Any, secret_id: str, key: CachedKey | None, *, profile: str | None) -> KeyRecord:
+def _read(
+    client: Any,
+    secret_id: str,
+    key: CachedKey | None,
+    *,
+    profile: str | None,
+    cache_path: Path | None = None,
+) -> KeyRecord:
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-    reseed = f"An operator must re-seed it: `{reseed_command(secret_id, profile)}`"
+    reseed = f"An operator must re-seed it: `{reseed_command(secret_id, profile, cache_path)}`"
     try:
         response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
     except ClientError as error:
@@ -257,6 +307,6 @@ def _read(client: Any, secret_id: str, key: CachedKey | None, *, profile: str | 
     if not record.has_key:
         raise CredentialError(
             f"secret {secret_id} holds no access key (bootstrap value): rotation has not"
-            f" minted one yet; run `python -m credrot rotate {secret_id}`"
+            f" minted one yet; run `credrot rotate {secret_id}`"
         )
     return record

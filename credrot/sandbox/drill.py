@@ -1,8 +1,8 @@
 """The drill: zero-downtime rotation rehearsed end to end on the embedded emulator.
 
-It provisions a consumer as the Pulumi component does (``credrot.provision``), turns IAM
+It provisions a consumer as the Pulumi component does (``credrot.sandbox.provision``), turns IAM
 authentication on, starts app workers that keep calling S3 GetObject and STS
-GetCallerIdentity through ``credrot.client`` sessions, and meanwhile performs N rotations
+GetCallerIdentity through ``credrot.app.client`` sessions, and meanwhile performs N rotations
 (RotateSecret, running the real rotation Lambda), a RetirePreviousKey sweep with zero grace,
 and a revoke. Invariants are checked after each step and at the end; the drill passes only
 if no app call failed and every invariant held.
@@ -12,8 +12,8 @@ regularly hold a key that a rotation deletes, a sweep or a revoke deactivates: o
 client's refresh-and-retry on a rejected key keeps their calls from failing.
 
 Process workers stand for apps outside AWS: they authenticate through an AWS profile whose
-``credential_process`` is ``python -m credrot credential-process`` (seeded with
-``python -m credrot export`` into a temporary AWS config file), with botocore's own
+``credential_process`` is ``credrot credential-process`` (seeded with
+``credrot export`` into a temporary AWS config file), with botocore's own
 credential-process provider, and refresh by self-read (the consumer has ``selfRead`` from
 the emulator's address). They run in a phase of their own after the sweep, with rotations
 spaced as in production: longer apart than their refresh window (the drill waits until they
@@ -43,22 +43,25 @@ import botocore.session
 
 from components.config import SelfRead
 from components.contract import sweep_event
-from credrot import operations
-from credrot.client import session
-from credrot.credential_process import export
-from credrot.emulator import CALLER_CIDR, AccessKeyPair, Emulator
+from credrot.app.client import session
+from credrot.app.credential_process import export
+from credrot.app.key_cache import KeyCache
+from credrot.app.self_read import LockedOutError, current_key, read_with_key
 from credrot.errors import CredentialError
-from credrot.health import CURRENT, PENDING, key_rows
-from credrot.key_cache import KeyCache
-from credrot.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
-from credrot.self_read import LockedOutError, current_key, read_with_key
+from credrot.ops import operations
+from credrot.ops.health import CURRENT, PENDING, key_rows
+from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
+from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
-WARMUP_TIMEOUT = 10.0
-ROTATION_TIMEOUT = 30.0
+# Limits before a wait counts as a failure, not expected durations: a healthy run goes on as
+# soon as the condition holds. Generous, because a credential_process run starts a Python
+# process, which takes seconds on a loaded machine.
+WARMUP_TIMEOUT = 120.0
+ROTATION_TIMEOUT = 120.0
 # How long process workers may take to pick up a new key (their window plus a process run).
-PICKUP_TIMEOUT = 10.0
+PICKUP_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,387 @@
+"""A boto3 Session whose credentials are a secret's current access key, refreshed by themselves.
+
+    from credrot.app.client import session
+    s = session(SECRET_ARN)
+    s.client("s3").get_object(Bucket=..., Key=...)
+
+How it stays correct while the key rotates underneath the app:
+
+- The credentials are botocore refreshable credentials attached to the session. They re-read
+  the secret's AWSCURRENT value about once per refresh window (15 minutes by default, far
+  inside the 24 h during which the rotation keeps the previous key working). Every thread
+  waits for that one read: at most one GetSecretValue per window, however many calls and
+  threads.
+- A fleet started together must not re-read in lockstep: the first re-read comes after a
+  random part of the window, each later one after the window ±20%. The draws come from one
+  golden-ratio sequence per process (random start), so the sessions of a process spread
+  evenly rather than merely at random. Reads back off on throttling (botocore's adaptive
+  retry mode).
+- A call rejected because the key is stale (deleted or deactivated after a rotation or a
+  revoke) re-reads the secret at once and is retried once, re-signed with the new key. Threads
+  failing with the same stale key share one re-read.
+- If a scheduled re-read fails (Secrets Manager unreachable, secret edited into a bad value),
+  the session keeps the key it has, logs a warning and tries again next window; only the very
+  first read raises.
+
+Secret material never appears in logs, exceptions or ``repr()``.
+
+Outside AWS, with no identity that could read the secret, ``session(ARN, self_read=True)``
+reads it with the key itself, starting from the key cache that ``credrot export``
+seeded (``credrot.app.self_read``, ``credrot.app.key_cache``); the consumer needs ``selfRead``.
+Processes sharing the cache (other sessions, the credential_process of any SDK) refresh it
+once per window between them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import random
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import botocore.session
+from botocore.config import Config
+from botocore.credentials import DeferredRefreshableCredentials, ReadOnlyCredentials
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
+
+from credrot.app.key_cache import KeyCache, default_cache_path
+from credrot.app.secret_value import KeyRecord, parse_response
+from credrot.app.self_read import REJECTED_KEY_CODES, current_key, read_with_key
+from credrot.errors import CredentialError
+
+__all__ = [
+    "AUTH_FAILURE_CODES",
+    "DEFAULT_REFRESH_SECONDS",
+    "SecretCredentials",
+    "SelfReadCredentials",
+    "session",
+]
+
+logger = logging.getLogger(__name__)
+
+# 15 minutes: cheap (one read per window per process) and far inside the previous-key grace
+# period (24 h), so a cached key is never older than the rotation allows.
+DEFAULT_REFRESH_SECONDS = 900.0
+
+# What AWS answers for a key that no longer works (query and JSON APIs, and S3): the same
+# set self-read uses to tell a retired key from any other failure.
+AUTH_FAILURE_CODES = REJECTED_KEY_CODES
+
+_RETRIED = "credrot_retried_after_refresh"
+# Each refresh window is the configured one ±20%: sessions drift apart instead of staying
+# in step.
+JITTER = 0.2
+# botocore's adaptive mode backs off (and rate-limits the client) when AWS throttles.
+READ_RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 5})
+# Every refresh draw of this process: the golden-ratio sequence from a random start. Any run
+# of consecutive draws covers [0, 1) evenly, so refreshes requested together spread evenly
+# over their window (independent random draws would leave ~1.8x peaks among 100 sessions);
+# the random start keeps processes apart.
+_GOLDEN = (math.sqrt(5) - 1) / 2
+_draws = (
+    (start + index * _GOLDEN) % 1.0 for start in [random.random()] for index in itertools.count()
+)
+_draw_lock = threading.Lock()
+
+
+def refresh_delay(window: float, draw: float, *, first: bool) -> float:
+    """Seconds until the next read, from ``draw`` in [0, 1): the first re-read anywhere in
+    (0, window], later ones window ±``JITTER``."""
+    if first:
+        return window * (1.0 - draw)
+    return window * (1.0 - JITTER + 2 * JITTER * draw)
+
+
+def _now() -> datetime:
+    """The clock refresh windows are measured with (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def _draw() -> float:
+    with _draw_lock:
+        return next(_draws)
+
+
+class _RedactedReadOnlyCredentials(ReadOnlyCredentials):  # type: ignore[misc]
+    """botocore's frozen credentials, with a repr that hides the secret access key."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"ReadOnlyCredentials(access_key={self.access_key!r}, secret_key='<redacted>')"
+
+
+class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
+    """Refreshable credentials backed by a Secrets Manager secret's AWSCURRENT value.
+
+    The access key itself never expires; the "expiry" is when the secret is read again.
+    Both of botocore's early-refresh windows (advisory 15 min, mandatory 10 min before
+    expiry) are set to zero: with them a 15-minute window would refresh on every call.
+    At zero, the first thread past the expiry reads the secret and the others wait for it.
+    """
+
+    _advisory_refresh_timeout = 0
+    _mandatory_refresh_timeout = 0
+    _frozen_credentials: Any
+
+    def __init__(
+        self,
+        secret_id: str,
+        secrets_client: Any,
+        refresh_seconds: float,
+        *,
+        time_fetcher: Callable[[], datetime] | None = None,
+    ) -> None:
+        clock = time_fetcher or (lambda: _now())
+        super().__init__(
+            refresh_using=self._read_secret, method="credrot-secret", time_fetcher=clock
+        )
+        self._secret_id = secret_id
+        self._secrets_client = secrets_client
+        self._refresh_window = timedelta(seconds=refresh_seconds)
+        self._reads = 0
+        # The credentials each thread signed its latest request with, so that an auth
+        # failure refreshes only if those credentials are still the current ones.
+        self._used = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SecretCredentials(secret_id={self._secret_id!r})"
+
+    def get_frozen_credentials(self) -> Any:
+        """The current credentials (refreshed first if the window is over)."""
+        frozen = super().get_frozen_credentials()
+        if type(frozen) is not _RedactedReadOnlyCredentials:
+            frozen = self._redact(frozen)
+        self._used.frozen = frozen
+        return frozen
+
+    def _redact(self, frozen: Any) -> Any:
+        """Swap botocore's freshly published credentials for the redacted kind, once: under
+        the refresh lock and only if no refresh replaced them meanwhile."""
+        redacted = _RedactedReadOnlyCredentials(*frozen)
+        if self._refresh_lock.acquire(blocking=False):
+            try:
+                if self._frozen_credentials is frozen:
+                    self._frozen_credentials = redacted
+                    return redacted
+            finally:
+                self._refresh_lock.release()
+        # A refresh is under way: keep the object itself (refresh_after_auth_failure compares
+        # identities); the next call redacts whatever that refresh publishes.
+        return frozen
+
+    def refresh_after_auth_failure(self) -> None:
+        """Re-read the secret now, unless another thread did since this thread signed."""
+        failed = getattr(self._used, "frozen", None)
+        with self._refresh_lock:
+            if failed is not None and self._frozen_credentials is not failed:
+                return
+            self._protected_refresh(is_mandatory=True)
+
+    def _read_secret(self) -> dict[str, Any]:
+        try:
+            record = self._fetch()
+        except (CredentialError, BotoCoreError) as error:
+            if self._frozen_credentials is None:
+                raise
+            kept = self._frozen_credentials.access_key
+            logger.warning(
+                "credrot: could not refresh the key from secret %s (%s); keeping key %s and"
+                " trying again in %.0f s",
+                self._secret_id,
+                error,
+                kept,
+                self._refresh_window.total_seconds(),
+            )
+            return self._metadata(kept, self._frozen_credentials.secret_key)
+        return self._metadata(record.access_key_id, record.secret_access_key)
+
+    def _fetch(self) -> KeyRecord:
+        try:
+            response = self._secrets_client.get_secret_value(
+                SecretId=self._secret_id, VersionStage="AWSCURRENT"
+            )
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            raise CredentialError(
+                f"cannot read secret {self._secret_id}: {details.get('Code')}:"
+                f" {details.get('Message')}. The app's own AWS identity needs"
+                " secretsmanager:GetSecretValue on it (the component's reader policy)"
+            ) from error
+        record = parse_response(response, f"the AWSCURRENT value of secret {self._secret_id}")
+        if not record.has_key:
+            raise CredentialError(
+                f"secret {self._secret_id} holds no access key yet: rotation has not minted a"
+                f" key yet; run `credrot rotate {self._secret_id}` or wait for the"
+                " first rotation"
+            )
+        return record
+
+    def _metadata(self, access_key: str | None, secret_key: str | None) -> dict[str, Any]:
+        first = self._reads == 0
+        self._reads += 1
+        draw = _draw()
+        window = self._refresh_window.total_seconds()
+        expiry = self._time_fetcher() + timedelta(seconds=refresh_delay(window, draw, first=first))
+        return {
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "token": None,
+            "expiry_time": expiry.isoformat(),
+        }
+
+
+class SelfReadCredentials(SecretCredentials):
+    """Credentials refreshed by reading the secret with the key itself, through a key cache.
+
+    The read is signed by a one-off client with the cached key as static credentials: never
+    by these refreshable credentials (whose refresh lock the read would wait on for ever).
+    """
+
+    def __init__(
+        self, secret_id: str, cache: KeyCache, refresh_seconds: float, region: str | None
+    ) -> None:
+        super().__init__(secret_id, None, refresh_seconds)
+        self._cache = cache
+        self._region = region
+        self._rejected_key_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SelfReadCredentials(secret_id={self._secret_id!r}, cache={self._cache!r})"
+
+    def refresh_after_auth_failure(self) -> None:
+        """Move on from the rejected key: to the cache's, if another process already
+        refreshed it, else to the secret's current one (read with the rejected key, which
+        works while it is the previous key in its grace period)."""
+        failed = getattr(self._used, "frozen", None)
+        with self._refresh_lock:
+            if failed is not None and self._frozen_credentials is not failed:
+                return
+            rejected = failed or self._frozen_credentials
+            self._rejected_key_id = rejected.access_key if rejected is not None else None
+            try:
+                self._protected_refresh(is_mandatory=True)
+            finally:
+                self._rejected_key_id = None
+
+    def _fetch(self) -> KeyRecord:
+        key, _ = current_key(
+            self._cache,
+            self._secret_id,
+            self._refresh_window.total_seconds(),
+            lambda cached: read_with_key(cached, region=self._region, cache_path=self._cache.path),
+            rejected_key_id=self._rejected_key_id,
+        )
+        return KeyRecord(key.user_name, key.access_key_id, key.secret_access_key)
+
+
+class _RetryOnceAfterRefresh:
+    """needs-retry hook: on a stale-key rejection, refresh and retry the call once.
+
+    botocore's own retry handlers are registered on more specific event names, so they run
+    first; they return None for these error codes, which are not retryable for them.
+    """
+
+    def __init__(self, credentials: SecretCredentials) -> None:
+        self._credentials = credentials
+
+    def __call__(self, response: Any = None, request_dict: Any = None, **kwargs: Any) -> int | None:
+        if response is None or request_dict is None:
+            return None
+        code = response[1].get("Error", {}).get("Code")
+        context = request_dict["context"]
+        if code not in AUTH_FAILURE_CODES or context.get(_RETRIED):
+            return None
+        context[_RETRIED] = True
+        try:
+            self._credentials.refresh_after_auth_failure()
+        except Exception as error:  # noqa: BLE001 - let the app see the original rejection
+            logger.warning("credrot: refresh after %s failed: %s", code, error)
+            return None
+        logger.info("credrot: %s from AWS; re-read the secret, retrying the call once", code)
+        return 0  # retry now; endpoint.py creates and signs a new request
+
+
+def session(
+    secret_id: str,
+    *,
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+    region_name: str | None = None,
+    secrets_client: Any = None,
+    retry_on_auth_failure: bool = True,
+    self_read: bool = False,
+    cache_path: str | os.PathLike[str] | None = None,
+) -> boto3.Session:
+    """A boto3 Session authenticated with the access key in ``secret_id``.
+
+    ``secret_id``: the secret's ARN (preferred: it also gives the region) or name.
+    ``refresh_seconds``: how often the secret is re-read (default 900; keep it well under
+    the rotation's previous-key grace period, 24 h by default).
+    ``region_name``: region of the returned session and of the secret; default: the ARN's
+    region, else the usual AWS_REGION/profile configuration.
+    ``secrets_client``: the Secrets Manager client that reads the secret (default: one made
+    from the ambient credentials, i.e. the app's own role, which needs the reader policy).
+    ``retry_on_auth_failure``: refresh and retry once when AWS rejects a stale key
+    (disable only to demonstrate why it matters).
+    ``self_read``: for a workload outside AWS: read the secret with the key itself, from
+    the key cache at ``cache_path`` (default: where ``credrot export`` puts it),
+    which must have been seeded; the consumer needs ``selfRead``. A LockedOutError (a
+    CredentialError) means the cached key was retired before it could be refreshed: an
+    operator re-seeds with ``credrot export``.
+
+    The secret is first read on the first AWS call; CredentialError (raised from that call)
+    explains a secret with no key yet or a malformed value. Create clients from the session
+    once and share them between threads: the credentials are thread-safe.
+    """
+    if not isinstance(secret_id, str) or not secret_id.strip():
+        raise ValueError("secret_id: give the secret's ARN or name")
+    if not (isinstance(refresh_seconds, int | float) and math.isfinite(refresh_seconds)) or (
+        refresh_seconds <= 0
+    ):
+        raise ValueError(f"refresh_seconds={refresh_seconds!r}: give a positive number of seconds")
+    region = region_name or _region_of(secret_id)
+    credentials: SecretCredentials
+    if self_read:
+        if secrets_client is not None:
+            raise ValueError("secrets_client: not used with self_read=True (the key reads)")
+        cache = KeyCache(cache_path or default_cache_path(secret_id))
+        credentials = SelfReadCredentials(secret_id, cache, refresh_seconds, region)
+    elif cache_path is not None:
+        raise ValueError("cache_path: only used with self_read=True")
+    else:
+        credentials = _secret_credentials(secret_id, secrets_client, refresh_seconds, region)
+    core = botocore.session.get_session()
+    # botocore has no public setter; this is how refreshable credentials are attached.
+    core._credentials = credentials
+    if retry_on_auth_failure:
+        core.register("needs-retry", _RetryOnceAfterRefresh(credentials))
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+def _secret_credentials(
+    secret_id: str, secrets_client: Any, refresh_seconds: float, region: str | None
+) -> SecretCredentials:
+    if secrets_client is None:
+        try:
+            secrets_client = boto3.session.Session(region_name=region).client(
+                "secretsmanager", config=READ_RETRIES
+            )
+        except NoRegionError:
+            raise CredentialError(
+                f"no AWS region for secret {secret_id}: pass its ARN or region_name=, or set"
+                " AWS_REGION"
+            ) from None
+    return SecretCredentials(secret_id, secrets_client, refresh_seconds)
+
+
+def _region_of(secret_id: str) -> str | None:
+    parts = secret_id.split(":")
+    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "secretsmanager" and parts[3]:
+        return parts[3]
+    return None

@@ -1,0 +1,9 @@
+"""Defaults and exit codes the command line needs before any AWS module is imported: kept
+apart so that ``credrot credential-process``, run by SDKs at every refresh, starts fast."""
+
+from datetime import timedelta
+
+EXIT_TIMEOUT = 4
+DEFAULT_ROTATION_TIMEOUT = 300.0
+# Lambda's longest timeout: a younger AWSPENDING may belong to a rotation still running.
+DEFAULT_UNSTICK_MIN_AGE = timedelta(minutes=15)
