@@ -54,6 +54,7 @@ from bench.common import Check, Table, write_results  # noqa: E402
 from bench.rig import (  # noqa: E402
     CURRENT,
     PREVIOUS,
+    ROTATION_GRACE_HOURS,
     STEPS,
     SWEEP,
     Sandbox,
@@ -380,8 +381,10 @@ def _recover(
     target.unstick()
     if target.snapshot().version_with(CURRENT) == token:
         # The fault hit after AWSCURRENT moved: that rotation is done, and a new one right
-        # away would be refused (its previous key is inside its grace). The next one comes
-        # when the schedule says, after the grace.
+        # away is refused (its previous key is inside its grace). The next one comes when
+        # the schedule says: after the hourly sweep (which records the finish time if the
+        # failed step could not) and the grace.
+        target.sweep(ROTATION_GRACE_HOURS)
         target.let_grace_pass()
     return target.rotate()
 

@@ -568,8 +568,9 @@ def finish_secret(clients: Clients, state: SecretState, settings: Settings) -> N
         params["RemoveFromVersionId"] = old_current
     try:
         sm.update_secret_version_stage(**params)
-    except ClientError:
-        # A concurrent duplicate may have moved the label first; anything else is an error.
+    except (BotoCoreError, ClientError):
+        # A lost response, or a concurrent duplicate that moved the label first: carry on
+        # if AWSCURRENT is where it should be; anything else is an error.
         fresh = sm.describe_secret(SecretId=state.arn).get("VersionIdsToStages", {})
         if CURRENT not in fresh.get(state.token, []):
             raise
