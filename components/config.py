@@ -11,7 +11,7 @@ Keys (all under the ``ai-credential-rotation:`` namespace):
 - ``consumers`` (required): a non-empty list of objects with ``name`` (lowercase letters,
   digits and dashes, at most 32 characters), ``readPaths`` and ``writePaths`` (lists of
   ``s3://bucket/prefix/``; at least one path in all), at most one of ``rotationDays``
-  (1-365, default 30) and ``rotationSchedule`` (``rate()``/``cron()``), ``rotationWindow``
+  (1-90, default 30) and ``rotationSchedule`` (``rate()``/``cron()``), ``rotationWindow``
   (default ``4h``), ``extraPolicyArns`` (managed policy ARNs to attach to the user) and
   ``selfRead`` (``{"sourceCidrs": [...], "restrictDataAccess": bool,
   "allowFromAnywhere": bool}``, for workloads outside AWS that read their own secret).
