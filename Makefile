@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: drill test lint bench lock clean
 
 $(BIN)/.installed: requirements.txt requirements/bootstrap.lock requirements/dev.lock
-	@echo "Setting up $(VENV) from the hash-locked requirements (about 20 s the first time)..."
+	@echo "Setting up $(VENV) from the hash-locked requirements (about half a minute the first time)..."
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes \
 		-r requirements/bootstrap.lock
