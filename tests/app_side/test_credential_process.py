@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -239,9 +240,14 @@ def test_concurrent_invocations_after_the_window_read_the_secret_once(
     self_read_consumer: Any, workload: Any, aws: Any, secret_reads: list[str]
 ) -> None:
     app = workload(self_read_consumer)
-    assert app.export("--refresh-seconds", "0.5")[0] == EXIT_OK
+    assert app.export("--refresh-seconds", "600")[0] == EXIT_OK
     current = aws.rotate(self_read_consumer)
-    time.sleep(0.6)
+    # The window ends when the test says so: a cache fetched longer ago than the window.
+    # (A short real window would also end again while eight processes start on a loaded
+    # machine, and each late one would read the secret once more.)
+    cached = json.loads(app.cache.read_text())
+    fetched = datetime.fromisoformat(cached["FetchedAt"]) - timedelta(seconds=601)
+    app.cache.write_text(json.dumps({**cached, "FetchedAt": fetched.isoformat()}))
     before = len(secret_reads)
     variables = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     processes = [
