@@ -11,7 +11,7 @@ Keys (all under the ``ai-credential-rotation:`` namespace):
 - ``consumers`` (required): a non-empty list of objects with ``name`` (lowercase letters,
   digits and dashes, at most 32 characters), ``readPaths`` and ``writePaths`` (lists of
   ``s3://bucket/prefix/``; at least one path in all), at most one of ``rotationDays``
-  (1-365, default 30) and ``rotationSchedule`` (``rate()``/``cron()``), ``rotationWindow``
+  (1-90, default 30) and ``rotationSchedule`` (``rate()``/``cron()``), ``rotationWindow``
   (default ``4h``), ``extraPolicyArns`` (managed policy ARNs to attach to the user) and
   ``selfRead`` (``{"sourceCidrs": [...], "sourceVpces": [...], "restrictDataAccess": bool,
   "allowFromAnywhere": bool}``, for workloads outside AWS that read their own secret).
@@ -21,7 +21,9 @@ Keys (all under the ``ai-credential-rotation:`` namespace):
 - ``alarmTopicArn``: send alarms to this existing SNS topic instead of creating one (its
   policy must let events.amazonaws.com and cloudwatch.amazonaws.com publish).
 - ``kmsKeyArn``: customer KMS key for the secrets (default: the AWS-managed key).
-- ``permissionsBoundaryArn``: permissions boundary for the consumers' IAM users.
+- ``permissionsBoundaryArn``: permissions boundary for the consumers' IAM users and the
+  rotation roles (the pipeline's deploy role creates neither without it).
+- ``codeSigningConfigArn``: Lambda code signing configuration of the rotation functions.
 - ``propagationTimeoutSeconds`` (default 60, at most 870): how long testSecret waits for a
   new key to work; the Lambda's timeout is this plus 30 s.
 - ``logRetentionDays`` (default 30, a value CloudWatch Logs accepts).
@@ -77,6 +79,7 @@ STACK_KEYS = (
     "alarmTopicArn",
     "kmsKeyArn",
     "permissionsBoundaryArn",
+    "codeSigningConfigArn",
     "propagationTimeoutSeconds",
     "logRetentionDays",
     "recoveryWindowDays",
@@ -134,6 +137,10 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # VPC endpoint ids: "vpce-" and 8 (older) or 17 lowercase hexadecimal digits.
 _VPCE_ID = re.compile(r"vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 
+# Pulumi.prod.yaml ships as an example: each value to fill in holds this marker, and a stack
+# that still holds one is refused before anything is created, naming the value to replace.
+PLACEHOLDER_MARKER = "REPLACE_ME"
+
 _NAME = re.compile(rf"[a-z0-9](?:[a-z0-9-]{{0,{MAX_NAME_LENGTH - 2}}}[a-z0-9])?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -180,6 +187,7 @@ class StackConfig:
     alarm_topic_arn: str | None = None
     kms_key_arn: str | None = None
     permissions_boundary_arn: str | None = None
+    code_signing_config_arn: str | None = None
 
 
 def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
@@ -188,6 +196,11 @@ def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
     if unknown:
         # A caller passing keys we do not read has a typo we would otherwise ignore.
         raise ValueError(f"{_key(unknown[0])}: unknown key; the keys are {', '.join(STACK_KEYS)}")
+
+    for key, found in raw.items():
+        # consumers is JSON text from pulumi.Config.get; the other keys are plain values.
+        decoded = _decode_json(found, _key(key)) if key == "consumers" else found
+        check_no_placeholder(decoded, _key(key))
 
     def value(key: str, default: object = None) -> object:
         found = raw.get(key)
@@ -233,6 +246,9 @@ def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
         kms_key_arn=check_kms_key_arn(_optional_text(value("kmsKeyArn")), _key("kmsKeyArn")),
         permissions_boundary_arn=check_optional_policy_arn(
             _optional_text(value("permissionsBoundaryArn")), _key("permissionsBoundaryArn")
+        ),
+        code_signing_config_arn=check_code_signing_config_arn(
+            _optional_text(value("codeSigningConfigArn")), _key("codeSigningConfigArn")
         ),
     )
 
@@ -351,6 +367,21 @@ def _optional_text(value: object) -> object:
 # Checks shared with RotatedAccessKeyArgs: each returns the value it accepted, typed.
 
 
+def check_no_placeholder(value: object, field: str) -> None:
+    """Refuse an example stack file's placeholder, wherever it sits in the value."""
+    if isinstance(value, str) and PLACEHOLDER_MARKER in value:
+        raise ValueError(
+            f"{field}: {value!r} is a placeholder of the example stack file; replace it with"
+            " this stack's real value before deploying"
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            check_no_placeholder(item, f"{field}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_no_placeholder(item, f"{field}[{index}]")
+
+
 def check_known_keys(entry: Mapping[str, object], known: Sequence[str], field: str) -> None:
     """Refuse keys not in ``known``: a typo would otherwise silently drop a setting."""
     unknown = sorted(str(key) for key in entry if key not in known)
@@ -434,6 +465,18 @@ def check_kms_key_arn(value: object, field: str) -> str | None:
             "key/<key-id> (an alias ARN cannot be granted in the reader and Lambda policies)"
         )
     return require_arn(value, field=field, service="kms")
+
+
+def check_code_signing_config_arn(value: object, field: str) -> str | None:
+    """A Lambda code signing configuration ARN, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or ":code-signing-config:" not in value:
+        raise ValueError(
+            f"{field}: {value!r} is not a code signing configuration ARN; write "
+            "arn:aws:lambda:<region>:<account>:code-signing-config:csc-<id>"
+        )
+    return require_arn(value, field=field, service="lambda")
 
 
 def check_topic_arn(value: object, field: str) -> str | None:

@@ -38,6 +38,7 @@ from components.config import (
     SelfRead,
     StackConfig,
     check_alarm_destination,
+    check_code_signing_config_arn,
     check_grace_hours,
     check_kms_key_arn,
     check_log_level,
@@ -136,6 +137,7 @@ class RotatedAccessKeyArgs:
     recovery_window_days: int = DEFAULT_RECOVERY_WINDOW_DAYS
     kms_key_arn: str | None = None
     permissions_boundary_arn: str | None = None
+    code_signing_config_arn: str | None = None
     alarm_topic_arn: str | None = None
     alarm_email: str | None = None
     self_read: SelfRead | None = None
@@ -169,6 +171,7 @@ class RotatedAccessKeyArgs:
         check_recovery_window(self.recovery_window_days, "recovery_window_days")
         check_kms_key_arn(self.kms_key_arn, "kms_key_arn")
         check_optional_policy_arn(self.permissions_boundary_arn, "permissions_boundary_arn")
+        check_code_signing_config_arn(self.code_signing_config_arn, "code_signing_config_arn")
         check_alarm_destination(
             self.alarm_email,
             self.alarm_topic_arn,
@@ -203,6 +206,7 @@ class RotatedAccessKeyArgs:
             recovery_window_days=stack.recovery_window_days,
             kms_key_arn=stack.kms_key_arn,
             permissions_boundary_arn=stack.permissions_boundary_arn,
+            code_signing_config_arn=stack.code_signing_config_arn,
             alarm_topic_arn=stack.alarm_topic_arn,
             alarm_email=stack.alarm_email,
             self_read=consumer.self_read,
@@ -264,8 +268,8 @@ class RotatedAccessKey(pulumi.ComponentResource):
         )
         self._user_policies(user, secret)
         function, role_policy = self._rotation_function(user, secret, archive)
-        self._rotation_wiring(secret, function, role_policy)
-        topic_arn = self._alarms(secret, function)
+        topic_arn, alarm_wiring = self._alarms(secret, function)
+        self._rotation_wiring(secret, function, role_policy, alarm_wiring)
         reader = aws.iam.Policy(
             names.reader_policy,
             path=IAM_PATH,
@@ -380,6 +384,8 @@ class RotatedAccessKey(pulumi.ComponentResource):
             path=IAM_PATH,
             description=f"Rotation Lambda of AI consumer {name}",
             assume_role_policy=json.dumps(iam_policies.lambda_assume_role_policy()),
+            # The pipeline's deploy role creates and edits roles only inside the boundary.
+            permissions_boundary=args.permissions_boundary_arn,
             tags=self._tags,
             opts=self._child(),
         )
@@ -407,6 +413,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             handler=HANDLER,
             code=pulumi.FileArchive(str(archive.path)),
             source_code_hash=archive.source_code_hash,
+            code_signing_config_arn=args.code_signing_config_arn,
             timeout=args.propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables=function_environment(
@@ -433,6 +440,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
         secret: aws.secretsmanager.Secret,
         function: aws.lambda_.Function,
         role_policy: aws.iam.RolePolicy,
+        alarm_wiring: list[pulumi.Resource],
     ) -> None:
         name, rotation = self._consumer, self._consumer_args.rotation
         # source_arn: only this secret's rotation may invoke the function (confused deputy).
@@ -446,17 +454,19 @@ class RotatedAccessKey(pulumi.ComponentResource):
         )
         # The first key, minted synchronously: `pulumi up` fails here, naming the cause, unless
         # the key exists and authenticates as the user. The function must be able to act (its
-        # role policy). Invoked on creation only; its result (a decision and a key id, never
+        # role policy), and a failure must find someone to tell (the alarm wiring: errors
+        # alarm, RotationFailed rule and target, topic policy). Invoked on creation only; its result (a decision and a key id, never
         # secret material) is all that Pulumi records.
         first_key = aws.lambda_.Invocation(
             self._names.first_key,
             function_name=function.name,
             input=secret.arn.apply(lambda arn: json.dumps(provision_event(arn))),
             lifecycle_scope="CREATE_ONLY",
-            opts=self._child(depends_on=[role_policy]),
+            opts=self._child(depends_on=[role_policy, *alarm_wiring]),
         )
         # Enabling rotation runs Secrets Manager's configuration test (testSecret against the
-        # current key): it needs the permission, the role policy and the first key. None of
+        # current key): it needs the permission, the role policy, the first key and the alarm
+        # wiring. None of
         # them is an input of the rotation, hence explicit depends_on. RotateImmediately=false:
         # the provider calls RotateSecret again on every change of the rotation rules, and a
         # schedule edit must never mint or delete a key.
@@ -470,7 +480,9 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 schedule_expression=rotation.expression,
                 duration=rotation.window,
             ),
-            opts=self._child(depends_on=[allow_secretsmanager, first_key, role_policy]),
+            opts=self._child(
+                depends_on=[allow_secretsmanager, first_key, role_policy, *alarm_wiring]
+            ),
         )
         sweep = aws.cloudwatch.EventRule(
             self._names.sweep,
@@ -497,7 +509,8 @@ class RotatedAccessKey(pulumi.ComponentResource):
 
     def _alarms(
         self, secret: aws.secretsmanager.Secret, function: aws.lambda_.Function
-    ) -> pulumi.Input[str]:
+    ) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
+        """The alarms; returns the topic ARN and the resources a failure's alert goes through."""
         name, args = self._consumer, self._consumer_args
         topic = None
         topic_arn: pulumi.Input[str]
@@ -532,14 +545,15 @@ class RotatedAccessKey(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(),
         )
-        aws.cloudwatch.EventTarget(
+        target = aws.cloudwatch.EventTarget(
             self._names.rotation_failed_target,
             rule=rotation_failed.name,
             arn=topic_arn,
             opts=self._child(),
         )
+        wiring: list[pulumi.Resource] = [errors, rotation_failed, target]
         if topic is not None:
-            aws.sns.TopicPolicy(
+            topic_policy = aws.sns.TopicPolicy(
                 self._names.alarm_topic_policy,
                 arn=topic.arn,
                 policy=pulumi.Output.all(topic.arn, rotation_failed.arn, errors.arn).apply(
@@ -551,6 +565,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 ),
                 opts=self._child(),
             )
+            wiring.append(topic_policy)
             if args.alarm_email is not None:
                 aws.sns.TopicSubscription(
                     self._names.alarm_email,
@@ -559,7 +574,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
                     endpoint=args.alarm_email,
                     opts=self._child(),
                 )
-        return topic_arn
+        return topic_arn, wiring
 
 
 def _self_read_access(self_read: SelfRead | None) -> dict[str, Any]:

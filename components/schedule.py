@@ -22,8 +22,9 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from components.limits import MAX_ROTATION_DAYS, rotation_too_slow
+
 DEFAULT_ROTATION_DAYS = 30
-MAX_ROTATION_DAYS = 365
 # Secrets Manager rotates at most every four hours.
 MIN_ROTATION_HOURS = 4
 MAX_ROTATION_HOURS = MAX_ROTATION_DAYS * 24
@@ -42,7 +43,9 @@ _WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 _SIMULATION_START = date(2025, 1, 1)
 _SIMULATION_DAYS = 4 * 365 + 1
 
-_RATE_HELP = "write rate(N hours) with N >= 4, or rate(N days) with N from 1 to 365"
+_RATE_HELP = (
+    f"write rate(N hours) with N >= 4, or rate(N days) with N from 1 to {MAX_ROTATION_DAYS}"
+)
 _CRON_HELP = (
     "write cron(0 Hours Day-of-month Month Day-of-week *), e.g. cron(0 4 ? * MON *) or "
     "cron(0 2 1 * ? *): minutes 0, year *, and ? in exactly one of the day fields"
@@ -81,6 +84,8 @@ def rotation_schedule(
     window_hours = _window_hours(window, window_field)
     if expression is None:
         rotation_days = DEFAULT_ROTATION_DAYS if days is None else days
+        if isinstance(rotation_days, int | float) and rotation_days > MAX_ROTATION_DAYS:
+            raise ValueError(f"{days_field}: {days!r} {rotation_too_slow(rotation_days)}")
         if (
             isinstance(rotation_days, bool)
             or not isinstance(rotation_days, int)
@@ -156,11 +161,12 @@ def _rate_hours(expression: str, field: str) -> int:
     if match is None:
         raise ValueError(f"{field}: {expression!r} is not a valid rate expression; {_RATE_HELP}")
     hours = int(match["value"]) * (24 if match["unit"].startswith("day") else 1)
-    if not MIN_ROTATION_HOURS <= hours <= MAX_ROTATION_HOURS:
+    if hours > MAX_ROTATION_HOURS:
+        raise ValueError(f"{field}: {expression!r} {rotation_too_slow(hours / 24)}")
+    if hours < MIN_ROTATION_HOURS:
         raise ValueError(
             f"{field}: {expression!r} rotates every {hours} h; Secrets Manager needs at least"
-            f" {MIN_ROTATION_HOURS} h and this project at most {MAX_ROTATION_DAYS} days; "
-            f"{_RATE_HELP}"
+            f" {MIN_ROTATION_HOURS} h; {_RATE_HELP}"
         )
     return hours
 
@@ -234,11 +240,14 @@ def _cron_gap_and_latest_hour(expression: str, field: str) -> tuple[int, int]:
         for hour in sorted(hours)
     ]
     gaps = [later - earlier for earlier, later in itertools.pairwise(firings)]
-    if not gaps or max(gaps) > MAX_ROTATION_HOURS + 24:
-        raise ValueError(
-            f"{field}: {expression!r} fires less often than once a year (or never), which"
-            f" Secrets Manager does not support; {_CRON_HELP}"
-        )
+    if not gaps:
+        raise ValueError(f"{field}: {expression!r} never fires twice; {_CRON_HELP}")
+    # Counted between firing days, as the policy pack counts it: a quarterly cron can wait
+    # 92 days, whatever its hour.
+    firing_days = sorted({firing // 24 for firing in firings})
+    longest_days = max(later - earlier for earlier, later in itertools.pairwise(firing_days))
+    if longest_days > MAX_ROTATION_DAYS:
+        raise ValueError(f"{field}: {expression!r} {rotation_too_slow(longest_days)}")
     if min(gaps) < MIN_ROTATION_HOURS:
         raise ValueError(
             f"{field}: {expression!r} can rotate {min(gaps)} h apart; Secrets Manager needs at"

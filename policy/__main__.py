@@ -1,4 +1,14 @@
-"""Entry point Pulumi runs for ``--policy-pack policy``: every guardrail, all mandatory."""
+"""Entry point Pulumi runs for ``--policy-pack policy``: every guardrail, all mandatory.
+
+Pulumi runs this folder as a script with only the folder on ``sys.path``; the repository
+root goes there too, for ``components.limits`` (pure, no dependency), the one definition of
+the longest rotation period that the stack's configuration also enforces.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from guardrails import POLICIES
 from pulumi_policy import EnforcementLevel, PolicyPack

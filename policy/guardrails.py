@@ -34,6 +34,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from components.limits import MAX_ROTATION_DAYS, rotation_too_slow
+
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
 # Type tokens, not credentials (ruff's S105 goes by the word "secret" in the name).
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105
@@ -54,7 +56,6 @@ RESOURCE_POLICY_TYPES = frozenset(
     }
 )
 
-MAX_ROTATION_DAYS = 90
 LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"
 
 # AWS-managed policies that grant what over_broad_statements refuses, by name: attaching one
@@ -74,9 +75,14 @@ POLICY_ATTACHMENT_TYPES = frozenset(
     }
 )
 
-# Actions that, on Resource "*", hand over the account (``*``) or everything this product
-# guards: every IAM user's keys and every secret.
-GUARDED_SERVICES = ("iam", "secretsmanager")
+# Services whose wildcards, on a broad resource, hand over everything this product guards:
+# every IAM user's keys and policies, every role to assume, every secret.
+GUARDED_SERVICES = ("iam", "sts", "secretsmanager")
+# A broad resource: "*", or an ARN whose service, or whole resource part (after an optional
+# resource type such as "secret:" or "user/"), is a wildcard. "arn:*", "arn:aws:*:*:*:*",
+# "arn:aws:secretsmanager:*:*:secret:*" and "arn:aws:iam::*:user/*" are broad;
+# "arn:aws:secretsmanager:eu-west-1:123456789012:secret:credrot-*" is not.
+_BROAD_RESOURCE_PART = re.compile(r"^(?:[A-Za-z-]+[:/])?[*?]+$")
 
 
 def _props_value(props: Mapping[str, Any], key: str) -> Any:
@@ -276,11 +282,15 @@ def rotation_period_days(rules: Mapping[str, Any] | None) -> float:
         raise ValueError("rotationRules is missing")
     periods: list[float] = []
     days = _props_value(rules, "automaticallyAfterDays")
+    expression = _props_value(rules, "scheduleExpression")
+    if expression and (days is None or (not isinstance(days, bool) and days == 0)):
+        # With a schedule, the provider leaves automaticallyAfterDays unset and reports it
+        # as 0 in outputs: that 0 means "unset", not "never".
+        days = None
     if days is not None:
         if isinstance(days, bool) or not isinstance(days, int | float) or days < 1:
             raise ValueError(f"automaticallyAfterDays {days!r} is not a positive number")
         periods.append(float(days))
-    expression = _props_value(rules, "scheduleExpression")
     if expression:
         periods.append(schedule_period_days(str(expression)))
     if not periods:
@@ -316,9 +326,7 @@ def validate_secrets_rotate_within_90_days(
             continue
         if days > MAX_ROTATION_DAYS:
             report_violation(
-                f"SecretRotation {rotation.name!r} rotates every {days:g} days; "
-                f"the limit is {MAX_ROTATION_DAYS} days.",
-                rotation.urn,
+                f"SecretRotation {rotation.name!r} {rotation_too_slow(days)}.", rotation.urn
             )
 
     unmatched = [
@@ -369,22 +377,41 @@ def validate_no_access_keys(
 # --- Over-broad policy documents ------------------------------------------------------------
 
 
-def _grants_whole_guarded_service(action: Any) -> bool:
-    """True for ``*`` and for any pattern covering every action of IAM or Secrets Manager."""
+def is_broad_resource(resource: Any) -> bool:
+    """True for a resource pattern that covers every resource of a service (or more)."""
+    text = str(resource).strip()
+    if text in ("*", "arn:*"):
+        return True
+    parts = text.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        # "arn:aws:*" and other truncated patterns: the wildcard runs over the rest.
+        return parts[0] in ("arn", "*") and text.endswith("*")
+    service, resource_part = parts[2], parts[5]
+    return "*" in service or "?" in service or bool(_BROAD_RESOURCE_PART.match(resource_part))
+
+
+def grants_guarded_wildcard(action: Any) -> bool:
+    """True for ``*``, a service glob reaching a guarded service, or any wildcard in one.
+
+    ``iam:*``, ``sts:*``, ``secretsmanager:*``, but also ``secretsmanager:Get*`` or
+    ``iam:*Policy*``: a glob of a guarded service grants what no review can enumerate.
+    """
     text = str(action).strip().lower()
     if text == "*":
         return True
-    service, colon, name = text.partition(":")
-    if not colon or set(name) != {"*"}:
+    service, colon, _ = text.partition(":")
+    if not colon:
         return False
-    return any(fnmatch.fnmatchcase(guarded, service) for guarded in GUARDED_SERVICES)
+    covers_guarded = any(fnmatch.fnmatchcase(guarded, service) for guarded in GUARDED_SERVICES)
+    return covers_guarded and ("*" in text or "?" in text)
 
 
 def over_broad_statements(document: Any) -> list[str]:
     """Why each Allow statement of a policy document is over-broad (empty when none is).
 
-    Over-broad: ``*``, ``iam:*`` or ``secretsmanager:*`` (or any wildcard covering them) on
-    Resource ``"*"`` or with NotResource, and any Allow with NotAction, which grants every
+    Over-broad: a wildcard reaching IAM, STS or Secrets Manager (``*``, ``iam:*``,
+    ``sts:*``, ``secretsmanager:Get*``...) on a broad resource (``"*"``, ``arn:*``, a
+    service-wide ARN) or with NotResource, and any Allow with NotAction, which grants every
     action but the listed ones.
     """
     if not isinstance(document, Mapping):
@@ -402,16 +429,18 @@ def over_broad_statements(document: Any) -> list[str]:
                 f"{label} allows NotAction {_as_list(statement['NotAction'])}, "
                 "which grants every other action"
             )
-        resources = _as_list(_props_value(statement, "Resource"))
-        if "*" not in resources and "NotResource" not in statement:
+        broad_resources = [
+            r for r in _as_list(_props_value(statement, "Resource")) if is_broad_resource(r)
+        ]
+        if "NotResource" in statement:
+            broad_resources.append("NotResource")
+        if not broad_resources:
             continue
         broad = [
-            a
-            for a in _as_list(_props_value(statement, "Action"))
-            if _grants_whole_guarded_service(a)
+            a for a in _as_list(_props_value(statement, "Action")) if grants_guarded_wildcard(a)
         ]
         if broad:
-            problems.append(f'{label} allows {broad} on Resource "*"')
+            problems.append(f"{label} allows {broad} on broad Resource {broad_resources}")
     return problems
 
 
@@ -448,7 +477,7 @@ def over_broad_managed_policy(policy_arn: str) -> str | None:
 def validate_no_over_broad_policies(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
-    """No policy grants ``*``, ``iam:*`` or ``secretsmanager:*`` on every resource.
+    """No policy grants ``*`` or an IAM, STS or Secrets Manager wildcard on a broad resource.
 
     Checks the policy documents a resource holds and the AWS-managed policies it attaches.
     """
@@ -574,8 +603,9 @@ POLICIES: list[Policy] = [
     ResourceValidationPolicy(
         name="no-over-broad-policies",
         description=(
-            'No policy allows "*", "iam:*" or "secretsmanager:*" on Resource "*", and none '
-            "allows NotAction (inline and managed documents, and AWS-managed admin policies)."
+            'No policy allows "*" or a wildcard of IAM, STS or Secrets Manager ("iam:*", '
+            '"secretsmanager:Get*") on a broad resource ("*", "arn:*", a whole service), and '
+            "none allows NotAction (inline and managed documents, AWS-managed admin policies)."
         ),
         validate=validate_no_over_broad_policies,
     ),

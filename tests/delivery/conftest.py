@@ -70,12 +70,39 @@ FULL_CONFIG: dict[str, Any] = {
 }
 
 
+# What an operator writes over Pulumi.prod.yaml's placeholders (components.config refuses
+# the file while one is left); bucket placeholders take the organisation's prefix.
+PROD_PLACEHOLDER_VALUES = {
+    "REPLACE_ME (on-call e-mail address)": "ai-platform-oncall@acme-ai.dev",
+    "REPLACE_ME (arn:aws:iam::<account>:policy/<path>/<name>)": (
+        "arn:aws:iam::123456789012:policy/boundaries/ai-credential-rotation"
+    ),
+    "REPLACE_ME (public egress CIDR)": "52.94.76.10/32",
+}
+
+
+def fill_placeholders(value: Any) -> Any:
+    """A stack file's config with every REPLACE_ME placeholder filled in."""
+    if isinstance(value, dict):
+        return {key: fill_placeholders(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill_placeholders(item) for item in value]
+    if isinstance(value, str) and "REPLACE_ME" in value:
+        return PROD_PLACEHOLDER_VALUES.get(value, value.replace("REPLACE_ME", "acme-ai-prod"))
+    return value
+
+
+def stack_file_config(path: Path) -> dict[str, Any]:
+    """The config section of a stack file, as written."""
+    return dict((yaml.safe_load(path.read_text()) or {}).get("config", {}))
+
+
 def _stack_file_configs() -> dict[str, tuple[str, dict[str, Any]]]:
-    """The configuration of every stack file in the repository (Pulumi.<stack>.yaml)."""
+    """The configuration of every stack file in the repository (Pulumi.<stack>.yaml), filled."""
     configs = {}
     for path in sorted(ROOT.glob("Pulumi.*.yaml")):
         stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        configs[path.name] = (stack, (yaml.safe_load(path.read_text()) or {}).get("config", {}))
+        configs[path.name] = (stack, fill_placeholders(stack_file_config(path)))
     return configs
 
 
@@ -268,3 +295,10 @@ def record_program() -> Callable[[dict[str, Any]], list[Registered]]:
 def program(request: pytest.FixtureRequest, program_stacks: dict[str, list[Registered]]) -> Any:
     """The program's resources for one configuration: minimal, full, each stack file."""
     return program_stacks[request.param]
+
+
+@pytest.fixture(scope="session")
+def prod_stack_file() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pulumi.prod.yaml's config as written, and with its placeholders filled in."""
+    written = stack_file_config(ROOT / "Pulumi.prod.yaml")
+    return written, fill_placeholders(written)

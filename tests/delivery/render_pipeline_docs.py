@@ -29,7 +29,7 @@ PROJECT = "ai-credential-rotation"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/boundaries/ai-credential-rotation-users"
 
 BLOCKS: dict[str, Callable[[], dict[str, Any]]] = {
-    "deploy-trust": lambda: pipeline_policies.pipeline_trust_policy(ACCOUNT, REPO),
+    "deploy-trust-prod": lambda: pipeline_policies.pipeline_trust_policy(ACCOUNT, REPO, "prod"),
     "deploy-permissions": lambda: pipeline_policies.pipeline_deploy_policy(
         ACCOUNT, REGION, PROJECT, permissions_boundary_arn=BOUNDARY
     ),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UnknownValueError
 
+from components import limits, schedule
 from policy import guardrails
 from policy.guardrails import (
     POLICIES,
@@ -103,7 +104,11 @@ def test_a_rotation_every_365_days_is_refused(harness: Any, program: list[Any]) 
     found = all_violations(harness, replaced(program, rotation, slow))
 
     assert found == [
-        (f"SecretRotation '{slow.name}' rotates every 365 days; the limit is 90 days.", slow.urn)
+        (
+            f"SecretRotation '{slow.name}' can wait 365 days between two rotations; keys must "
+            "rotate at least every 90 days.",
+            slow.urn,
+        )
     ]
 
 
@@ -116,8 +121,62 @@ def test_a_quarterly_cron_rotation_is_refused_because_it_can_wait_92_days(
     found = all_violations(harness, replaced(program, rotation, quarterly))
 
     assert [message for message, _ in found] == [
-        f"SecretRotation '{quarterly.name}' rotates every 92 days; the limit is 90 days."
+        f"SecretRotation '{quarterly.name}' can wait 92 days between two rotations; keys must "
+        "rotate at least every 90 days."
     ]
+
+
+def test_the_providers_zero_days_next_to_a_schedule_reads_as_unset(
+    harness: Any, program: list[Any]
+) -> None:
+    # After a deploy the provider reports automaticallyAfterDays 0 for a schedule-based
+    # rotation: the engine's outputs, camelCase, numbers as floats.
+    rotation = only(program, guardrails.SECRET_ROTATION)[0]
+    deployed = rotation.with_props(
+        rotationRules={
+            "automaticallyAfterDays": 0.0,
+            "scheduleExpression": "cron(0 2 ? * MON *)",
+            "duration": "3h",
+        }
+    )
+
+    assert all_violations(harness, replaced(program, rotation, deployed)) == []
+
+
+def test_every_program_rotation_passes_as_the_provider_reports_it_after_a_deploy(
+    harness: Any, program: list[Any]
+) -> None:
+    reported = [
+        r.with_props(rotationRules={**r.props["rotationRules"], "automaticallyAfterDays": 0.0})
+        if r.type == guardrails.SECRET_ROTATION
+        and r.props["rotationRules"].get("scheduleExpression")
+        else r
+        for r in program
+    ]
+
+    assert all_violations(harness, reported) == []
+
+
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        ({"automaticallyAfterDays": 0.0}, "automaticallyAfterDays 0.0 is not a positive number"),
+        ({}, "sets neither automaticallyAfterDays nor scheduleExpression"),
+        (
+            {"automaticallyAfterDays": 0.0, "scheduleExpression": "rate(91 days)"},
+            "can wait 91 days",
+        ),
+    ],
+)
+def test_zero_days_without_a_schedule_is_still_refused(
+    harness: Any, rules: dict[str, Any], reason: str
+) -> None:
+    rotation = harness.registered(guardrails.SECRET_ROTATION, "r", {"rotationRules": rules})
+
+    found = harness.stack_violations(validate_secrets_rotate_within_90_days, [rotation])
+
+    assert len(found) == 1
+    assert reason in found[0][0]
 
 
 def test_a_secret_without_rotation_is_refused(harness: Any, program: list[Any]) -> None:
@@ -136,22 +195,54 @@ def test_a_secret_without_rotation_is_refused(harness: Any, program: list[Any]) 
     ]
 
 
-def test_a_yearly_rotation_the_programs_checks_accept_is_refused_by_the_pack(
-    harness: Any, record_program: Any
+@pytest.mark.parametrize(
+    ("days", "expression"),
+    [
+        (1, None),
+        (30, None),
+        (90, None),
+        (91, None),
+        (365, None),
+        (None, "rate(90 days)"),
+        (None, "rate(91 days)"),
+        (None, "rate(2160 hours)"),
+        (None, "cron(0 4 ? * MON *)"),
+        (None, "cron(0 4 1 * ? *)"),
+        (None, "cron(0 4 1 */2 ? *)"),
+        (None, "cron(0 4 1 */3 ? *)"),
+        (None, "cron(0 4 1 JAN ? *)"),
+    ],
+)
+def test_config_and_pack_agree_on_the_longest_rotation_period(
+    days: int | None, expression: str | None
 ) -> None:
-    # components/schedule.py accepts up to 365 days; the pack's limit is 90.
-    consumers = [
-        {"name": "slow-bot", "readPaths": ["s3://ai-data-example/x/"], "rotationDays": 365}
-    ]
-    program = record_program({"ai-credential-rotation:consumers": consumers})
-    rotation = only(program, guardrails.SECRET_ROTATION)[0]
-
-    assert all_violations(harness, program) == [
-        (
-            f"SecretRotation '{rotation.name}' rotates every 365 days; the limit is 90 days.",
-            rotation.urn,
+    # One constant and one sentence (components.limits): whatever the config refuses as too
+    # slow, the pack refuses with the same words, and whatever it accepts, the pack passes.
+    try:
+        schedule.rotation_schedule(
+            days=days,
+            expression=expression,
+            window="1h",
+            days_field="rotationDays",
+            expression_field="rotationSchedule",
+            window_field="rotationWindow",
         )
-    ]
+        config_refusal = None
+    except ValueError as error:
+        config_refusal = str(error)
+    rules = {"automaticallyAfterDays": days} if days else {"scheduleExpression": expression}
+    period = guardrails.rotation_period_days(rules)
+
+    if period > limits.MAX_ROTATION_DAYS:
+        assert config_refusal is not None
+        # The number can differ for a yearly cron (the config simulates 4 years, the pack 28,
+        # so only the pack meets a leap year's 366 days); the sentence cannot.
+        sentence = limits.rotation_too_slow(period).split("; ", 1)[1]
+        assert f"between two rotations; {sentence}" in config_refusal
+        if days or expression.startswith("rate("):
+            assert limits.rotation_too_slow(period) in config_refusal
+    else:
+        assert config_refusal is None
 
 
 def _rotates(rotation: Any, secret: Any) -> bool:
@@ -175,7 +266,10 @@ def test_every_program_policy_document_with_a_wildcard_on_everything_is_refused(
             found = all_violations(harness, replaced(program, holder, broken))
 
             assert found == [
-                (f"'{holder.name}' policy: statement 0 allows ['*'] on Resource \"*\"", holder.urn)
+                (
+                    f"'{holder.name}' policy: statement 0 allows ['*'] on broad Resource ['*']",
+                    holder.urn,
+                )
             ]
 
 
@@ -370,6 +464,15 @@ def test_an_unreadable_rotation_schedule_is_refused(
         document("IAM:*"),
         document("*:*"),
         document("iam:**"),
+        document("sts:*"),
+        document("iam:Create*"),
+        document("secretsmanager:Get*"),
+        document("sts:Assume*", "arn:aws:iam::*:role/*"),
+        document("iam:*", "arn:*"),
+        document("*", "arn:aws:*"),
+        document("secretsmanager:*", "arn:aws:secretsmanager:*:*:secret:*"),
+        document("iam:*Policy*", "arn:aws:iam::123456789012:user/*"),
+        document("s*:Get*"),
         json.dumps({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}),
         json.dumps({"Statement": [{"Effect": "Allow", "Action": "iam:*", "NotResource": "x"}]}),
         json.dumps({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "x"}]}),
@@ -385,8 +488,14 @@ def test_over_broad_grants_are_refused(harness: Any, policy: str) -> None:
     "policy",
     [
         document("iam:*", "arn:aws:iam::123456789012:user/ai-credential-rotation/bot"),
-        document("iam:Create*"),
+        document("iam:CreateUser"),
         document("s3:*"),
+        document("kms:*", "arn:aws:kms:eu-west-1:123456789012:key/abc"),
+        document(
+            "secretsmanager:Get*",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:credrot-*",
+        ),
+        document("sts:GetCallerIdentity"),
         json.dumps({"Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}),
         json.dumps({"Statement": [{"Effect": "Deny", "NotAction": "s3:*", "Resource": "*"}]}),
     ],
@@ -407,7 +516,7 @@ def test_a_role_inline_policy_is_checked_too(harness: Any) -> None:
     found = harness.resource_violations(validate_no_over_broad_policies, [role])
 
     assert [m for m, _ in found] == [
-        "'r' inlinePolicies[1].policy: statement 0 allows ['*'] on Resource \"*\""
+        "'r' inlinePolicies[1].policy: statement 0 allows ['*'] on broad Resource ['*']"
     ]
 
 

@@ -6,6 +6,7 @@ asserted, linted with parliament, and compared with the resources the program de
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import re
@@ -18,6 +19,8 @@ from parliament import analyze_policy_string
 
 from components.contract import RESOURCE_NAME_PREFIX
 from components.pipeline_policies import (
+    ENVIRONMENTS,
+    INVOKING_SERVICES,
     pipeline_deploy_policy,
     pipeline_trust_policy,
     preview_read_policy,
@@ -33,6 +36,8 @@ PROJECT = "ai-credential-rotation"
 REPO = "my-org/ai-credential-rotation"
 BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/boundaries/ai-apps"
 KMS_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b3a1f0e-1111-2222-3333-444455556666"
+SIGNING = f"arn:aws:lambda:{REGION}:{ACCOUNT}:code-signing-config:csc-0a1b2c3d4e5f67890"
+EXTRA = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 OIDC = "token.actions.githubusercontent.com"
 NAME_PREFIX_PATTERN = re.compile(rf"[:/]{re.escape(RESOURCE_NAME_PREFIX)}\*(:\*)?$")
 # AWS offers no resource ARN for these: "*" is the only scope they take.
@@ -40,14 +45,19 @@ UNSCOPABLE = {
     "logs:DescribeLogGroups",
     "iam:ListVirtualMFADevices",
     "sns:GetSubscriptionAttributes",
-    "sns:SetSubscriptionAttributes",
     "sns:Unsubscribe",
 }
 
 DEPLOY_VARIANTS = {
-    "plain": pipeline_deploy_policy(ACCOUNT, REGION, PROJECT),
-    "boundary-and-kms": pipeline_deploy_policy(
-        ACCOUNT, REGION, PROJECT, kms_key_arn=KMS_KEY, permissions_boundary_arn=BOUNDARY
+    "plain": pipeline_deploy_policy(ACCOUNT, REGION, PROJECT, permissions_boundary_arn=BOUNDARY),
+    "every-option": pipeline_deploy_policy(
+        ACCOUNT,
+        REGION,
+        PROJECT,
+        permissions_boundary_arn=BOUNDARY,
+        extra_policy_arns=[EXTRA],
+        kms_key_arn=KMS_KEY,
+        code_signing_config_arn=SIGNING,
     ),
 }
 PERMISSION_POLICIES = {
@@ -55,7 +65,7 @@ PERMISSION_POLICIES = {
     "preview": preview_read_policy(ACCOUNT, REGION, PROJECT),
 }
 TRUST_POLICIES = {
-    "deploy": pipeline_trust_policy(ACCOUNT, REPO),
+    **{f"deploy-{env}": pipeline_trust_policy(ACCOUNT, REPO, env) for env in ENVIRONMENTS},
     "preview": preview_trust_policy(ACCOUNT, REPO),
 }
 
@@ -71,6 +81,194 @@ def allows(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def allowed_actions(document: dict[str, Any]) -> set[str]:
     return {action for statement in allows(document) for action in statement["Action"]}
+
+
+# --- A small evaluator of the documents, enough to walk an escalation path ----------------
+
+
+def _matches(statement: dict[str, Any], action: str, resource: str) -> bool:
+    # IAM matches actions case-insensitively and resources with * and ? wildcards.
+    return any(
+        fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in statement["Action"]
+    ) and any(fnmatch.fnmatchcase(resource, pattern) for pattern in statement["Resource"])
+
+
+def verdict(document: dict[str, Any], action: str, resource: str) -> str | dict[str, Any]:
+    """What the document says about one request: "denied", "not allowed", "allowed", or the
+    condition(s) an Allow puts on it (a dict when every matching Allow is conditioned)."""
+    matching = [s for s in document["Statement"] if _matches(s, action, resource)]
+    if any(s["Effect"] == "Deny" and "Condition" not in s for s in matching):
+        return "denied"
+    granted = [s for s in matching if s["Effect"] == "Allow"]
+    if not granted:
+        return "not allowed"
+    if any("Condition" not in s for s in granted):
+        return "allowed"
+    return {s["Sid"]: s["Condition"] for s in granted}
+
+
+USER = f"arn:aws:iam::{ACCOUNT}:user/{PROJECT}/credrot-support-bot-user-1a2b3c4"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}/credrot-support-bot-rotation-role-1a2b3c4"
+POLICY = f"arn:aws:iam::{ACCOUNT}:policy/{PROJECT}/credrot-support-bot-data-access-1a2b3c4"
+SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:credrot-support-bot-secret-1a-AbCdEf"
+FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:credrot-support-bot-rotator-1a2b3c4"
+BOUNDED = {"ArnEquals": {"iam:PermissionsBoundary": BOUNDARY}}
+
+# Each escalation path: the request that would complete it, and what must hold for it. A
+# path is closed when that request is denied or not allowed, or allowed only under the
+# condition named here. The first three are the issue's; the rest are what parliament's
+# community auditors and a review of the provider's calls name.
+ESCALATION_PATHS = [
+    # 1. A role of its own: create it (or edit a project role) with any policy...
+    ("iam:CreateRole", ROLE, {"ManageProjectRolesInsideTheBoundary": BOUNDED}),
+    ("iam:PutRolePolicy", ROLE, {"ManageProjectRolesInsideTheBoundary": BOUNDED}),
+    ("iam:PutRolePermissionsBoundary", ROLE, {"ManageProjectRolesInsideTheBoundary": BOUNDED}),
+    # ...then trust it, or assume it.
+    ("iam:UpdateAssumeRolePolicy", ROLE, "denied"),
+    ("sts:AssumeRole", ROLE, "denied"),
+    ("iam:AttachRolePolicy", ROLE, "denied"),
+    # 2. Version a consumer's data policy, then read that consumer's key.
+    ("iam:CreatePolicyVersion", POLICY, "allowed"),
+    ("secretsmanager:GetSecretValue", SECRET, "denied"),
+    ("secretsmanager:BatchGetSecretValue", "*", "denied"),
+    ("secretsmanager:PutResourcePolicy", SECRET, "denied"),
+    ("secretsmanager:PutSecretValue", SECRET, "not allowed"),
+    # ...or mint, or take over, any credential of the user directly.
+    ("iam:CreateAccessKey", USER, "denied"),
+    ("iam:CreateLoginProfile", USER, "denied"),
+    ("iam:UpdateAccessKey", USER, "denied"),
+    # 3. New code in the rotator, then RotateSecret: open without code signing (the
+    # residual risk the README states), see the code-signing test below.
+    ("lambda:UpdateFunctionCode", FUNCTION, "allowed"),
+    ("lambda:UpdateFunctionConfiguration", FUNCTION, "allowed"),
+    # Users: only inside the boundary, and only policies it created or was told to attach.
+    ("iam:CreateUser", USER, {"ManageProjectUsersInsideTheBoundary": BOUNDED}),
+    ("iam:PutUserPolicy", USER, {"ManageProjectUsersInsideTheBoundary": BOUNDED}),
+    (
+        "iam:AttachUserPolicy",
+        USER,
+        {
+            "AttachOwnPoliciesToBoundedUsers": {
+                **BOUNDED,
+                "ArnLike": {"iam:PolicyARN": [f"arn:aws:iam::{ACCOUNT}:policy/{PROJECT}/*"]},
+            }
+        },
+    ),
+    # No boundary removed or edited.
+    ("iam:DeleteUserPermissionsBoundary", USER, "denied"),
+    ("iam:DeleteRolePermissionsBoundary", ROLE, "denied"),
+    ("iam:CreatePolicyVersion", BOUNDARY, "denied"),
+    ("iam:SetDefaultPolicyVersion", BOUNDARY, "denied"),
+    ("iam:DeletePolicy", BOUNDARY, "denied"),
+    # No role passed but the project's, and those to Lambda only.
+    (
+        "iam:PassRole",
+        ROLE,
+        {
+            "PassProjectRolesToLambdaOnly": {
+                "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}
+            }
+        },
+    ),
+    ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", "not allowed"),
+    # Only AWS services may be allowed to invoke a function.
+    (
+        "lambda:AddPermission",
+        FUNCTION,
+        {
+            "LetOnlyAwsServicesInvokeFunctions": {
+                "StringEquals": {"lambda:Principal": list(INVOKING_SERVICES)}
+            }
+        },
+    ),
+    ("lambda:CreateFunctionUrlConfig", FUNCTION, "not allowed"),
+    # Subscriptions of other topics: never reconfigured (redirected).
+    ("sns:SetSubscriptionAttributes", "*", "not allowed"),
+    ("sns:Subscribe", f"arn:aws:sns:{REGION}:{ACCOUNT}:other-topic", "not allowed"),
+    # Nothing outside the project.
+    ("iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/ci/deploy", "not allowed"),
+    ("iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/other", "not allowed"),
+]
+
+
+@pytest.mark.parametrize("variant", DEPLOY_VARIANTS)
+@pytest.mark.parametrize(
+    ("action", "resource", "expected"),
+    ESCALATION_PATHS,
+    ids=[f"{action}-{resource.rsplit(':', 1)[-1]}" for action, resource, _ in ESCALATION_PATHS],
+)
+def test_each_escalation_step_is_denied_absent_or_conditioned(
+    variant: str, action: str, resource: str, expected: Any
+) -> None:
+    result = verdict(DEPLOY_VARIANTS[variant], action, resource)
+    if variant == "every-option" and action == "iam:AttachUserPolicy":
+        # The stack's extraPolicyArns join the project's own policies.
+        expected = copy.deepcopy(expected)
+        expected["AttachOwnPoliciesToBoundedUsers"]["ArnLike"]["iam:PolicyARN"].append(EXTRA)
+
+    assert result == expected
+
+
+def test_the_evaluator_sees_an_unconditioned_grant_and_a_denial() -> None:
+    # Not vacuous: the same evaluator reports an open path when the closing statement goes.
+    document = copy.deepcopy(DEPLOY_VARIANTS["plain"])
+    for statement in document["Statement"]:
+        statement.pop("Condition", None)
+    document["Statement"] = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+
+    assert verdict(document, "iam:CreateRole", ROLE) == "allowed"
+    assert verdict(document, "iam:CreateAccessKey", USER) == "not allowed"
+    assert verdict(DEPLOY_VARIANTS["plain"], "iam:CreateAccessKey", USER) == "denied"
+
+
+def test_with_code_signing_the_role_ships_only_signed_code() -> None:
+    signed, plain = DEPLOY_VARIANTS["every-option"], DEPLOY_VARIANTS["plain"]
+    signing = {"CreateSignedFunctionsOnly": {"ArnEquals": {"lambda:CodeSigningConfigArn": SIGNING}}}
+
+    assert verdict(signed, "lambda:CreateFunction", FUNCTION) == signing
+    assert verdict(signed, "lambda:PutFunctionCodeSigningConfig", FUNCTION) == signing
+    for action in ("lambda:DeleteFunctionCodeSigningConfig", "lambda:UpdateCodeSigningConfig"):
+        assert verdict(signed, action, FUNCTION) == "denied"
+    assert verdict(plain, "lambda:CreateFunction", FUNCTION) == "allowed"
+    assert verdict(plain, "lambda:PutFunctionCodeSigningConfig", FUNCTION) == "not allowed"
+
+
+@pytest.mark.parametrize("variant", DEPLOY_VARIANTS)
+def test_no_layer_can_be_added_to_a_function(variant: str) -> None:
+    (layers,) = [s for s in DEPLOY_VARIANTS[variant]["Statement"] if s["Sid"] == "NeverAddLayers"]
+
+    assert layers["Effect"] == "Deny"
+    assert layers["Condition"] == {"Null": {"lambda:Layer": "false"}}
+    assert set(layers["Action"]) == {"lambda:CreateFunction", "lambda:UpdateFunctionConfiguration"}
+
+
+# parliament's community auditors flag an escalation by its actions alone, whatever the
+# conditions; each must be one of ESCALATION_PATHS, closed by the statement named here.
+COMMUNITY_ESCALATIONS = {
+    "AttachUserPolicy": "AttachOwnPoliciesToBoundedUsers",
+    "PutUserPolicy": "ManageProjectUsersInsideTheBoundary",
+    "CreateNewPolicyVersion": "NeverReadSecretValues",
+    "PassExistingRoleToNewLambdaThenInvoke": "ManageProjectRolesInsideTheBoundary",
+    "EditExistingLambdaFunctionWithRole": "CreateSignedFunctionsOnly",
+}
+
+
+@pytest.mark.parametrize("variant", DEPLOY_VARIANTS)
+def test_the_community_auditors_find_only_paths_a_statement_closes(variant: str) -> None:
+    document = DEPLOY_VARIANTS[variant]
+    escalations = {
+        # parliament puts the escalation's name in the finding's location.
+        str(f.location["type"])
+        for f in findings(document, community=True)
+        if f.issue == "PRIVILEGE_ESCALATION"
+    }
+    sids = {s["Sid"] for s in document["Statement"]}
+
+    assert escalations == set(COMMUNITY_ESCALATIONS)
+    closing = set(COMMUNITY_ESCALATIONS.values())
+    if variant == "plain":
+        closing.discard("CreateSignedFunctionsOnly")  # the residual risk without signing
+    assert closing <= sids
 
 
 @pytest.mark.parametrize("name", PERMISSION_POLICIES)
@@ -90,64 +288,54 @@ def test_the_trust_policies_draw_only_what_parliament_cannot_judge(name: str) ->
     }
 
 
-def test_the_community_auditors_find_only_the_documented_escalation_paths() -> None:
-    for document in DEPLOY_VARIANTS.values():
-        escalations = {
-            # parliament puts the escalation's name in the finding's location.
-            str(f.location["type"])
-            for f in findings(document, community=True)
-            if f.issue == "PRIVILEGE_ESCALATION"
-        }
-        assert escalations == {
-            "AttachUserPolicy",
-            "CreateNewPolicyVersion",
-            "EditExistingLambdaFunctionWithRole",
-        }
-    assert findings(PERMISSION_POLICIES["preview"], community=True) == []
-
-
 @pytest.mark.parametrize(
-    ("trust", "subjects"),
+    ("name", "subject"),
     [
-        (
-            TRUST_POLICIES["deploy"],
-            [f"repo:{REPO}:environment:prod", f"repo:{REPO}:ref:refs/heads/main"],
-        ),
-        (TRUST_POLICIES["preview"], f"repo:{REPO}:pull_request"),
+        ("deploy-dev", f"repo:{REPO}:environment:dev"),
+        ("deploy-prod", f"repo:{REPO}:environment:prod"),
+        ("preview", f"repo:{REPO}:pull_request"),
     ],
 )
-def test_each_role_trusts_exact_github_subjects_of_this_repository(
-    trust: dict[str, Any], subjects: Any
+def test_each_role_trusts_one_exact_github_subject_of_this_repository(
+    name: str, subject: str
 ) -> None:
-    (statement,) = trust["Statement"]
+    (statement,) = TRUST_POLICIES[name]["Statement"]
 
     assert statement["Principal"] == {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC}"}
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"] == {
-        "StringEquals": {f"{OIDC}:aud": "sts.amazonaws.com", f"{OIDC}:sub": subjects}
+        "StringEquals": {f"{OIDC}:aud": "sts.amazonaws.com", f"{OIDC}:sub": subject}
     }
 
 
+def test_the_prod_role_is_not_assumable_by_the_dev_job_or_main() -> None:
+    subjects = {
+        str(s["Condition"]["StringEquals"][f"{OIDC}:sub"])
+        for s in TRUST_POLICIES["deploy-prod"]["Statement"]
+    }
+
+    assert subjects == {f"repo:{REPO}:environment:prod"}
+    for other in ("environment:dev", "ref:refs/heads/main", "pull_request"):
+        assert not any(fnmatch.fnmatchcase(f"repo:{REPO}:{other}", s) for s in subjects)
+
+
 @pytest.mark.parametrize("name", PERMISSION_POLICIES)
-def test_no_role_may_mint_an_access_key(name: str) -> None:
-    document = PERMISSION_POLICIES[name]
+def test_no_role_may_mint_a_credential_or_read_a_secret_value(name: str) -> None:
+    actions = allowed_actions(PERMISSION_POLICIES[name])
 
-    assert not any(fnmatch.fnmatchcase("iam:CreateAccessKey", a) for a in allowed_actions(document))
+    for forbidden in ("iam:CreateAccessKey", "secretsmanager:GetSecretValue"):
+        assert not any(fnmatch.fnmatchcase(forbidden, a) for a in actions)
 
 
-@pytest.mark.parametrize("document", DEPLOY_VARIANTS.values(), ids=DEPLOY_VARIANTS.keys())
-def test_the_deploy_role_denies_key_minting_and_admin_policies_whatever_else_it_gets(
-    document: dict[str, Any],
-) -> None:
-    denies = {s["Sid"]: s for s in document["Statement"] if s["Effect"] == "Deny"}
+@pytest.mark.parametrize("variant", DEPLOY_VARIANTS)
+def test_the_deploy_role_may_invoke_the_project_functions(variant: str) -> None:
+    # RotateSecret (SecretRotation) and the first-key Invocation need it from the caller.
+    document = DEPLOY_VARIANTS[variant]
 
-    assert denies["NeverMintAccessKeys"]["Action"] == ["iam:CreateAccessKey"]
-    assert denies["NeverMintAccessKeys"]["Resource"] == ["*"]
-    admin = denies["NeverAttachAdminPolicies"]
-    assert admin["Action"] == ["iam:AttachRolePolicy", "iam:AttachUserPolicy"]
-    assert (
-        "arn:aws:iam::aws:policy/AdministratorAccess"
-        in admin["Condition"]["ArnEquals"]["iam:PolicyARN"]
+    assert verdict(document, "lambda:InvokeFunction", FUNCTION) == "allowed"
+    assert verdict(document, "secretsmanager:RotateSecret", SECRET) == "allowed"
+    assert verdict(document, "lambda:InvokeFunction", FUNCTION.replace("credrot-", "x-")) == (
+        "not allowed"
     )
 
 
@@ -163,44 +351,11 @@ def test_every_allow_is_scoped_to_the_project(name: str) -> None:
                 assert statement["Condition"] == {
                     "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}
                 }
+            elif resource == SIGNING:
+                assert statement["Sid"] == "CreateSignedFunctionsOnly"
             else:
                 # ...:<prefix>* or .../<prefix>* (log groups also as ...:<prefix>*:*).
                 assert NAME_PREFIX_PATTERN.search(resource), (statement["Sid"], resource)
-
-
-def test_the_deploy_role_passes_project_roles_to_lambda_only() -> None:
-    document = DEPLOY_VARIANTS["plain"]
-    passing = [s for s in allows(document) if "iam:PassRole" in s["Action"]]
-
-    assert passing == [
-        {
-            "Sid": "PassProjectRolesToLambdaOnly",
-            "Effect": "Allow",
-            "Action": ["iam:PassRole"],
-            "Resource": [f"arn:aws:iam::{ACCOUNT}:role/{PROJECT}/*"],
-            "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
-        }
-    ]
-
-
-def test_with_a_boundary_users_are_created_inside_it_and_never_freed() -> None:
-    document = DEPLOY_VARIANTS["boundary-and-kms"]
-    by_sid = {s["Sid"]: s for s in document["Statement"]}
-
-    create = by_sid["CreateProjectUsersInsideTheBoundary"]
-    assert create["Action"] == ["iam:CreateUser", "iam:PutUserPermissionsBoundary"]
-    assert create["Condition"] == {"ArnEquals": {"iam:PermissionsBoundary": BOUNDARY}}
-    assert by_sid["NeverRemoveTheBoundary"]["Effect"] == "Deny"
-    unconditioned = [s for s in allows(document) if "Condition" not in s]
-    assert not any("iam:CreateUser" in s["Action"] for s in unconditioned)
-
-
-def test_only_the_bootstrap_statement_may_read_a_secret_value() -> None:
-    for document in DEPLOY_VARIANTS.values():
-        readers = [
-            s["Sid"] for s in allows(document) if "secretsmanager:GetSecretValue" in s["Action"]
-        ]
-        assert readers == ["WriteBootstrapSecretVersion"]
 
 
 def test_the_preview_role_only_reads_and_never_a_secret_value() -> None:
@@ -216,28 +371,48 @@ def test_the_guardrails_pass_the_pipelines_own_documents(name: str) -> None:
     assert over_broad_statements({**PERMISSION_POLICIES, **TRUST_POLICIES}[name]) == []
 
 
+def _deploy(**changes: Any) -> Any:
+    return lambda: pipeline_deploy_policy(
+        ACCOUNT, REGION, PROJECT, **{"permissions_boundary_arn": BOUNDARY, **changes}
+    )
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        (lambda: pipeline_trust_policy("12345", REPO), "account_id"),
-        (lambda: pipeline_trust_policy(ACCOUNT, "my-org/*"), "repo"),
-        (lambda: pipeline_deploy_policy(ACCOUNT, "mars-1", PROJECT), "region"),
-        (lambda: pipeline_deploy_policy(ACCOUNT, REGION, "Bad Project"), "project"),
+        (lambda: pipeline_trust_policy("12345", REPO, "prod"), "account_id"),
+        (lambda: pipeline_trust_policy(ACCOUNT, "my-org/*", "prod"), "repo"),
+        (lambda: pipeline_trust_policy(ACCOUNT, REPO, "production"), "environment"),
         (
-            lambda: pipeline_deploy_policy(ACCOUNT, REGION, PROJECT, kms_key_arn="alias/x"),
-            "kms_key_arn",
+            lambda: pipeline_deploy_policy(
+                ACCOUNT, "mars-1", PROJECT, permissions_boundary_arn=BOUNDARY
+            ),
+            "region",
         ),
         (
             lambda: pipeline_deploy_policy(
-                ACCOUNT, REGION, PROJECT, permissions_boundary_arn="AdministratorAccess"
+                ACCOUNT, REGION, "Bad Project", permissions_boundary_arn=BOUNDARY
             ),
-            "permissions_boundary_arn",
+            "project",
+        ),
+        (_deploy(kms_key_arn="alias/x"), "kms_key_arn"),
+        (_deploy(permissions_boundary_arn="AdministratorAccess"), "permissions_boundary_arn"),
+        (_deploy(code_signing_config_arn="csc-1"), "code_signing_config_arn"),
+        (_deploy(extra_policy_arns=["S3ReadOnly"]), r"extra_policy_arns\[0\]"),
+        (
+            _deploy(extra_policy_arns=["arn:aws:iam::aws:policy/AdministratorAccess"]),
+            r"extra_policy_arns\[0\]",
         ),
     ],
 )
 def test_a_bad_argument_is_refused_by_name(call: Any, field: str) -> None:
     with pytest.raises(ValueError, match=f"^{field}: "):
         call()
+
+
+def test_the_deploy_policy_cannot_be_generated_without_a_boundary() -> None:
+    with pytest.raises(TypeError, match="permissions_boundary_arn"):
+        pipeline_deploy_policy(ACCOUNT, REGION, PROJECT)  # type: ignore[call-arg]
 
 
 def test_the_page_shows_exactly_the_generated_documents() -> None:

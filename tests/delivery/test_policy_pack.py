@@ -83,18 +83,21 @@ def test_the_project_file_runs_python_in_the_packs_own_virtualenv() -> None:
 def _pins(path: Path) -> dict[str, str]:
     pins = {}
     for line in path.read_text().splitlines():
-        match = re.fullmatch(r"([A-Za-z0-9_.\[\]-]+)==(\S+)", line.strip())
+        match = re.fullmatch(r"([A-Za-z0-9_.\[\]-]+)==(\S+?)(?: \\)?", line.strip())
         if match:
             pins[match[1].lower()] = match[2]
     return pins
 
 
 def test_the_pack_pins_the_same_versions_as_the_program() -> None:
-    pack_pins = _pins(POLICY_DIR / "requirements.txt")
-    root_pins = _pins(ROOT / "requirements.txt")
+    wanted = _pins(POLICY_DIR / "requirements.in")
+    locked = _pins(POLICY_DIR / "requirements.txt")
+    tested = _pins(ROOT / "requirements" / "dev.lock")
 
-    assert set(pack_pins) == {"pulumi", "pulumi-policy"}
-    assert {name: root_pins.get(name) for name in pack_pins} == pack_pins
+    assert set(wanted) == {"pulumi", "pulumi-policy"}
+    assert {name: locked.get(name) for name in wanted} == wanted
+    # The pack's whole lock is the tested one: same version for every package.
+    assert {name: tested.get(name) for name in locked} == locked
 
 
 # --- The analyzer, over the wire --------------------------------------------------------------

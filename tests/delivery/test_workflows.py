@@ -1,8 +1,9 @@
 """The GitHub workflows: valid for GitHub, and holding the pipeline's security properties.
 
-GitHub's schema is checked offline with check-jsonschema's vendored copy. Each property is a
-function returning what is wrong with a parsed workflow, run on the real files (nothing) and
-on a copy broken on purpose (the right complaint), so a check cannot pass by checking nothing.
+GitHub's schema is checked offline with check-jsonschema's vendored copy, and zizmor audits
+them offline (no finding of medium severity or above). Each property is a function returning
+what is wrong with a parsed workflow, run on the real files (nothing) and on a copy broken on
+purpose (the right complaint), so a check cannot pass by checking nothing.
 """
 
 from __future__ import annotations
@@ -22,13 +23,24 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_DIR = ROOT / ".github" / "workflows"
 WORKFLOWS = sorted([*WORKFLOW_DIR.glob("*.yml"), *WORKFLOW_DIR.glob("*.yaml")])
 CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
+ZIZMOR = Path(sys.executable).with_name("zizmor")
 STACK_PREFIX = "${{ vars.PULUMI_ORG }}/ai-credential-rotation/"
+# Each action at the full commit of a release, read from the action's own repository's tags
+# (git rev-parse <tag>^{commit}); a tag can be moved, a commit cannot.
 PINNED_ACTIONS = {
-    "actions/checkout": "v4",
-    "actions/setup-python": "v5",
-    "aws-actions/configure-aws-credentials": "v4",
-    "pulumi/actions": "v6",
+    "actions/checkout": ("11d5960a326750d5838078e36cf38b85af677262", "v4.4.0"),
+    "actions/setup-python": ("a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+    "aws-actions/configure-aws-credentials": (
+        "7474bc4690e29a8392af63c5b98e7449536d5c3a",
+        "v4.3.1",
+    ),
+    "pulumi/auth-actions": ("141415910c3beb54e03b48e9057c204c97b956f2", "v2.1.0"),
+    "pulumi/actions": ("8582a9e8cc630786854029b4e09281acd6794b58", "v6.6.1"),
 }
+USES_LINE = re.compile(
+    r"^\s*(?:- )?uses: (?P<action>[^@\s]+)@(?P<ref>\S+)(?: # (?P<version>\S+))?$"
+)
+TEAM_TOKEN = "urn:pulumi:token-type:access_token:team"
 
 Workflow = dict[str, Any]
 
@@ -83,8 +95,13 @@ def oidc_access(workflow: Workflow) -> list[str]:
             if permission(workflow, job, "id-token") != "write":
                 problems.append(f"{name}: configures AWS without id-token: write")
             role = str(step.get("with", {}).get("role-to-assume", ""))
-            if not re.fullmatch(r"\$\{\{ vars\.AWS_[A-Z_]+_ROLE_ARN \}\}", role):
-                problems.append(f"{name}: role-to-assume {role!r} is not a repository variable")
+            if role == "${{ matrix.preview-role }}":
+                roles = [str(entry.get("preview-role")) for entry in _matrix(job)]
+            else:
+                roles = [role]
+            for each in roles:
+                if not re.fullmatch(r"\$\{\{ vars\.AWS_[A-Z_]+_ROLE_ARN \}\}", each):
+                    problems.append(f"{name}: role-to-assume {each!r} is not a variable")
         if pulumi_steps(job) and not steps_using(job, "aws-actions/configure-aws-credentials"):
             problems.append(f"{name}: runs Pulumi without assuming an AWS role")
     return problems
@@ -121,29 +138,92 @@ def one_operation_per_stack(workflow: Workflow) -> list[str]:
 
 
 def pulumi_runs_guarded(workflow: Workflow) -> list[str]:
-    """Every Pulumi command runs the policy pack, with the token from the repository secrets."""
+    """Every Pulumi command runs the policy pack, with a team token exchanged just before.
+
+    No stored Pulumi token: each job trades its OIDC token for a short-lived token of a
+    Pulumi team, which Pulumi Cloud grants that job's subject only.
+    """
     problems = []
+    if "PULUMI_ACCESS_TOKEN" in yaml.safe_dump(workflow):
+        problems.append("mentions PULUMI_ACCESS_TOKEN (a stored token)")
     for name, job in jobs(workflow):
         for step in pulumi_steps(job):
             if step["with"].get("policyPacks") != "policy":
                 problems.append(f"{name}: {step['with']['command']} without policyPacks: policy")
-            token = step.get("env", {}).get("PULUMI_ACCESS_TOKEN")
-            if token != "${{ secrets.PULUMI_ACCESS_TOKEN }}":
-                problems.append(f"{name}: PULUMI_ACCESS_TOKEN is {token!r}")
+            steps = job["steps"]
+            earlier = steps[: steps.index(step)]
+            auth = [s for s in earlier if _action(s) == "pulumi/auth-actions"]
+            if len(auth) != 1 or auth[0].get("with", {}).get("requested-token-type") != TEAM_TOKEN:
+                problems.append(f"{name}: no team token exchanged before {step['with']['command']}")
     return problems
 
 
+def deploys_install_the_runtime_lock(workflow: Workflow) -> list[str]:
+    """Jobs that run Pulumi install the runtime and pack locks, hashes required, nothing else."""
+    problems = []
+    for name, job in jobs(workflow):
+        if not pulumi_steps(job):
+            continue
+        script = "\n".join(str(s.get("run", "")) for s in job.get("steps", []))
+        installs = [line for line in script.splitlines() if " install " in line]
+        expected = {
+            "requirements/bootstrap.lock",
+            "requirements/runtime.lock",
+            "policy/requirements.txt",
+        }
+        found = {line.rsplit(" -r ", 1)[-1].strip() for line in installs}
+        if found != expected:
+            problems.append(f"{name}: installs {sorted(found)}, not {sorted(expected)}")
+        if any("--require-hashes" not in line for line in installs):
+            problems.append(f"{name}: installs without --require-hashes")
+        if any(tool in script for tool in ("make test", "dev.lock", "requirements.txt -")):
+            problems.append(f"{name}: installs the test tools")
+    return problems
+
+
+def checkouts_keep_no_credentials(workflow: Workflow) -> list[str]:
+    """No checkout leaves the job's GitHub token in .git/config for later steps to find."""
+    return [
+        f"{name}: checkout persists credentials"
+        for name, job in jobs(workflow)
+        for step in steps_using(job, "actions/checkout")
+        if step.get("with", {}).get("persist-credentials") is not False
+    ]
+
+
 def actions_pinned(workflow: Workflow) -> list[str]:
-    """Only known actions, pinned to their major version."""
+    """Only known actions, each at the full commit SHA of a release."""
     problems = []
     for name, job in jobs(workflow):
         for step in job.get("steps", []):
             if "uses" not in step:
                 continue
-            action, _, version = str(step["uses"]).partition("@")
-            if PINNED_ACTIONS.get(action) != version:
+            action, _, ref = str(step["uses"]).partition("@")
+            if PINNED_ACTIONS.get(action, ("",))[0] != ref:
                 problems.append(f"{name}: uses {step['uses']}")
     return problems
+
+
+def pins_name_their_version(text: str) -> list[str]:
+    """In the file's text (YAML drops comments): each SHA carries its release as a comment."""
+    problems = []
+    for line in text.splitlines():
+        match = USES_LINE.match(line)
+        if not match:
+            continue
+        expected = PINNED_ACTIONS.get(match["action"])
+        if expected is None or (match["ref"], match["version"]) != expected:
+            problems.append(f"{line.strip()!r} is not {match['action']}@<sha> # <its version>")
+    return problems
+
+
+def _action(step: dict[str, Any]) -> str:
+    return str(step.get("uses", "")).split("@")[0]
+
+
+def _matrix(job: dict[str, Any]) -> list[dict[str, Any]]:
+    matrix = job.get("strategy", {}).get("matrix", {})
+    return list(matrix.get("include", []))
 
 
 def suite_runs_first(workflow: Workflow) -> list[str]:
@@ -186,13 +266,28 @@ def pull_request_previews(workflow: Workflow) -> list[str]:
             problems.append(f"{name}: does not comment the preview on the pull request")
         if permission(workflow, job, "pull-requests") != "write":
             problems.append(f"{name}: cannot comment (pull-requests: write missing)")
-        if job.get("strategy", {}).get("matrix", {}).get("stack") != ["dev", "prod"]:
+        entries = _matrix(job)
+        if [entry.get("stack") for entry in entries] != ["dev", "prod"]:
             problems.append(f"{name}: does not preview both dev and prod")
         if stack_of(step) != "${{ matrix.stack }}":
             problems.append(f"{name}: stack-name does not follow the matrix")
         role = steps_using(job, "aws-actions/configure-aws-credentials")
-        if any(s["with"].get("role-to-assume") != "${{ vars.AWS_PREVIEW_ROLE_ARN }}" for s in role):
+        roles = [
+            "${{ vars.AWS_" + str(entry.get("stack")).upper() + "_PREVIEW_ROLE_ARN }}"
+            for entry in entries
+        ]
+        if (
+            any(s["with"].get("role-to-assume") != "${{ matrix.preview-role }}" for s in role)
+            or [entry.get("preview-role") for entry in entries] != roles
+        ):
             problems.append(f"{name}: a pull request must assume the read-only preview role")
+        auth = steps_using(job, "pulumi/auth-actions")
+        if [s.get("with", {}).get("scope") for s in auth] != [
+            "team:${{ vars.PULUMI_PREVIEW_TEAM }}"
+        ]:
+            problems.append(f"{name}: a pull request must take the read-only preview team token")
+        if "environment" in job:
+            problems.append(f"{name}: an environment would give a pull request its subject")
     return problems
 
 
@@ -210,13 +305,17 @@ def main_deploys_dev_then_prod(workflow: Workflow) -> list[str]:
         role = steps_using(job, "aws-actions/configure-aws-credentials")
         if any(s["with"].get("role-to-assume") != "${{ vars.AWS_DEPLOY_ROLE_ARN }}" for s in role):
             problems.append(f"{name}: does not assume the deploy role")
+        auth = steps_using(job, "pulumi/auth-actions")
+        if [s.get("with", {}).get("scope") for s in auth] != [
+            "team:${{ vars.PULUMI_DEPLOY_TEAM }}"
+        ]:
+            problems.append(f"{name}: does not take its environment's deploy team token")
         environment = job.get("environment")
         environment = environment.get("name") if isinstance(environment, dict) else environment
-        if stack == "prod" and environment != "prod":
-            problems.append(f"{name}: prod is not behind the prod environment's approval")
-        # The deploy role trusts ref:refs/heads/main and environment:prod, nothing else.
-        if stack == "dev" and environment is not None:
-            problems.append(f"{name}: an environment changes the OIDC subject the role trusts")
+        # Each stack's role, team and variables belong to its environment, whose OIDC subject
+        # (environment:<stack>) is the only one they trust; prod's also requires approval.
+        if environment != stack:
+            problems.append(f"{name}: runs in environment {environment!r}, not {stack!r}")
     dev_job, prod_job = ups["dev"][0], ups["prod"][0]
     if not _waits_for(workflow, prod_job, dev_job):
         problems.append(f"{prod_job}: does not need {dev_job}")
@@ -229,6 +328,8 @@ COMMON = [
     least_privilege,
     one_operation_per_stack,
     pulumi_runs_guarded,
+    deploys_install_the_runtime_lock,
+    checkouts_keep_no_credentials,
     actions_pinned,
     suite_runs_first,
 ]
@@ -332,8 +433,81 @@ BREAKS = [
         "deploy.yml",
         main_deploys_dev_then_prod,
         lambda w: w["jobs"]["prod"].pop("environment"),
-        "prod: prod is not behind the prod environment's approval",
+        "prod: runs in environment None, not 'prod'",
         id="prod-without-approval",
+    ),
+    pytest.param(
+        "deploy.yml",
+        main_deploys_dev_then_prod,
+        lambda w: w["jobs"]["dev"].pop("environment"),
+        "dev: runs in environment None, not 'dev'",
+        id="dev-outside-its-environment",
+    ),
+    pytest.param(
+        "deploy.yml",
+        main_deploys_dev_then_prod,
+        lambda w: w["jobs"]["dev"].update(environment="prod"),
+        "dev: runs in environment 'prod', not 'dev'",
+        id="dev-in-the-prod-environment",
+    ),
+    pytest.param(
+        "deploy.yml",
+        pulumi_runs_guarded,
+        lambda w: _pulumi_step(w, "prod").update(
+            env={"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+        ),
+        "mentions PULUMI_ACCESS_TOKEN",
+        id="stored-pulumi-token",
+    ),
+    pytest.param(
+        "deploy.yml",
+        pulumi_runs_guarded,
+        lambda w: w["jobs"]["dev"]["steps"].remove(
+            steps_using(w["jobs"]["dev"], "pulumi/auth-actions")[0]
+        ),
+        "dev: no team token exchanged before up",
+        id="no-pulumi-token-exchange",
+    ),
+    pytest.param(
+        "pull-request.yml",
+        pull_request_previews,
+        lambda w: steps_using(w["jobs"]["preview"], "pulumi/auth-actions")[0]["with"].update(
+            scope="team:${{ vars.PULUMI_DEPLOY_TEAM }}"
+        ),
+        "preview: a pull request must take the read-only preview team token",
+        id="preview-with-deploy-team",
+    ),
+    pytest.param(
+        "pull-request.yml",
+        pull_request_previews,
+        lambda w: w["jobs"]["preview"].update(environment="prod"),
+        "preview: an environment would give a pull request its subject",
+        id="preview-in-prod-environment",
+    ),
+    pytest.param(
+        "deploy.yml",
+        deploys_install_the_runtime_lock,
+        lambda w: w["jobs"]["prod"]["steps"][2].update(
+            run="python -m pip install -r requirements.txt"
+        ),
+        "prod: installs ['requirements.txt']",
+        id="deploy-installs-dev-tools",
+    ),
+    pytest.param(
+        "deploy.yml",
+        deploys_install_the_runtime_lock,
+        lambda w: w["jobs"]["dev"]["steps"][2].update(
+            run=w["jobs"]["dev"]["steps"][2]["run"].replace(" --require-hashes", "")
+        ),
+        "dev: installs without --require-hashes",
+        id="install-without-hashes",
+    ),
+    pytest.param(
+        "deploy.yml",
+        checkouts_keep_no_credentials,
+        lambda w: w["jobs"]["test"]["steps"][0].pop("with"),
+        "test: checkout persists credentials",
+        id="persisted-credentials",
     ),
     pytest.param(
         "deploy.yml",
@@ -375,9 +549,18 @@ BREAKS = [
     pytest.param(
         "deploy.yml",
         actions_pinned,
-        lambda w: w["jobs"]["dev"]["steps"][0].update(uses="actions/checkout@main"),
-        "dev: uses actions/checkout@main",
-        id="unpinned-action",
+        lambda w: w["jobs"]["dev"]["steps"][0].update(uses="actions/checkout@v4"),
+        "dev: uses actions/checkout@v4",
+        id="action-on-a-tag",
+    ),
+    pytest.param(
+        "deploy.yml",
+        actions_pinned,
+        lambda w: w["jobs"]["dev"]["steps"][0].update(
+            uses="actions/checkout@0000000000000000000000000000000000000000"
+        ),
+        "dev: uses actions/checkout@0000000000000000000000000000000000000000",
+        id="action-on-an-unknown-commit",
     ),
     pytest.param(
         "deploy.yml",
@@ -401,8 +584,57 @@ def test_a_workflow_broken_on_purpose_is_caught(
     assert any(problem.startswith(complaint) for problem in problems), problems
 
 
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_each_pinned_action_names_its_release(path: Path) -> None:
+    assert pins_name_their_version(path.read_text()) == []
+
+
+def test_a_pin_without_its_release_or_with_another_is_caught() -> None:
+    sha = PINNED_ACTIONS["actions/checkout"][0]
+
+    assert pins_name_their_version(f"      - uses: actions/checkout@{sha}\n")
+    assert pins_name_their_version(f"      - uses: actions/checkout@{sha} # v9.9.9\n")
+    assert pins_name_their_version(f"      - uses: actions/checkout@{sha} # v4.4.0\n") == []
+
+
+def zizmor(directory: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 (the venv's own executable, fixed arguments)
+        [str(ZIZMOR), "--offline", "--no-progress", "--min-severity", "medium", str(directory)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=None,
+    )
+
+
+def test_zizmor_finds_nothing_of_medium_severity_or_above() -> None:
+    result = zizmor(WORKFLOW_DIR)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_zizmor_flags_a_workflow_on_a_moving_tag_with_persisted_credentials(
+    tmp_path: Path,
+) -> None:
+    text = (WORKFLOW_DIR / "deploy.yml").read_text()
+    sha, version = PINNED_ACTIONS["actions/checkout"]
+    broken = text.replace(f"actions/checkout@{sha} # {version}", "actions/checkout@v4", 1)
+    broken = broken.replace("persist-credentials: false", "fetch-depth: 1", 1)
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "deploy.yml").write_text(broken)
+
+    result = zizmor(workflows)
+
+    assert result.returncode != 0
+    assert "unpinned-uses" in result.stdout
+    assert "artipacked" in result.stdout
+
+
 def test_the_pulumi_cli_matches_the_sdk_pin() -> None:
-    sdk = re.search(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M)
+    runtime = (ROOT / "requirements" / "runtime.in").read_text()
+    sdk = re.search(r"^pulumi==(\S+)$", runtime, re.M)
     assert sdk is not None
     for path in WORKFLOWS:
         for _, job in jobs(load(path)):

@@ -138,9 +138,40 @@ def test_rotation_waits_for_the_permission_the_role_policy_and_the_first_key(
     first_key = engine.one("aws:lambda/invocation:Invocation", "credrot-support-bot-first-key")
     secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
-    assert rotation.explicit_dependencies == {permission.urn, role_policy.urn, first_key.urn}
+    alarm_wiring = alarm_wiring_urns(engine)
+    assert rotation.explicit_dependencies == {
+        permission.urn,
+        role_policy.urn,
+        first_key.urn,
+        *alarm_wiring,
+    }
     assert rotation.property_dependencies["secretId"] == {secret.urn}
     assert rotation.property_dependencies["rotationLambdaArn"] == {function.urn}
+
+
+def alarm_wiring_urns(engine: Any, *, with_topic_policy: bool = True) -> set[str]:
+    """The resources a failed rotation's alert goes through (rule, target, topic policy)."""
+    wiring = [
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "credrot-support-bot-errors"),
+        ("aws:cloudwatch/eventRule:EventRule", "credrot-support-bot-rotation-failed"),
+        ("aws:cloudwatch/eventTarget:EventTarget", "credrot-support-bot-rotation-failed-target"),
+    ]
+    if with_topic_policy:
+        wiring.append(("aws:sns/topicPolicy:TopicPolicy", "credrot-support-bot-alarms-policy"))
+    return {engine.one(type_, name).urn for type_, name in wiring}
+
+
+def test_a_rotation_into_an_existing_topic_waits_for_the_rule_and_target(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    # The given topic's policy is its owner's: the rule and its target are what we wire.
+    deploy(alarm_topic_arn=GIVEN_TOPIC_ARN)
+    rotation = engine.one(
+        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
+    )
+
+    assert alarm_wiring_urns(engine, with_topic_policy=False) <= rotation.explicit_dependencies
+    assert engine.of_type("aws:sns/topicPolicy:TopicPolicy") == []
 
 
 def test_the_hourly_sweep_sends_retire_previous_key_for_this_secret(
@@ -309,3 +340,37 @@ def test_only_the_rotation_and_the_first_key_have_explicit_dependencies(
     deploy(alarm_email="oncall@example.com", kms_key_arn=None)
     explicit = {r.name for r in engine.registered() if r.explicit_dependencies}
     assert explicit == {"credrot-support-bot-rotation", "credrot-support-bot-first-key"}
+
+
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/boundaries/ai-apps"
+SIGNING = f"arn:aws:lambda:us-east-1:{ACCOUNT}:code-signing-config:csc-0a1b2c3d4e5f67890"
+
+
+def test_the_user_and_the_rotation_role_carry_the_permissions_boundary(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    # The pipeline's deploy role creates users and roles only with the boundary on them.
+    deploy(permissions_boundary_arn=BOUNDARY)
+
+    (user,) = engine.of_type("aws:iam/user:User")
+    (role,) = engine.of_type("aws:iam/role:Role")
+    assert user.inputs["permissionsBoundary"] == BOUNDARY
+    assert role.inputs["permissionsBoundary"] == BOUNDARY
+
+
+def test_the_function_takes_the_code_signing_configuration_when_given(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy(code_signing_config_arn=SIGNING)
+
+    (function,) = engine.of_type("aws:lambda/function:Function")
+    assert function.inputs["codeSigningConfigArn"] == SIGNING
+
+
+def test_without_code_signing_the_function_has_no_configuration(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy()
+
+    (function,) = engine.of_type("aws:lambda/function:Function")
+    assert "codeSigningConfigArn" not in function.inputs

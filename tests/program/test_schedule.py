@@ -40,7 +40,7 @@ def test_no_schedule_rotates_every_30_days() -> None:
         ("cron(0 2 ? * 2#1 *)", "3h", 28 * 24 - 3),  # first Monday: four weeks at least
         ("cron(0 2 ? * 6L *)", "3h", 28 * 24 - 3),  # last Friday
         ("cron(0 2 L * ? *)", "3h", 28 * 24 - 3),  # last day of the month: Jan 31 -> Feb 28
-        ("cron(0 0 1 JAN,JUL ? *)", "24h", 181 * 24 - 24),
+        ("cron(0 0 1 */2 ? *)", "24h", 59 * 24 - 24),  # Jan 1 -> Mar 1; at most 62 days
     ],
 )
 def test_valid_expressions_report_their_shortest_gap(
@@ -55,7 +55,8 @@ def test_valid_expressions_report_their_shortest_gap(
     ("expression", "reason"),
     [
         ("rate(3 hours)", "every 3 h"),
-        ("rate(366 days)", "every 8784 h"),
+        ("rate(91 days)", "can wait 91 days between two rotations"),
+        ("rate(2185 hours)", "can wait 91.0417 days between two rotations"),
         ("rate(0 days)", "not a valid rate expression"),
         ("rate(10 minutes)", "not a valid rate expression"),
         ("rate(10days)", "not a valid rate expression"),
@@ -72,8 +73,9 @@ def test_valid_expressions_report_their_shortest_gap(
         ("cron(0 5-1 * * ? *)", "out of range or malformed"),
         ("cron(0 */0 * * ? *)", "out of range or malformed"),
         ("cron(0 */2 * * ? *)", "2 h apart"),
-        ("cron(0 0 30 2 ? *)", "less often than once a year"),
-        ("cron(0 0 29 2 ? *)", "less often than once a year"),
+        ("cron(0 0 30 2 ? *)", "never fires twice"),
+        ("cron(0 0 29 2 ? *)", "never fires twice"),  # leap years only
+        ("cron(0 4 1 */3 ? *)", "can wait 92 days"),  # quarterly: Oct 1 -> Jan 1
         ("every day", "neither a rate() nor a cron()"),
         (30, "neither a rate() nor a cron()"),
     ],
@@ -85,9 +87,22 @@ def test_malformed_or_unsupported_expressions_are_refused(expression: object, re
     assert reason in str(refused.value)
 
 
-@pytest.mark.parametrize("days", [0, 366, -1, 1.5, "30", True])
-def test_days_outside_1_to_365_are_refused(days: object) -> None:
+@pytest.mark.parametrize("days", [0, -1, 1.5, "30", True])
+def test_days_that_are_not_a_whole_number_from_1_to_90_are_refused(days: object) -> None:
     with pytest.raises(ValueError, match=rf"rotationDays: {days!r} is not a whole number"):
+        schedule(days=days)
+
+
+@pytest.mark.parametrize("days", [91, 366])
+def test_days_beyond_the_longest_rotation_period_are_refused_with_the_packs_message(
+    days: int,
+) -> None:
+    # The same sentence the policy pack reports (components.limits.rotation_too_slow).
+    with pytest.raises(
+        ValueError,
+        match=rf"rotationDays: {days} can wait {days} days between two rotations; keys must "
+        "rotate at least every 90 days",
+    ):
         schedule(days=days)
 
 
