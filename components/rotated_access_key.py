@@ -455,8 +455,8 @@ class RotatedAccessKey(pulumi.ComponentResource):
         # The first key, minted synchronously: `pulumi up` fails here, naming the cause, unless
         # the key exists and authenticates as the user. The function must be able to act (its
         # role policy), and a failure must find someone to tell (the alarm wiring: errors
-        # alarm, RotationFailed rule and target, topic policy). Invoked on creation only; its result (a decision and a key id, never
-        # secret material) is all that Pulumi records.
+        # alarm, RotationFailed rule and target, topic policy). Invoked on creation only; its
+        # result (a decision and a key id, never secret material) is all that Pulumi records.
         first_key = aws.lambda_.Invocation(
             self._names.first_key,
             function_name=function.name,
