@@ -198,7 +198,7 @@ def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
         raise ValueError(f"{_key(unknown[0])}: unknown key; the keys are {', '.join(STACK_KEYS)}")
 
     for key, found in raw.items():
-        # consumers is JSON text from pulumi.Config.get; the other keys are plain values.
+        # consumers is JSON text as pulumi.Config.get returns it; the other keys are plain values.
         decoded = _decode_json(found, _key(key)) if key == "consumers" else found
         check_no_placeholder(decoded, _key(key))
 

@@ -221,11 +221,25 @@ class Aws:
         """Label AWSCURRENT ``credrot-current-since-<epoch>``, as the rotation function
         records when its version became current; return the label."""
         label = f"credrot-current-since-{int(moment.timestamp())}"
+        self.unmark_current_since(consumer)
         current = next(v for v, s in self.stages(consumer).items() if "AWSCURRENT" in s)
         self.emulator.client("secretsmanager").update_secret_version_stage(
             SecretId=consumer.secret_arn, VersionStage=label, MoveToVersionId=current
         )
         return label
+
+    def unmark_current_since(self, consumer: Consumer) -> None:
+        """Remove the finish-time labels the rotation function wrote (an older release's
+        secret, or one whose AWSCURRENT was moved by hand)."""
+        sm = self.emulator.client("secretsmanager")
+        for version_id, stages in self.stages(consumer).items():
+            for stage in stages:
+                if stage.startswith("credrot-current-since-"):
+                    sm.update_secret_version_stage(
+                        SecretId=consumer.secret_arn,
+                        VersionStage=stage,
+                        RemoveFromVersionId=version_id,
+                    )
 
     def reader_client(self, consumer: Consumer) -> tuple[Any, ReadCounter]:
         """The app's own Secrets Manager client (the reader identity) and its read counter."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -25,7 +26,14 @@ from credrot.sandbox.provision import Consumer
 ROOT = Path(__file__).resolve().parents[2]
 # What boto3 brings; anything else in the clean venv came from credrot by mistake.
 BOTO3_FAMILY = {"boto3", "botocore", "jmespath", "python-dateutil", "s3transfer", "six", "urllib3"}
-COMPONENT_MODULES = {"__init__.py", "contract.py", "config.py", "iam_policies.py", "schedule.py"}
+COMPONENT_MODULES = {
+    "__init__.py",
+    "contract.py",
+    "config.py",
+    "iam_policies.py",
+    "limits.py",
+    "schedule.py",
+}
 
 
 def uv(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -69,6 +77,9 @@ def test_the_wheel_holds_credrot_the_lambda_and_the_pure_contract_modules_only(
         if name.endswith(".py"):
             source = zipfile.ZipFile(wheel).read(name).decode()
             assert "import pulumi" not in source and "from pulumi" not in source, name
+            # Every module of components/ that a shipped one imports is shipped too.
+            for imported in re.findall(r"^from components\.(\w+) import", source, re.M):
+                assert f"{imported}.py" in COMPONENT_MODULES, (name, imported)
 
 
 def test_the_wheel_declares_boto3_and_botocore_and_moto_only_for_the_drill(wheel: Path) -> None:

@@ -74,6 +74,7 @@ def test_rotate_counts_an_unlabelled_previous_key_as_in_grace(
     consumer: Any, aws: Any, operator_env: Any, capsys: Any
 ) -> None:
     previous, current = rotated_once_more(consumer, aws)
+    aws.unmark_current_since(consumer)
     capsys.readouterr()
     assert main(["rotate", consumer.secret_arn]) == EXIT_ERROR
     err = capsys.readouterr().err
@@ -168,9 +169,21 @@ def test_status_says_an_unknown_retirement_counts_as_in_grace(
     consumer: Any, aws: Any, operator_env: Any, capsys: Any
 ) -> None:
     previous, _ = rotated_once_more(consumer, aws)
+    aws.unmark_current_since(consumer)
     capsys.readouterr()
     main(["status", consumer.secret_arn])
     assert f"previous key {previous} retires at {UNKNOWN_SINCE}" in capsys.readouterr().out
+
+
+def test_status_shows_the_finish_time_the_rotation_function_recorded(
+    consumer: Any, aws: Any, operator_env: Any, capsys: Any
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    rotated_once_more(consumer, aws)
+    main(["status", consumer.secret_arn, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    since = datetime.fromisoformat(report["current_since"])
+    assert before <= since <= datetime.now(UTC)
 
 
 def _rotate_secret_spy(monkeypatch: Any, before: Any) -> bool:
