@@ -15,7 +15,10 @@ from credrot.ops.cli import EXIT_OK, EXIT_PROBLEMS, main
 
 # Faster than the defaults but with the same shape: the workers' refresh window is longer
 # than the time between rotations, so they hold keys that get deleted or deactivated.
-FAST = ["--rotations", "2", "--workers", "2", "--refresh-seconds", "1", "--pause-seconds", "0.2"]
+# A refresh window longer than two rotations even on a loaded machine: workers then still hold
+# a key two rotations old, deleted (grace 0 in the drill), so the retry path is exercised
+# whatever the machine's speed. With a 1 s window a slow rotation let every worker refresh.
+FAST = ["--rotations", "2", "--workers", "2", "--refresh-seconds", "4", "--pause-seconds", "0.2"]
 
 
 def test_the_drill_passes_with_zero_failed_app_calls_and_reports_as_json(
