@@ -757,9 +757,9 @@ def provision_key(clients: Clients, secret_id: str, settings: Settings) -> dict[
         )
         log_decision(step="ProvisionKey", secret=arn, decision="write-bootstrap", outcome="done")
     token = str(uuid.uuid4())
-    state = SecretState("ProvisionKey", arn, token, _stages(sm, arn))
+    state = SecretState("ProvisionKey", arn, token, _stages(clients, arn, settings))
     create_secret(clients, state, settings)
-    state = SecretState("ProvisionKey", arn, token, _stages(sm, arn))
+    state = SecretState("ProvisionKey", arn, token, _stages(clients, arn, settings))
     test_secret(clients, state, settings)
     finish_secret(clients, state, settings)
     return result("provisioned", _current_value(sm, arn, settings))
@@ -773,8 +773,8 @@ def _key_is_active(clients: Clients, settings: Settings, value: SecretValue) -> 
     )
 
 
-def _stages(sm: Any, secret_arn: str) -> dict[str, list[str]]:
-    stages: dict[str, list[str]] = sm.describe_secret(SecretId=secret_arn).get(
+def _stages(clients: Clients, secret_arn: str, settings: Settings) -> dict[str, list[str]]:
+    stages: dict[str, list[str]] = describe(clients, secret_arn, settings).get(
         "VersionIdsToStages", {}
     )
     return stages
