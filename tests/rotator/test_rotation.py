@@ -368,11 +368,7 @@ def test_steps_can_run_directly_with_injected_clients(deployment, monkeypatch):
     token = deployment.stage_rotation()
 
     for step, run in protocol.STEPS.items():
-        run(
-            clients,
-            protocol.guard(clients, step, deployment.secret_name, token, settings),
-            settings,
-        )
+        run(clients, *protocol.guard(clients, step, deployment.secret_name, token, settings))
 
     assert deployment.version_with("AWSCURRENT") == token
     deployment.assert_healthy()
