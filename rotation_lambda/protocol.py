@@ -215,9 +215,8 @@ def _check_user_binding(iam: Any, settings: Settings, secret_arn: str) -> None:
     if bound != secret_arn:
         raise SecretStateError(
             f"IAM user {settings.iam_user_name} is bound to secret {str(bound)[:512]} (its tag"
-            f" {USER_SECRET_TAG}), not to {secret_arn}: only the secret its tag names may rotate"
-            " its keys. Point this secret at its own consumer, or re-deploy (`pulumi up`)"
-            " to restore the tag"
+            f" {USER_SECRET_TAG}), not to {secret_arn}, so it refuses to touch its keys: point"
+            " this secret at its own user, or re-deploy (`pulumi up`) to restore the tags"
         )
 
 
@@ -754,6 +753,7 @@ def provision_key(clients: Clients, secret_id: str, settings: Settings) -> dict[
             " working current key: let it finish, or `credrot unstick` it, then deploy again"
         )
     if probe.version_with(CURRENT) is None:
+        _check_user_binding(clients.iam, settings, arn)  # before naming the user in the secret
         sm.put_secret_value(
             SecretId=arn,
             SecretString=SecretValue(settings.iam_user_name).to_json(),

@@ -311,6 +311,24 @@ def test_the_first_key_step_is_a_no_op_once_the_key_works(empty_secret):
     assert deployment.access_keys() == keys
 
 
+def test_the_first_key_step_re_run_on_a_rotating_consumer_writes_nothing(deployment, call_counter):
+    # Migration re-invokes the first-key step on consumers that have rotated for months: the
+    # current key works, and the previous one is inside its grace.
+    deployment.rotate_fully()
+    deployment.rotate_fully()
+    keys, stages = deployment.access_keys(), deployment.stages()
+    call_counter.calls.clear()
+
+    assert provision(deployment)["decision"] == "current-key-works"
+    assert (deployment.access_keys(), deployment.stages()) == (keys, stages)
+    assert set(call_counter.calls[""]) == {
+        "secrets-manager.DescribeSecret",
+        "secrets-manager.GetSecretValue",
+        "iam.ListAccessKeys",
+        "sts.GetCallerIdentity",
+    }
+
+
 def test_the_first_key_step_fails_naming_the_cause_when_the_key_cannot_be_made(
     empty_secret, faults
 ):

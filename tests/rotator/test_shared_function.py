@@ -160,3 +160,20 @@ def test_the_configuration_test_then_the_first_key_step_work_for_a_new_consumer(
     assert result is not None and result["decision"] == "provisioned"
     assert newcomer.authenticates_as(newcomer.value()) == newcomer.user_arn
     assert deployment.access_keys() == {}  # the other consumer's user untouched
+
+
+def test_the_first_key_step_of_a_secret_tagged_with_a_user_bound_elsewhere_writes_nothing(
+    two_consumers, call_counter
+):
+    chatbot, search = two_consumers
+    # A new secret of the stack (no version yet) whose tag names the search user.
+    stray = chatbot.add_secret(f"{chatbot.secret_name}-new", search.user_name)
+    keys = search.access_keys()
+    call_counter.calls.clear()
+
+    with pytest.raises(SecretStateError, match=f"bound to secret {search.secret_arn}"):
+        lambda_handler({"Action": "ProvisionKey", "SecretId": stray}, None)
+
+    assert chatbot.sm.describe_secret(SecretId=stray).get("VersionIdsToStages", {}) == {}
+    assert iam_writes(call_counter) == []
+    assert search.access_keys() == keys
