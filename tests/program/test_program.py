@@ -97,7 +97,10 @@ def test_stack_settings_reach_the_shared_and_the_isolated_functions(
 ) -> None:
     engine.run_program(
         {
-            "consumers": [consumer("support-bot"), consumer("forecast-agent", isolatedRotator=True)],
+            "consumers": [
+                consumer("support-bot"),
+                consumer("forecast-agent", isolatedRotator=True),
+            ],
             "previousKeyGraceHours": "12",
             "propagationTimeoutSeconds": "120",
             "logRetentionDays": "90",
