@@ -31,7 +31,7 @@ from credrot.app.key_cache import (
     UnsafeCacheError,
     default_cache_path,
 )
-from credrot.app.secret_value import KeyRecord
+from credrot.app.secret import KeyRecord
 from credrot.app.self_read import current_key
 from credrot.errors import CredentialError
 from credrot.ops.cli import EXIT_FILE, EXIT_OK, main
