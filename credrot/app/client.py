@@ -52,12 +52,11 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from credrot.app.key_cache import KeyCache, default_cache_path
 from credrot.app.secret import (
-    CURRENT,
     DEFAULT_REFRESH_SECONDS,
     REJECTED_KEY_CODES,
     KeyRecord,
+    current_record,
     get_value,
-    parse_response,
     region_of,
 )
 from credrot.app.self_read import current_key, read_with_key
@@ -210,14 +209,7 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
                 f" {details.get('Message')}. The app's own AWS identity needs"
                 " secretsmanager:GetSecretValue on it (the component's reader policy)"
             ) from error
-        record = parse_response(response, f"the {CURRENT} value of secret {self._secret_id}")
-        if not record.has_key:
-            raise CredentialError(
-                f"secret {self._secret_id} holds no access key yet: rotation has not minted a"
-                f" key yet; run `credrot rotate {self._secret_id}` or wait for the"
-                " first rotation"
-            )
-        return record
+        return current_record(response, self._secret_id, then=" or wait for the first rotation")
 
     def _metadata(self, access_key: str | None, secret_key: str | None) -> dict[str, Any]:
         first = self._reads == 0

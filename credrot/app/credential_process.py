@@ -1,6 +1,6 @@
 """Rotated keys for any AWS SDK outside AWS, through ``credential_process`` in ~/.aws/config.
 
-Two commands (wired in ``credrot.ops.cli``):
+Two commands (``credrot.ops.commands.export`` and ``.credential_process``):
 
 - ``credrot export SECRET --profile NAME``: the operator's one-time seeding, with
   the operator's own credentials. Reads AWSCURRENT, seeds the workload's key cache
@@ -40,10 +40,9 @@ from credrot.app.key_cache import (
     replace_atomically,
 )
 from credrot.app.secret import (
-    CURRENT,
     DEFAULT_REFRESH_SECONDS,
+    current_record,
     get_value,
-    parse_response,
     region_or_environment,
 )
 from credrot.app.self_read import read_with_key
@@ -356,12 +355,7 @@ def export(
 
     response = get_value(operator_secrets, secret_id)
     arn = str(response.get("ARN") or secret_id)
-    record = parse_response(response, f"the {CURRENT} value of secret {arn}")
-    if not record.has_key:
-        raise CommandError(
-            f"secret {arn} holds no access key yet (bootstrap value): rotation has not minted"
-            f" one; run `credrot rotate {arn}` first, then export again"
-        )
+    record = current_record(response, arn, then=" first, then export again")
     assert record.access_key_id is not None and record.secret_access_key is not None
     region = region or region_or_environment(arn)
     cache = KeyCache(cache_path or default_cache_path(arn))

@@ -239,10 +239,6 @@ class KeyCache:
             # Closing the descriptor releases the lock.
             os.close(descriptor)
 
-    def ensure_directory(self) -> None:
-        """Create the cache's directory chain (each new directory 0700) and check it."""
-        self._directory(create=True)
-
     def _directory(self, *, create: bool) -> Path | None:
         """The cache's directory, resolved and checked; None if it does not exist (and not
         ``create``)."""

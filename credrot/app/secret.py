@@ -74,6 +74,18 @@ def get_value(
     return response
 
 
+def current_record(response: Mapping[str, Any], secret_id: str, *, then: str = "") -> KeyRecord:
+    """The AWSCURRENT value in ``response``, which must hold a key: CredentialError for the
+    bootstrap value (no rotation yet) says to rotate, ``then`` what else to do."""
+    record = parse_response(response, f"the {CURRENT} value of secret {secret_id}")
+    if not record.has_key:
+        raise CredentialError(
+            f"secret {secret_id} holds no access key yet (bootstrap value): rotation has not"
+            f" minted a key yet; run `credrot rotate {secret_id}`{then}"
+        )
+    return record
+
+
 def parse_response(response: Mapping[str, Any], where: str) -> KeyRecord:
     """Parse a GetSecretValue response; ``where`` names the secret/version in errors.
 

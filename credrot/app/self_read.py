@@ -26,11 +26,10 @@ from typing import Any
 
 from credrot.app.key_cache import CachedKey, CacheFileError, KeyCache, LockTimeoutError
 from credrot.app.secret import (
-    CURRENT,
     REJECTED_KEY_CODES,
     KeyRecord,
+    current_record,
     get_value,
-    parse_response,
     region_or_environment,
 )
 from credrot.errors import CredentialError
@@ -293,10 +292,4 @@ def _read(
         raise SecretUnreachableError(
             f"cannot refresh the key of {secret_id}: {type(error).__name__}: {error}"
         ) from None
-    record = parse_response(response, f"the {CURRENT} value of secret {secret_id}")
-    if not record.has_key:
-        raise CredentialError(
-            f"secret {secret_id} holds no access key (bootstrap value): rotation has not"
-            f" minted one yet; run `credrot rotate {secret_id}`"
-        )
-    return record
+    return current_record(response, secret_id)

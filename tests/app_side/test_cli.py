@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from components.config import SelfRead
-from credrot.ops.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
+from credrot.ops.cli import main
+from credrot.ops.limits import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE
 from credrot.sandbox.provision import provision_consumer
 
 REPO = Path(__file__).resolve().parents[2]
