@@ -6,7 +6,8 @@
   ``credential_process`` output any AWS SDK reads;
 - ``self_read``: refresh a key outside AWS by reading the secret with the key itself;
 - ``key_cache``: the owner-only file that holds a workload's current key;
-- ``secret_value``: the secret's value, parsed by the rotation Lambda's own parser.
+- ``secret``: the secret's stages, region, refresh default and rejected-key codes, and its
+  value read and parsed by the rotation Lambda's own parser.
 
 Needs boto3/botocore only.
 """

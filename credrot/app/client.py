@@ -51,27 +51,24 @@ from botocore.credentials import DeferredRefreshableCredentials, ReadOnlyCredent
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from credrot.app.key_cache import KeyCache, default_cache_path
-from credrot.app.secret_value import KeyRecord, parse_response
-from credrot.app.self_read import REJECTED_KEY_CODES, current_key, read_with_key
+from credrot.app.secret import (
+    DEFAULT_REFRESH_SECONDS,
+    REJECTED_KEY_CODES,
+    KeyRecord,
+    current_record,
+    get_value,
+    region_of,
+)
+from credrot.app.self_read import current_key, read_with_key
 from credrot.errors import CredentialError
 
 __all__ = [
-    "AUTH_FAILURE_CODES",
-    "DEFAULT_REFRESH_SECONDS",
     "SecretCredentials",
     "SelfReadCredentials",
     "session",
 ]
 
 logger = logging.getLogger(__name__)
-
-# 15 minutes: cheap (one read per window per process) and far inside the previous-key grace
-# period (24 h), so a cached key is never older than the rotation allows.
-DEFAULT_REFRESH_SECONDS = 900.0
-
-# What AWS answers for a key that no longer works (query and JSON APIs, and S3): the same
-# set self-read uses to tell a retired key from any other failure.
-AUTH_FAILURE_CODES = REJECTED_KEY_CODES
 
 _RETRIED = "credrot_retried_after_refresh"
 # Each refresh window is the configured one ±20%: sessions drift apart instead of staying
@@ -204,9 +201,7 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
 
     def _fetch(self) -> KeyRecord:
         try:
-            response = self._secrets_client.get_secret_value(
-                SecretId=self._secret_id, VersionStage="AWSCURRENT"
-            )
+            response = get_value(self._secrets_client, self._secret_id)
         except ClientError as error:
             details = error.response.get("Error", {})
             raise CredentialError(
@@ -214,14 +209,7 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
                 f" {details.get('Message')}. The app's own AWS identity needs"
                 " secretsmanager:GetSecretValue on it (the component's reader policy)"
             ) from error
-        record = parse_response(response, f"the AWSCURRENT value of secret {self._secret_id}")
-        if not record.has_key:
-            raise CredentialError(
-                f"secret {self._secret_id} holds no access key yet: rotation has not minted a"
-                f" key yet; run `credrot rotate {self._secret_id}` or wait for the"
-                " first rotation"
-            )
-        return record
+        return current_record(response, self._secret_id, then=" or wait for the first rotation")
 
     def _metadata(self, access_key: str | None, secret_key: str | None) -> dict[str, Any]:
         first = self._reads == 0
@@ -296,7 +284,7 @@ class _RetryOnceAfterRefresh:
             return None
         code = response[1].get("Error", {}).get("Code")
         context = request_dict["context"]
-        if code not in AUTH_FAILURE_CODES or context.get(_RETRIED):
+        if code not in REJECTED_KEY_CODES or context.get(_RETRIED):
             return None
         context[_RETRIED] = True
         try:
@@ -345,7 +333,7 @@ def session(
         refresh_seconds <= 0
     ):
         raise ValueError(f"refresh_seconds={refresh_seconds!r}: give a positive number of seconds")
-    region = region_name or _region_of(secret_id)
+    region = region_name or region_of(secret_id)
     credentials: SecretCredentials
     if self_read:
         if secrets_client is not None:
@@ -378,10 +366,3 @@ def _secret_credentials(
                 " AWS_REGION"
             ) from None
     return SecretCredentials(secret_id, secrets_client, refresh_seconds)
-
-
-def _region_of(secret_id: str) -> str | None:
-    parts = secret_id.split(":")
-    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "secretsmanager" and parts[3]:
-        return parts[3]
-    return None

@@ -1,6 +1,6 @@
 """Rotated keys for any AWS SDK outside AWS, through ``credential_process`` in ~/.aws/config.
 
-Two commands (wired in ``credrot.ops.cli``):
+Two commands (``credrot.ops.commands.export`` and ``.credential_process``):
 
 - ``credrot export SECRET --profile NAME``: the operator's one-time seeding, with
   the operator's own credentials. Reads AWSCURRENT, seeds the workload's key cache
@@ -20,10 +20,8 @@ With the lead, an SDK asks once the window is over and gets a new key with a new
 from __future__ import annotations
 
 import configparser
-import contextlib
 import os
 import re
-import secrets
 import shlex
 import stat
 import sys
@@ -34,13 +32,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from credrot.app.key_cache import CachedKey, KeyCache, default_cache_path, make_private_directories
-from credrot.app.secret_value import parse_response
-from credrot.app.self_read import read_with_key, region_of
+from credrot.app.key_cache import (
+    CachedKey,
+    KeyCache,
+    default_cache_path,
+    make_private_directories,
+    replace_atomically,
+)
+from credrot.app.secret import (
+    DEFAULT_REFRESH_SECONDS,
+    current_record,
+    get_value,
+    region_or_environment,
+)
+from credrot.app.self_read import read_with_key
 from credrot.errors import CommandError, CredentialError, FileAccessError, describe_os_error
 
 __all__ = [
-    "DEFAULT_REFRESH_SECONDS",
     "SDK_REFRESH_LEAD",
     "ExportResult",
     "credential_process_command",
@@ -49,9 +57,6 @@ __all__ = [
     "upsert_profile",
 ]
 
-# How long a key read from the secret is used before the secret is read again. 15 minutes:
-# far inside the previous key's grace (24 h by default), cheap (one read per window).
-DEFAULT_REFRESH_SECONDS = 900.0
 SDK_REFRESH_LEAD = timedelta(minutes=15)
 CREDROT_DIR = Path(__file__).resolve().parent.parent
 
@@ -221,18 +226,7 @@ def write_config_file(path: Path, section: str, values: Mapping[str, str]) -> No
         # A config file that is a symlink (to a dotfiles repository, say) stays one.
         target = path.resolve()
         _require_regular_or_absent(target, path)
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(updated)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        replace_atomically(target, updated.encode("utf-8"), mode)
     except OSError as error:
         raise FileAccessError(describe_os_error("write the AWS config file", path, error)) from None
 
@@ -359,16 +353,11 @@ def export(
     # take the profile.
     _parse_config(upsert_profile(read_config_file(config_path)[0], section, {}), config_path)
 
-    response = operator_secrets.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+    response = get_value(operator_secrets, secret_id)
     arn = str(response.get("ARN") or secret_id)
-    record = parse_response(response, f"the AWSCURRENT value of secret {arn}")
-    if not record.has_key:
-        raise CommandError(
-            f"secret {arn} holds no access key yet (bootstrap value): rotation has not minted"
-            f" one; run `credrot rotate {arn}` first, then export again"
-        )
+    record = current_record(response, arn, then=" first, then export again")
     assert record.access_key_id is not None and record.secret_access_key is not None
-    region = region or region_of(arn)
+    region = region or region_or_environment(arn)
     cache = KeyCache(cache_path or default_cache_path(arn))
     seeded = CachedKey(
         secret_id=arn,

@@ -198,22 +198,9 @@ class KeyCache:
         assert directory is not None
         path = directory / self.path.name
         encoded = (json.dumps(key.to_json(), indent=2) + "\n").encode("utf-8")
-        temporary = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
         try:
             _refuse_non_regular(path)
-            descriptor = os.open(
-                temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE
-            )
-            try:
-                with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(encoded)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            replace_atomically(path, encoded, FILE_MODE)
         except OSError as error:
             raise os_error("write the key cache", path, error) from None
         _fsync_directory(directory)
@@ -251,10 +238,6 @@ class KeyCache:
         finally:
             # Closing the descriptor releases the lock.
             os.close(descriptor)
-
-    def ensure_directory(self) -> None:
-        """Create the cache's directory chain (each new directory 0700) and check it."""
-        self._directory(create=True)
 
     def _directory(self, *, create: bool) -> Path | None:
         """The cache's directory, resolved and checked; None if it does not exist (and not
@@ -315,6 +298,24 @@ def check_directory_chain(directory: Path) -> None:
                 f" {stat.S_IMODE(status.st_mode):04o}): they could plant a key there."
                 f" `chmod go-w {current}`, or use a cache elsewhere (--cache)"
             )
+
+
+def replace_atomically(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` with ``data``: a new file beside it (``mode`` from creation, never
+    through a symlink), fsync, ``os.replace``. A reader sees the old file or the new one,
+    never a torn one; the temporary file never stays. OSError passes through."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def make_private_directories(directory: Path) -> None:

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from credrot.app.key_cache import CachedKey, CacheFileError, KeyCache, LockTimeoutError
-from credrot.app.secret_value import KeyRecord, parse_response
+from credrot.app.secret import (
+    REJECTED_KEY_CODES,
+    KeyRecord,
+    current_record,
+    get_value,
+    region_or_environment,
+)
 from credrot.errors import CredentialError
 
 __all__ = [
@@ -42,15 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# What AWS answers for a deleted, deactivated or wrong key (query and JSON protocols).
-REJECTED_KEY_CODES = frozenset(
-    {
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-    }
-)
 _XML_CODE = re.compile(r"<Code>(?P<code>[^<]+)</Code>")
 _XML_MESSAGE = re.compile(r"<Message>(?P<message>[^<]*)</Message>")
 _CLIENT_CONFIG = {
@@ -167,7 +164,7 @@ def read_with_key(
 
     client = botocore.session.get_session().create_client(
         "secretsmanager",
-        region_name=region or key.region or region_of(key.secret_id),
+        region_name=region or key.region or region_or_environment(key.secret_id),
         aws_access_key_id=key.access_key_id,
         aws_secret_access_key=key.secret_access_key,
         config=_client_config(),
@@ -208,21 +205,13 @@ def read_with_ambient(
     # profile's credential_process); a profile only contributes region/endpoint settings.
     client = botocore.session.get_session().create_client(
         "secretsmanager",
-        region_name=region or key.region or region_of(key.secret_id),
+        region_name=region or key.region or region_or_environment(key.secret_id),
         aws_access_key_id=frozen.access_key,
         aws_secret_access_key=frozen.secret_key,
         aws_session_token=frozen.token,
         config=_client_config(),
     )
     return _read(client, key.secret_id, None, profile=key.profile, cache_path=cache_path)
-
-
-def region_of(secret_id: str) -> str | None:
-    """The region of a secret's ARN (None for a name)."""
-    parts = secret_id.split(":")
-    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "secretsmanager" and parts[3]:
-        return parts[3]
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 
 
 def aws_error(response: dict[str, Any]) -> tuple[str, str]:
@@ -273,7 +262,7 @@ def _read(
 
     reseed = f"An operator must re-seed it: `{reseed_command(secret_id, profile, cache_path)}`"
     try:
-        response = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+        response = get_value(client, secret_id)
     except ClientError as error:
         code, message = aws_error(error.response)
         if key is not None and code in REJECTED_KEY_CODES:
@@ -303,10 +292,4 @@ def _read(
         raise SecretUnreachableError(
             f"cannot refresh the key of {secret_id}: {type(error).__name__}: {error}"
         ) from None
-    record = parse_response(response, f"the AWSCURRENT value of secret {secret_id}")
-    if not record.has_key:
-        raise CredentialError(
-            f"secret {secret_id} holds no access key (bootstrap value): rotation has not"
-            f" minted one yet; run `credrot rotate {secret_id}`"
-        )
-    return record
+    return current_record(response, secret_id)

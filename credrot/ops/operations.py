@@ -19,13 +19,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.contract import IAM_PATH
-from credrot.app.secret_value import KeyRecord, parse_response
+from credrot.app.secret import CURRENT, PENDING, PREVIOUS, KeyRecord, get_value, parse_response
 from credrot.errors import CommandError, CredentialError
 from credrot.ops.health import (
-    CURRENT,
     DEFAULT_GRACE,
-    PENDING,
-    PREVIOUS,
     UNKNOWN_SINCE,
     IamKey,
     Snapshot,
@@ -101,17 +98,9 @@ class UnstickResult:
 def read_version(
     sm: Any, secret_id: str, *, stage: str | None = None, version_id: str | None = None
 ) -> tuple[bool, KeyRecord | None, str | None]:
-    """(has a value, parsed record or None, malformation or None) for one version.
-
-    Always names the stage or version: moto answers a bare SecretId from a stale default.
-    """
-    params: dict[str, str] = {"SecretId": secret_id}
-    if stage:
-        params["VersionStage"] = stage
-    if version_id:
-        params["VersionId"] = version_id
+    """(has a value, parsed record or None, malformation or None) for one version."""
     try:
-        response = sm.get_secret_value(**params)
+        response = get_value(sm, secret_id, stage=stage, version_id=version_id)
     except ClientError as error:
         if _code(error) == "ResourceNotFoundException":
             return False, None, None

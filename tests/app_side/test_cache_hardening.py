@@ -31,10 +31,11 @@ from credrot.app.key_cache import (
     UnsafeCacheError,
     default_cache_path,
 )
-from credrot.app.secret_value import KeyRecord
+from credrot.app.secret import KeyRecord
 from credrot.app.self_read import current_key
 from credrot.errors import CredentialError
-from credrot.ops.cli import EXIT_FILE, EXIT_OK, main
+from credrot.ops.cli import main
+from credrot.ops.limits import EXIT_FILE, EXIT_OK
 from credrot.sandbox.emulator import Emulator
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:agent-AbCdEf"

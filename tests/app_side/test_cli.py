@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from components.config import SelfRead
-from credrot.ops.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE, main
+from credrot.ops.cli import main
+from credrot.ops.limits import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, EXIT_TIMEOUT, EXIT_USAGE
 from credrot.sandbox.provision import provision_consumer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,6 +68,24 @@ def test_a_missing_argument_is_a_usage_error(capsys: Any) -> None:
 def test_a_bad_drill_option_is_a_usage_error(capsys: Any) -> None:
     assert main(["drill", "--rotations", "0"]) == EXIT_USAGE
     assert "give 1 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["drill", "--workers", "2.5"], "argument --workers: '2.5' is not a whole number"),
+        (["drill", "--process-workers", "-1"], "argument --process-workers: '-1': give 0 or more"),
+        (["drill", "--pause-seconds", "x"], "argument --pause-seconds: 'x' is not a number"),
+        (["status", "s", "--grace-hours", "nan"], "'nan': give a number of 0 or more"),
+        (["rotate", "s", "--timeout", "inf"], "argument --timeout: 'inf': give a number of 0"),
+        (["sandbox", "--duration", "0"], "argument --duration: '0': give a number above 0"),
+    ],
+)
+def test_a_number_out_of_bounds_is_a_usage_error_naming_the_flag(
+    argv: list[str], message: str, capsys: Any
+) -> None:
+    assert main(argv) == EXIT_USAGE
+    assert message in capsys.readouterr().err
 
 
 def test_help_works_as_a_real_subprocess() -> None:

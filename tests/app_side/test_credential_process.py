@@ -28,14 +28,8 @@ from botocore.exceptions import CredentialRetrievalError
 
 from components.config import SelfRead
 from credrot.app.key_cache import KeyCache, default_cache_path
-from credrot.ops.cli import (
-    EXIT_ERROR,
-    EXIT_LOCKED_OUT,
-    EXIT_OK,
-    EXIT_PROBLEMS,
-    EXIT_USAGE,
-    main,
-)
+from credrot.ops.cli import main
+from credrot.ops.limits import EXIT_ERROR, EXIT_LOCKED_OUT, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from credrot.sandbox.provision import provision_consumer
 
 PROFILE = "agent"

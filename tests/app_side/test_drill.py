@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from credrot.ops.cli import EXIT_OK, EXIT_PROBLEMS, main
+from credrot.ops.cli import main
+from credrot.ops.limits import EXIT_OK, EXIT_PROBLEMS
 
 # Faster than the defaults but with the same shape: the workers' refresh window is longer
 # than the time between rotations, so they hold keys that get deleted or deactivated.

@@ -14,7 +14,7 @@ from botocore.credentials import RefreshableCredentials
 
 from credrot.app.credential_process import SDK_REFRESH_LEAD, process_output, upsert_profile
 from credrot.app.key_cache import CachedKey, KeyCache, default_cache_path
-from credrot.app.secret_value import KeyRecord
+from credrot.app.secret import KeyRecord
 from credrot.app.self_read import NotSeededError, aws_error, current_key
 from credrot.errors import CommandError, CredentialError
 

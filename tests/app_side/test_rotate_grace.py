@@ -9,12 +9,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from credrot.ops.cli import EXIT_ERROR, EXIT_OK, main
+from credrot.ops.cli import main
 from credrot.ops.health import (
     UNKNOWN_SINCE,
     previous_key_in_grace,
     previous_key_retires_at,
 )
+from credrot.ops.limits import EXIT_ERROR, EXIT_OK
 from rotation_lambda.decisions import current_since
 
 GRACE = timedelta(hours=24)  # the emulator's function: PREVIOUS_KEY_GRACE_HOURS=24

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from credrot.ops.cli import EXIT_OK, main
+from credrot.ops.cli import main
+from credrot.ops.limits import EXIT_OK
 
 REPO = Path(__file__).resolve().parents[2]
 
