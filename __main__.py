@@ -1,35 +1,45 @@
 """ai-credential-rotation: rotated IAM access keys for AI applications.
 
-For every entry of ``ai-credential-rotation:consumers`` this program deploys one
-``RotatedAccessKey`` (components/rotated_access_key.py):
+Once per stack, one ``SharedRotator`` (components/shared_rotator.py): the rotation Lambda
+(code from rotation_lambda/, reserved concurrency ``rotatorConcurrency``), its log group and
+role (reaching only users tagged with this stack's rotator id and secrets whose rotation names
+this function), one Secrets Manager invoke permission, the role EventBridge Scheduler uses for
+the sweeps, one RotationFailed rule, one errors alarm, the alarm topic (created, or
+``alarmTopicArn``; optionally emailed to ``alarmEmail``), and one attribute-based reader policy
+(a principal tagged ``ai-credential-rotation:consumer=<name>`` reads that consumer's secret).
 
-- an IAM user under ``/ai-credential-rotation/`` with a managed data-access policy (read on
-  ``readPaths``, read-write on ``writePaths``, nothing else) and any ``extraPolicyArns``;
-- a Secrets Manager secret holding the user's access key, started with a bootstrap value
-  ``{"UserName": ...}``: the first key is minted by the rotation Lambda, never by Pulumi;
-- the rotation Lambda (code from rotation_lambda/), its log group and least-privilege role,
-  the rotation schedule (rotated immediately at deploy) and an hourly sweep that retires
-  the previous key after ``previousKeyGraceHours``;
-- alarms on Lambda errors and failed rotations, to an SNS topic (created, or
-  ``alarmTopicArn``), optionally emailed to ``alarmEmail``;
-- a reader managed policy an app team attaches to read the secret.
+For every entry of ``ai-credential-rotation:consumers``, one ``RotatedAccessKey``
+(components/rotated_access_key.py): an IAM user under ``/ai-credential-rotation/`` with an
+inline data-access policy (read on ``readPaths``, read-write on ``writePaths``, nothing else;
+managed when over IAM's inline size) and any ``extraPolicyArns``; a Secrets Manager secret and
+its tag naming the user; the rotation schedule (monthly in a slot hashed from the consumer's
+name unless ``rotationDays``/``rotationSchedule`` say otherwise); the first-key step (the
+rotation Lambda mints the first key, never Pulumi); and an hourly EventBridge Scheduler sweep
+that retires the previous key after ``previousKeyGraceHours``. ``isolatedRotator: true`` gives
+a consumer its own function, role, log group, permission and errors alarm instead.
 
 Configuration keys and defaults are documented in components/config.py. Exports, each a map
-by consumer name: ``secret_arns``, ``reader_policy_arns``, ``user_names``, and
-``self_read_access`` (whether a consumer's own key may read its secret, and from where).
+by consumer name: ``secret_arns``, ``reader_policy_arns`` (the stack's one reader policy for
+every consumer), ``user_names``, ``self_read_access`` (whether a consumer's own key may read
+its secret, and from where) and ``rotation_function_names`` (the function rotating each one).
 """
 
 import pulumi
 
 from components.config import STACK_KEYS, parse_stack_config
 from components.rotated_access_key import RotatedAccessKey, RotatedAccessKeyArgs
+from components.shared_rotator import SHARED_COMPONENT_NAME, SharedRotator, SharedRotatorArgs
 
 config = pulumi.Config()
 stack = parse_stack_config({key: config.get(key) for key in STACK_KEYS})
 
+rotator = SharedRotator(
+    SHARED_COMPONENT_NAME,
+    SharedRotatorArgs.from_config(stack, rotator_id=f"{pulumi.get_project()}/{pulumi.get_stack()}"),
+)
 keys = {
     consumer.name: RotatedAccessKey(
-        consumer.name, RotatedAccessKeyArgs.from_config(consumer, stack)
+        consumer.name, RotatedAccessKeyArgs.from_config(consumer, stack), rotator
     )
     for consumer in stack.consumers
 }
@@ -38,3 +48,6 @@ pulumi.export("secret_arns", {name: key.secret_arn for name, key in keys.items()
 pulumi.export("reader_policy_arns", {name: key.reader_policy_arn for name, key in keys.items()})
 pulumi.export("user_names", {name: key.user_name for name, key in keys.items()})
 pulumi.export("self_read_access", {name: key.self_read_access for name, key in keys.items()})
+pulumi.export(
+    "rotation_function_names", {name: key.rotation_function_name for name, key in keys.items()}
+)

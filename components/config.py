@@ -11,10 +11,17 @@ Keys (all under the ``ai-credential-rotation:`` namespace):
 - ``consumers`` (required): a non-empty list of objects with ``name`` (lowercase letters,
   digits and dashes, at most 32 characters), ``readPaths`` and ``writePaths`` (lists of
   ``s3://bucket/prefix/``; at least one path in all), at most one of ``rotationDays``
-  (1-90, default 30) and ``rotationSchedule`` (``rate()``/``cron()``), ``rotationWindow``
-  (default ``4h``), ``extraPolicyArns`` (managed policy ARNs to attach to the user) and
-  ``selfRead`` (``{"sourceCidrs": [...], "sourceVpces": [...], "restrictDataAccess": bool,
-  "allowFromAnywhere": bool}``, for workloads outside AWS that read their own secret).
+  (1-90) and ``rotationSchedule`` (``rate()``/``cron()``), both honoured as written (with
+  neither: monthly, on a day and at an hour derived from the consumer's name, distinct from
+  the other consumers' while free slots remain, see components/schedule.py),
+  ``rotationWindow`` (default ``4h``), ``extraPolicyArns`` (managed policy ARNs to attach to
+  the user), ``selfRead`` (``{"sourceCidrs": [...], "sourceVpces": [...],
+  "restrictDataAccess": bool, "allowFromAnywhere": bool}``, for workloads outside AWS that
+  read their own secret) and ``isolatedRotator`` (default false: the stack's shared rotation
+  function; true: a dedicated function whose role reaches this consumer's user and secret only).
+- ``rotatorConcurrency`` (default 10, 1-1000): reserved concurrency of the shared rotation
+  function, so a fleet's rotations can neither starve the region's Lambda concurrency nor burst
+  Secrets Manager's write quota (about 50 TPS).
 - ``previousKeyGraceHours`` (default 24): how long the previous key stays active after a
   rotation; must end (plus the hourly sweep) before the next rotation can come.
 - ``alarmEmail``: subscribe this address to the alarm topic the stack creates.
@@ -38,7 +45,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from components.iam_policies import parse_s3_uri, require_arn
 from components.schedule import (
@@ -46,6 +53,8 @@ from components.schedule import (
     RotationSchedule,
     check_grace_fits,
     rotation_schedule,
+    spread_windows,
+    with_slot,
 )
 
 NAMESPACE = "ai-credential-rotation"
@@ -55,6 +64,8 @@ DEFAULT_PROPAGATION_TIMEOUT_SECONDS = 60
 DEFAULT_LOG_RETENTION_DAYS = 30
 DEFAULT_RECOVERY_WINDOW_DAYS = 7
 DEFAULT_LOG_LEVEL = "INFO"
+DEFAULT_ROTATOR_CONCURRENCY = 10
+MAX_ROTATOR_CONCURRENCY = 1000
 
 # Lambda's hard timeout is 900 s; the function gets the propagation wait plus this margin.
 LAMBDA_TIMEOUT_MARGIN_SECONDS = 30
@@ -84,6 +95,7 @@ STACK_KEYS = (
     "logRetentionDays",
     "recoveryWindowDays",
     "logLevel",
+    "rotatorConcurrency",
 )
 CONSUMER_KEYS = (
     "name",
@@ -94,6 +106,7 @@ CONSUMER_KEYS = (
     "rotationWindow",
     "extraPolicyArns",
     "selfRead",
+    "isolatedRotator",
 )
 SELF_READ_KEYS = ("sourceCidrs", "sourceVpces", "restrictDataAccess", "allowFromAnywhere")
 
@@ -171,6 +184,7 @@ class ConsumerConfig:
     rotation: RotationSchedule
     extra_policy_arns: tuple[str, ...] = ()
     self_read: SelfRead | None = None
+    isolated_rotator: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,7 @@ class StackConfig:
     kms_key_arn: str | None = None
     permissions_boundary_arn: str | None = None
     code_signing_config_arn: str | None = None
+    rotator_concurrency: int = DEFAULT_ROTATOR_CONCURRENCY
 
 
 def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
@@ -211,7 +226,9 @@ def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
         _decode_number(value("previousKeyGraceHours", DEFAULT_PREVIOUS_KEY_GRACE_HOURS)),
         grace_field,
     )
-    consumers = _parse_consumers(_decode_json(value("consumers"), _key("consumers")))
+    consumers = _spread_default_windows(
+        _parse_consumers(_decode_json(value("consumers"), _key("consumers")))
+    )
     for index, consumer in enumerate(consumers):
         check_grace_fits(
             grace,
@@ -250,6 +267,21 @@ def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
         code_signing_config_arn=check_code_signing_config_arn(
             _optional_text(value("codeSigningConfigArn")), _key("codeSigningConfigArn")
         ),
+        rotator_concurrency=check_rotator_concurrency(
+            _decode_number(value("rotatorConcurrency", DEFAULT_ROTATOR_CONCURRENCY)),
+            _key("rotatorConcurrency"),
+        ),
+    )
+
+
+def _spread_default_windows(consumers: tuple[ConsumerConfig, ...]) -> tuple[ConsumerConfig, ...]:
+    """Give every default-cadence consumer its monthly slot, distinct from the others'."""
+    slots = spread_windows(
+        [(c.name, c.rotation.window_hours) for c in consumers if c.rotation.is_default]
+    )
+    return tuple(
+        replace(c, rotation=with_slot(c.rotation, slots[c.name])) if c.name in slots else c
+        for c in consumers
     )
 
 
@@ -301,6 +333,9 @@ def _parse_consumer(entry: object, field: str) -> ConsumerConfig:
         rotation=rotation,
         extra_policy_arns=extra,
         self_read=None if self_read is None else _parse_self_read(self_read, f"{field}.selfRead"),
+        isolated_rotator=check_bool(
+            entry.get("isolatedRotator", False), f"{field}.isolatedRotator"
+        ),
     )
 
 
@@ -334,9 +369,9 @@ def _key(name: str) -> str:
 
 
 def _schedule_field(prefix: str, rotation: RotationSchedule) -> str:
-    if rotation.expression is not None:
-        return f"{prefix}.rotationSchedule {rotation.expression!r}"
-    return f"{prefix}.rotationDays {rotation.days}"
+    if rotation.days is not None:
+        return f"{prefix}.rotationDays {rotation.days}"
+    return f"{prefix}.rotationSchedule {rotation.expression!r}"
 
 
 def _decode_json(value: object, field: str) -> object:
@@ -539,6 +574,11 @@ def check_int(value: object, field: str, low: int, high: int, unit: str) -> int:
 def check_propagation_timeout(value: object, field: str) -> int:
     """Seconds testSecret waits for a new key; the Lambda's timeout adds a margin to it."""
     return check_int(value, field, 1, MAX_PROPAGATION_TIMEOUT_SECONDS, "seconds")
+
+
+def check_rotator_concurrency(value: object, field: str) -> int:
+    """Reserved concurrency of the shared rotation function."""
+    return check_int(value, field, 1, MAX_ROTATOR_CONCURRENCY, "concurrent executions")
 
 
 def check_log_retention(value: object, field: str) -> int:

@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 COMPONENT_TYPE = "ai-credential-rotation:index:RotatedAccessKey"
+SHARED_ROTATOR_TYPE = "ai-credential-rotation:index:SharedRotator"
 IAM_PATH = "/ai-credential-rotation/"
 CONSUMER_TAG = "ai-credential-rotation:consumer"
 # On the IAM user: the ARN of the one secret whose rotation may write its keys (the function
 # refuses any other; only the deployer can set a user's tags).
 USER_SECRET_TAG = "ai-credential-rotation:secret"  # noqa: S105 (a tag key, not a password)
+# On the secret: the NAME of the IAM user whose key it holds (the pointer the shared function
+# follows; the user's USER_SECRET_TAG must name this secret back).
+SECRET_USER_TAG = "ai-credential-rotation:user"  # noqa: S105 (a tag key, not a password)
+# On the IAM user: the stack's rotator id; the shared role may touch only users carrying it.
+ROTATOR_TAG = "ai-credential-rotation:rotator"
 # Every resource of a consumer is named "<prefix><consumer>-<role>": the physical names of the
 # secret, function, log group, rules, topic and alarm (Pulumi auto-names them from these) start
 # with it, and the pipeline's deploy role is scoped to it (components.pipeline_policies).
@@ -65,13 +71,19 @@ class ConsumerNames:
         return self._of("secret")
 
     @property
+    def user_pointer(self) -> str:
+        """The secret's tag naming its IAM user (the pointer the shared function follows)."""
+        return self._of("user-pointer")
+
+    @property
     def first_key(self) -> str:
         """The deploy's first-key step: an invocation of the function that mints the key."""
         return self._of("first-key")
 
     @property
     def data_access_policy(self) -> str:
-        """The user's managed policy: its data access (and self-read, if enabled)."""
+        """The user's data-access policy (and self-read, if enabled): inline, or managed when
+        over IAM's inline size."""
         return self._of("data-access")
 
     @property
@@ -120,8 +132,19 @@ class ConsumerNames:
 
     @property
     def sweep(self) -> str:
-        """The hourly EventBridge rule that retires the previous key."""
+        """The hourly sweep that retires the previous key: an EventBridge Scheduler schedule
+        (the per-consumer EventBridge rule of releases before the shared rotator)."""
         return self._of("sweep")
+
+    @property
+    def scheduler_role(self) -> str:
+        """The role EventBridge Scheduler assumes to invoke the rotation function(s)."""
+        return self._of("scheduler-role")
+
+    @property
+    def scheduler_policy(self) -> str:
+        """The scheduler role's inline policy."""
+        return self._of("scheduler-policy")
 
     @property
     def sweep_target(self) -> str:
@@ -164,6 +187,17 @@ class ConsumerNames:
         return self._of("rotation-failed-target")
 
 
+# The stack's shared pieces are named like a consumer's, with this in place of the consumer's
+# name. A consumer name starts with a letter or digit (components.config.check_name), so no
+# consumer's names can ever collide with these.
+SHARED_NAME = "_shared"
+
+
+def shared_names() -> ConsumerNames:
+    """The names of the stack's shared rotator pieces (function, role, alarms, reader policy)."""
+    return ConsumerNames(SHARED_NAME)
+
+
 def sweep_event(secret_arn: str) -> dict[str, str]:
     """The event the hourly schedule sends: retire the previous key once its grace is over."""
     return {"Action": RETIRE_PREVIOUS_KEY_ACTION, "SecretId": secret_arn}
@@ -201,3 +235,23 @@ def function_environment(
         # The one secret this function serves; with the user's tag, it binds the two.
         environment["SECRET_ARN"] = secret_arn
     return environment
+
+
+def shared_function_environment(
+    *,
+    propagation_timeout_seconds: int,
+    previous_key_grace_hours: float,
+    log_level: str,
+) -> dict[str, str]:
+    """The shared rotation Lambda's environment: no user and no secret of its own.
+
+    It finds the user of each secret it is asked to rotate from the secret's name (which must
+    start with SECRET_NAME_PREFIX) and its ``SECRET_USER_TAG``, under ``IAM_USER_PATH``.
+    """
+    return {
+        "IAM_USER_PATH": IAM_PATH,
+        "SECRET_NAME_PREFIX": RESOURCE_NAME_PREFIX,
+        "PROPAGATION_TIMEOUT_SECONDS": str(propagation_timeout_seconds),
+        "PREVIOUS_KEY_GRACE_HOURS": grace_hours_text(previous_key_grace_hours),
+        "LOG_LEVEL": log_level,
+    }

@@ -8,6 +8,7 @@ and lint them with parliament. Nothing else in the repository may write a policy
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -372,7 +373,9 @@ def alarm_topic_policy(
     """Topic policy: only these EventBridge rules and CloudWatch alarms may publish.
 
     ``aws:SourceArn`` pins each service principal to our own rules and alarms, so no other
-    account's (or other rule's) use of the same service can publish to the topic.
+    account's (or other rule's) use of the same service can publish to the topic. ArnLike, so
+    that ``alarm_arns`` may name the project's alarms by prefix (``alarm:credrot-*``): the
+    alarms of isolated consumers are created after the topic policy.
     """
     return _document(
         [
@@ -381,14 +384,14 @@ def alarm_topic_policy(
                 "events.amazonaws.com",
                 ["sns:Publish"],
                 [topic_arn],
-                {"ArnEquals": {"aws:SourceArn": sorted(event_rule_arns)}},
+                {"ArnLike": {"aws:SourceArn": sorted(event_rule_arns)}},
             ),
             _service_statement(
                 "CloudWatchAlarmsPublish",
                 "cloudwatch.amazonaws.com",
                 ["sns:Publish"],
                 [topic_arn],
-                {"ArnEquals": {"aws:SourceArn": sorted(alarm_arns)}},
+                {"ArnLike": {"aws:SourceArn": sorted(alarm_arns)}},
             ),
         ]
     )
@@ -405,3 +408,172 @@ def _service_statement(
     statement = _statement(sid, actions, resources, condition)
     statement["Principal"] = {"Service": service}
     return statement
+
+
+@dataclass(frozen=True)
+class ArnParts:
+    """Partition, region and account of the stack, read from one of its own regional ARNs."""
+
+    partition: str
+    region: str
+    account: str
+
+    @classmethod
+    def of(cls, arn: str) -> ArnParts:
+        """The parts of a regional ARN such as the shared log group's."""
+        _, partition, _, region, account, _ = arn.split(":", 5)
+        return cls(partition=partition, region=region, account=account)
+
+    def secrets_arn_pattern(self, name_prefix: str) -> str:
+        """Every secret of this account-region whose name starts with ``name_prefix``."""
+        return (
+            f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:"
+            f"secret:{name_prefix}*"
+        )
+
+    def users_arn_pattern(self, iam_path: str) -> str:
+        """Every IAM user of this account under ``iam_path``."""
+        return f"arn:{self.partition}:iam::{self.account}:user{iam_path}*"
+
+    def functions_arn_pattern(self, name_prefix: str) -> str:
+        """Every Lambda function of this account-region whose name starts with ``name_prefix``."""
+        return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name_prefix}*"
+
+
+def shared_rotation_function_policy(
+    *,
+    arns: ArnParts,
+    function_arn: str,
+    iam_path: str,
+    secret_name_prefix: str,
+    rotator_tag: str,
+    rotator_id: str,
+    log_group_arn: str,
+    kms_key_arn: str | None = None,
+) -> PolicyDocument:
+    """The shared rotation Lambda's execution policy: the stack's users' keys, the secrets whose
+    rotation names this very function, its own log group.
+
+    - Keys: users under ``iam_path`` AND tagged ``rotator_tag`` = ``rotator_id``. The user
+      resource supports ``iam:ResourceTag/<key>`` (IAM Service Authorization Reference,
+      "Resource types defined by AWS Identity and Access Management": user, condition keys
+      aws:ResourceTag/${TagKey}, iam:ResourceTag/${TagKey}). Only the deployer tags users: this
+      role has no iam:TagUser, so it can not widen its own reach.
+    - Secrets: names starting with ``secret_name_prefix`` AND
+      ``secretsmanager:resource/AllowRotationLambdaArn`` equal to this function ("Lambda
+      rotation function execution role permissions for AWS Secrets Manager",
+      https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotating-secrets-required-permissions-function.html,
+      and the Secrets Manager condition keys table): a secret is reachable only once its
+      rotation is configured with this function, which only the deployer does.
+    - KMS: only through Secrets Manager in this region (``kms:ViaService``) and only for this
+      stack's secrets (``kms:EncryptionContext:SecretARN``, which Secrets Manager sets to the
+      secret's ARN), matched by prefix with StringLike.
+    """
+    secrets = arns.secrets_arn_pattern(secret_name_prefix)
+    statements = [
+        _statement(
+            "ManageKeysOfTaggedUsers",
+            ROTATION_IAM_ACTIONS,
+            [arns.users_arn_pattern(iam_path)],
+            {"StringEquals": {f"iam:ResourceTag/{rotator_tag}": rotator_id}},
+        ),
+        _statement(
+            "RotateSecretsNamingThisFunction",
+            ROTATION_SECRET_ACTIONS,
+            [secrets],
+            {"StringEquals": {"secretsmanager:resource/AllowRotationLambdaArn": function_arn}},
+        ),
+        _statement(
+            "WriteOwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"{log_group_arn}:*"],
+        ),
+    ]
+    if kms_key_arn:
+        statements.append(
+            _statement(
+                "UseSecretKey",
+                ["kms:Decrypt", "kms:GenerateDataKey"],
+                [kms_key_arn],
+                {
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{arns.region}.amazonaws.com"
+                    },
+                    "StringLike": {"kms:EncryptionContext:SecretARN": secrets},
+                },
+            )
+        )
+    return _document(statements)
+
+
+def abac_reader_policy(
+    *, arns: ArnParts, secret_name_prefix: str, consumer_tag: str, kms_key_arn: str | None = None
+) -> PolicyDocument:
+    """One reader policy for the whole stack: a principal reads the secrets whose consumer tag
+    equals its own (attribute-based access control).
+
+    ``aws:ResourceTag/<key>`` on the secret against ``${aws:PrincipalTag/<key>}`` of the
+    caller: an app team's role tagged ``consumer_tag`` = ``support-bot`` reads exactly
+    support-bot's secret. A principal without the tag matches nothing (a missing key never
+    equals). Only the deployer tags secrets; give app teams no secretsmanager:TagResource.
+    """
+    secrets = arns.secrets_arn_pattern(secret_name_prefix)
+    statements = [
+        _statement(
+            "ReadOwnConsumersRotatedKey",
+            READER_SECRET_ACTIONS,
+            [secrets],
+            {
+                "StringEquals": {
+                    f"aws:ResourceTag/{consumer_tag}": f"${{aws:PrincipalTag/{consumer_tag}}}"
+                }
+            },
+        )
+    ]
+    if kms_key_arn:
+        statements.append(
+            _statement(
+                "DecryptRotatedKeys",
+                ["kms:Decrypt"],
+                [kms_key_arn],
+                {
+                    "StringEquals": {
+                        "kms:ViaService": f"secretsmanager.{arns.region}.amazonaws.com"
+                    },
+                    "StringLike": {"kms:EncryptionContext:SecretARN": secrets},
+                },
+            )
+        )
+    return _document(statements)
+
+
+def scheduler_assume_role_policy(account: str) -> PolicyDocument:
+    """Only EventBridge Scheduler, acting for this account's schedules, assumes the role
+    (``aws:SourceAccount`` against the confused deputy)."""
+    return _document(
+        [
+            {
+                "Sid": "SchedulerAssumesRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ]
+    )
+
+
+def scheduler_role_policy(*, function_arns: Sequence[str]) -> PolicyDocument:
+    """The sweep schedules' role: invoke the rotation function(s), nothing else.
+
+    EventBridge Scheduler invokes a target with this role, not through a Lambda resource
+    policy, so no lambda:AddPermission per schedule is needed.
+    """
+    return _document(
+        [_statement("InvokeRotationFunctions", ["lambda:InvokeFunction"], function_arns)]
+    )
+
+
+def minified(document: PolicyDocument) -> str:
+    """A policy as IAM counts its size: JSON without white space."""
+    return json.dumps(document, separators=(",", ":"))

@@ -1,26 +1,35 @@
 """RotatedAccessKey: an IAM user whose access key lives only in Secrets Manager and rotates.
 
-Per consumer: an IAM user with a narrow data-access policy; a secret holding its key as
-``{"UserName", "AccessKeyId", "SecretAccessKey"}``; the rotation Lambda (code packaged from
-``rotation_lambda/``) with a least-privilege role; the Secrets Manager rotation schedule and an
-hourly sweep that retires the previous key after its grace; alarms on Lambda errors and on
-failed rotations; and a managed policy that lets an app team read the secret.
+Per consumer, with the default configuration: an IAM user (tagged with the stack's rotator id
+and the ARN of its one secret), its data-access policy inline (a managed policy only when the
+document is over IAM's 2,048 characters of inline policy per user), a secret holding its key as
+``{"UserName", "AccessKeyId", "SecretAccessKey"}``, the tag on that secret naming the user (the
+pointer the shared function follows), the rotation configuration, the first-key step, and one
+EventBridge Scheduler schedule for the hourly sweep that retires the previous key after its
+grace. The rotation function, the alarms and the reader policy are the stack's
+(components/shared_rotator.py). With ``isolated_rotator`` the consumer gets today's dedicated
+function instead: its own role scoped to its one user and secret, log group, invoke permission
+(this secret's exact ARN) and errors alarm to the stack's topic.
+
+Why the secret's user pointer is a separate ``aws.secretsmanager.Tag``: the user's tags name
+the secret's ARN and the secret's tag names the user; both physical names are generated, so
+one side must be written after both exist, and IAM has no tag-only resource.
 
 Pulumi never sees an access key: there is no ``aws.iam.AccessKey`` and no secret version.
 The deploy's first-key step invokes the rotation function synchronously (``ProvisionKey``): it
 writes the bootstrap value ``{"UserName": ...}`` itself and performs the first rotation, so
 ``pulumi up`` ends only once a key exists and authenticates as the user, and all Pulumi records
-is the function's answer (a decision and a key id). Rotation is then enabled without an
-immediate rotation, so no later change of the schedule mints or deletes a key.
+is the function's answer (a decision and a key id). Rotation is enabled first, without an
+immediate rotation (Secrets Manager runs testSecret as a configuration test, which passes while
+no key exists yet), because the shared role may touch a secret only once the secret's rotation
+names the function; no later change of the schedule mints or deletes a key.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -37,7 +46,7 @@ from components.config import (
     ConsumerConfig,
     SelfRead,
     StackConfig,
-    check_alarm_destination,
+    check_bool,
     check_code_signing_config_arn,
     check_grace_hours,
     check_kms_key_arn,
@@ -60,14 +69,22 @@ from components.contract import (
     HANDLER,
     IAM_PATH,
     RETIRE_PREVIOUS_KEY_ACTION,
+    ROTATOR_TAG,
     RUNTIME,
+    SECRET_USER_TAG,
     USER_SECRET_TAG,
     ConsumerNames,
     function_environment,
     provision_event,
     sweep_event,
 )
-from components.packaging import LambdaArchive, write_lambda_zip
+from components.packaging import LambdaArchive
+from components.shared_rotator import (
+    LAMBDA_PACKAGE_DIR,
+    SharedRotator,
+    errors_alarm,
+    rotation_lambda_archive,
+)
 
 __all__ = [
     "ARCHITECTURE",
@@ -75,53 +92,30 @@ __all__ = [
     "CONSUMER_TAG",
     "HANDLER",
     "IAM_PATH",
+    "LAMBDA_PACKAGE_DIR",
     "RETIRE_PREVIOUS_KEY_ACTION",
     "RUNTIME",
     "RotatedAccessKey",
     "RotatedAccessKeyArgs",
-    "rotation_failed_event_pattern",
     "rotation_lambda_archive",
     "sweep_event",
 ]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LAMBDA_PACKAGE_DIR = PROJECT_ROOT / "rotation_lambda"
-BUILD_DIR = PROJECT_ROOT / "build"  # git-ignored
-
-ERRORS_ALARM_PERIOD_SECONDS = 300
-
-
-def rotation_failed_event_pattern(secret_arn: str) -> dict[str, Any]:
-    """EventBridge pattern for Secrets Manager's RotationFailed event on this secret only.
-
-    Secrets Manager emits it through CloudTrail as a service event, with the secret's ARN in
-    ``additionalEventData.SecretId``.
-    """
-    return {
-        "source": ["aws.secretsmanager"],
-        "detail-type": ["AWS Service Event via CloudTrail"],
-        "detail": {
-            "eventSource": ["secretsmanager.amazonaws.com"],
-            "eventName": ["RotationFailed"],
-            "additionalEventData": {"SecretId": [secret_arn]},
-        },
-    }
-
-
-@functools.cache
-def rotation_lambda_archive() -> LambdaArchive:
-    """The rotation Lambda's zip, built once per program run and shared by all consumers."""
-    return write_lambda_zip(LAMBDA_PACKAGE_DIR, BUILD_DIR, handler=HANDLER)
+# IAM: "The size of each inline policy ... user policy size cannot exceed 2,048 characters"
+# (all of a user's inline policies together, white space not counted).
+MAX_INLINE_USER_POLICY_CHARS = 2048
 
 
 @dataclass(frozen=True)
 class RotatedAccessKeyArgs:
     """What one consumer gets; validated on construction (ValueError names field and value).
 
-    ``rotation_days`` (1-365) and ``rotation_schedule`` (``rate()``/``cron()``) are mutually
-    exclusive; with neither, the key rotates every 30 days. ``alarm_topic_arn`` sends alarms
-    to an existing topic instead of creating one; ``alarm_email`` subscribes to the created
-    topic. ``self_read`` lets the consumer's own key read its own secret (from its CIDRs).
+    ``rotation_days`` (1-90) and ``rotation_schedule`` (``rate()``/``cron()``) are mutually
+    exclusive; with neither, the key rotates monthly in the slot the consumer's name hashes to
+    (``schedule.window_slot``; the program spreads a fleet's slots, see config). With
+    ``isolated_rotator`` the consumer gets its own rotation function (the alarm topic and the
+    sweep role stay the stack's SharedRotator's). ``self_read`` lets the consumer's own key
+    read its own secret (from its CIDRs).
     """
 
     read_paths: tuple[str, ...] = ()
@@ -138,9 +132,8 @@ class RotatedAccessKeyArgs:
     kms_key_arn: str | None = None
     permissions_boundary_arn: str | None = None
     code_signing_config_arn: str | None = None
-    alarm_topic_arn: str | None = None
-    alarm_email: str | None = None
     self_read: SelfRead | None = None
+    isolated_rotator: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     # Derived from rotation_days/rotation_schedule/rotation_window by validation.
     rotation: schedule.RotationSchedule = field(init=False, repr=False, compare=False)
@@ -162,7 +155,7 @@ class RotatedAccessKeyArgs:
             self.previous_key_grace_hours,
             rotation,
             grace_field="previous_key_grace_hours",
-            schedule_field="rotation_schedule" if self.rotation_schedule else "rotation_days",
+            schedule_field="rotation_days" if self.rotation_days else "rotation_schedule",
         )
         check_policy_arns(self.extra_policy_arns, "extra_policy_arns")
         check_propagation_timeout(self.propagation_timeout_seconds, "propagation_timeout_seconds")
@@ -172,12 +165,6 @@ class RotatedAccessKeyArgs:
         check_kms_key_arn(self.kms_key_arn, "kms_key_arn")
         check_optional_policy_arn(self.permissions_boundary_arn, "permissions_boundary_arn")
         check_code_signing_config_arn(self.code_signing_config_arn, "code_signing_config_arn")
-        check_alarm_destination(
-            self.alarm_email,
-            self.alarm_topic_arn,
-            email_field="alarm_email",
-            topic_field="alarm_topic_arn",
-        )
         if self.self_read is not None:
             check_self_read(
                 self.self_read,
@@ -186,6 +173,7 @@ class RotatedAccessKeyArgs:
                 restrict_field="self_read.restrict_data_access",
                 anywhere_field="self_read.allow_from_anywhere",
             )
+        check_bool(self.isolated_rotator, "isolated_rotator")
         _check_tags(self.tags)
         object.__setattr__(self, "rotation", rotation)
 
@@ -207,9 +195,8 @@ class RotatedAccessKeyArgs:
             kms_key_arn=stack.kms_key_arn,
             permissions_boundary_arn=stack.permissions_boundary_arn,
             code_signing_config_arn=stack.code_signing_config_arn,
-            alarm_topic_arn=stack.alarm_topic_arn,
-            alarm_email=stack.alarm_email,
             self_read=consumer.self_read,
+            isolated_rotator=consumer.isolated_rotator,
         )
 
 
@@ -225,7 +212,8 @@ def _check_tags(tags: Mapping[str, str]) -> None:
 
 
 class RotatedAccessKey(pulumi.ComponentResource):
-    """One consumer's IAM user, rotated key, rotation Lambda, alarms and reader policy."""
+    """One consumer's IAM user, secret, rotation, first key and sweep (and, isolated, its own
+    rotation function)."""
 
     secret_arn: pulumi.Output[str]
     user_name: pulumi.Output[str]
@@ -238,13 +226,32 @@ class RotatedAccessKey(pulumi.ComponentResource):
     self_read_access: pulumi.Output[dict[str, Any]]
 
     def __init__(
-        self, name: str, args: RotatedAccessKeyArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: RotatedAccessKeyArgs,
+        rotator: SharedRotator,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         # Everything that can fail does so before the first resource is registered.
         check_name(name, "name")
         if not isinstance(args, RotatedAccessKeyArgs):
             raise TypeError(f"args: {args!r} is not a RotatedAccessKeyArgs")
-        archive = rotation_lambda_archive()
+        if not isinstance(rotator, SharedRotator):
+            raise TypeError(f"rotator: {rotator!r} is not the stack's SharedRotator")
+        if args.isolated_rotator != (name in rotator.args.isolated_consumers):
+            raise ValueError(
+                f"isolated_rotator: {args.isolated_rotator!r} for {name!r} disagrees with the"
+                f" SharedRotator's isolated_consumers {list(rotator.args.isolated_consumers)!r},"
+                " whose sweep role must be able to invoke the function; build both from the"
+                " same configuration"
+            )
+        rotation = args.rotation
+        if rotation.is_default:
+            rotation = schedule.with_slot(
+                rotation, schedule.window_slot(name, rotation.window_hours)
+            )
+        data_policy_document = self._data_policy_document(args)
+        archive = rotation_lambda_archive() if args.isolated_rotator else None
         super().__init__(COMPONENT_TYPE, name, None, opts)
 
         # Not self._name: pulumi.Resource keeps its own _name.
@@ -261,34 +268,89 @@ class RotatedAccessKey(pulumi.ComponentResource):
             # The rotation Lambda, not Pulumi, creates the user's access keys: without this,
             # deleting the user would fail on keys Pulumi does not know about.
             force_destroy=True,
-            # Binds the user to its one secret: the function writes no key of a user whose
-            # tag names another secret, so two secrets can never rotate one user's keys.
-            tags={**self._tags, USER_SECRET_TAG: secret.arn},
+            # USER_SECRET_TAG binds the user to its one secret: the function writes no key of a
+            # user whose tag names another secret, so two secrets can never rotate one user's
+            # keys. ROTATOR_TAG is what the shared role's iam:ResourceTag condition requires.
+            tags={
+                **self._tags,
+                USER_SECRET_TAG: secret.arn,
+                ROTATOR_TAG: rotator.args.rotator_id,
+            },
             opts=self._child(),
         )
-        self._user_policies(user, secret)
-        function, role_policy = self._rotation_function(user, secret, archive)
-        topic_arn, alarm_wiring = self._alarms(secret, function)
-        self._rotation_wiring(secret, function, role_policy, alarm_wiring)
-        reader = aws.iam.Policy(
-            names.reader_policy,
-            path=IAM_PATH,
-            description=f"Read the rotated access key of AI consumer {name}",
-            policy=secret.arn.apply(
-                lambda arn: json.dumps(
-                    iam_policies.reader_policy(secret_arn=arn, kms_key_arn=args.kms_key_arn)
-                )
-            ),
-            tags=self._tags,
+        pointer = aws.secretsmanager.Tag(
+            names.user_pointer,
+            secret_id=secret.arn,
+            key=SECRET_USER_TAG,
+            value=user.name,
             opts=self._child(),
+        )
+        self._user_policies(user, secret, data_policy_document)
+
+        function_name: pulumi.Output[str]
+        if archive is None:
+            function_arn, function_name = rotator.function_arn, rotator.function_name
+            invoke_ready = list(rotator.invoke_ready)
+        else:
+            function, invoke_ready = self._isolated_function(user, secret, archive, rotator)
+            function_arn, function_name = function.arn, function.name
+
+        # Enabling rotation runs Secrets Manager's configuration test (testSecret with no key
+        # yet): it needs the permission and the role policy (invoke_ready), a failure needs
+        # the alarm wiring, and the shared function follows the secret's user pointer. None of
+        # them is an input of the rotation, hence explicit depends_on. RotateImmediately=false:
+        # the provider calls RotateSecret again on every change of the rotation rules, and a
+        # schedule edit must never mint or delete a key.
+        secret_rotation = aws.secretsmanager.SecretRotation(
+            names.rotation,
+            secret_id=secret.arn,
+            rotation_lambda_arn=function_arn,
+            rotate_immediately=False,
+            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
+                automatically_after_days=rotation.days,
+                schedule_expression=rotation.expression,
+                duration=rotation.window,
+            ),
+            opts=self._child(depends_on=[*invoke_ready, *rotator.alarm_wiring, pointer]),
+        )
+        # The first key, minted synchronously once the rotation names the function (the shared
+        # role may touch a secret only then): `pulumi up` fails here, naming the cause, unless
+        # the key exists and authenticates as the user. Invoked on creation only (the provider
+        # replaces it when function_name or input changes: migration re-invokes it, and
+        # ProvisionKey leaves a working key alone); its result (a decision and a key id, never
+        # secret material) is all that Pulumi records.
+        first_key = aws.lambda_.Invocation(
+            names.first_key,
+            function_name=function_name,
+            input=secret.arn.apply(lambda arn: json.dumps(provision_event(arn))),
+            lifecycle_scope="CREATE_ONLY",
+            opts=self._child(depends_on=[secret_rotation]),
+        )
+        # The hourly sweep, once a key exists. EventBridge Scheduler, not a rule: schedules
+        # are 1,000,000 per account (rules: 300 per bus), and each carries its own secret id.
+        # Mode OFF at a minute hashed from the name: a fleet's sweeps spread over the hour and
+        # each still runs exactly hourly, which check_grace_fits counts on (a FLEXIBLE window
+        # invokes "within 15 minutes after the scheduled time" for a 15-minute window, i.e.
+        # up to 75 minutes apart).
+        aws.scheduler.Schedule(
+            names.sweep,
+            description=f"Retire the previous access key of AI consumer {name} after its grace",
+            schedule_expression=schedule.sweep_expression(name),
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=function_arn,
+                role_arn=rotator.scheduler_role_arn,
+                input=secret.arn.apply(lambda arn: json.dumps(sweep_event(arn))),
+            ),
+            opts=self._child(depends_on=[first_key, *rotator.sweep_ready]),
         )
 
         self.secret_arn = secret.arn
         self.user_name = user.name
         self.user_arn = user.arn
-        self.reader_policy_arn = reader.arn
-        self.rotation_function_name = function.name
-        self.alarm_topic_arn = pulumi.Output.from_input(topic_arn)
+        self.reader_policy_arn = rotator.reader_policy_arn
+        self.rotation_function_name = function_name
+        self.alarm_topic_arn = rotator.alarm_topic_arn
         self.self_read_access = pulumi.Output.from_input(_self_read_access(args.self_read))
         self.register_outputs(
             {
@@ -317,48 +379,68 @@ class RotatedAccessKey(pulumi.ComponentResource):
             kms_key_id=args.kms_key_arn,
             recovery_window_in_days=args.recovery_window_days,
             tags=self._tags,
-            opts=self._child(),
+            # The user pointer is the Tag resource's (see the module doc): without this, a
+            # refresh would read it back into the secret's tags and the next update drop it.
+            opts=self._child(ignore_changes=["tags"]),
         )
 
-    def _user_policies(self, user: aws.iam.User, secret: aws.secretsmanager.Secret) -> None:
-        name, args = self._consumer, self._consumer_args
+    def _data_policy_document(self, args: RotatedAccessKeyArgs) -> Any:
+        """The data policy: a JSON string, or a function of the secret's ARN (self-read)."""
         self_read = args.self_read
-        document: pulumi.Input[str]
         if self_read is None:
-            document = json.dumps(
+            return iam_policies.minified(
                 iam_policies.consumer_user_policy(args.read_paths, args.write_paths)
             )
-        else:
-            # Self-read names the secret's ARN, so this policy waits for the secret.
-            document = secret.arn.apply(
-                lambda arn: json.dumps(
-                    iam_policies.consumer_user_policy(
-                        args.read_paths,
-                        args.write_paths,
-                        self_read_secret_arn=arn,
-                        source_cidrs=self_read.source_cidrs or None,
-                        source_vpces=self_read.source_vpces or None,
-                        restrict_data_access=self_read.restrict_data_access,
-                        kms_key_arn=args.kms_key_arn,
-                    )
+
+        def document(secret_arn: str) -> str:
+            return iam_policies.minified(
+                iam_policies.consumer_user_policy(
+                    args.read_paths,
+                    args.write_paths,
+                    self_read_secret_arn=secret_arn,
+                    source_cidrs=self_read.source_cidrs or None,
+                    source_vpces=self_read.source_vpces or None,
+                    restrict_data_access=self_read.restrict_data_access,
+                    kms_key_arn=args.kms_key_arn,
                 )
             )
-        # A managed policy, not an inline one: a user's inline policies share 2,048
-        # characters, a managed policy has 6,144.
-        data_access = aws.iam.Policy(
-            self._names.data_access_policy,
-            path=IAM_PATH,
-            description=f"Data access of AI consumer {name}",
-            policy=document,
-            tags=self._tags,
-            opts=self._child(),
-        )
-        aws.iam.UserPolicyAttachment(
-            self._names.data_access_attachment,
-            user=user.name,
-            policy_arn=data_access.arn,
-            opts=self._child(),
-        )
+
+        return document
+
+    def _user_policies(
+        self, user: aws.iam.User, secret: aws.secretsmanager.Secret, document: Any
+    ) -> None:
+        name, args = self._consumer, self._consumer_args
+        if isinstance(document, str):
+            size, policy = len(document), pulumi.Output.from_input(document)
+        else:
+            # Sized before the secret exists, with the longest ARN it could have.
+            size = len(document(worst_case_secret_arn(self._names.secret)))
+            policy = secret.arn.apply(document)
+        if size <= MAX_INLINE_USER_POLICY_CHARS:
+            # Inline: no customer managed policy (1,500 per account) and no attachment.
+            aws.iam.UserPolicy(
+                self._names.data_access_policy,
+                user=user.name,
+                policy=policy,
+                opts=self._child(),
+            )
+        else:
+            # Over IAM's 2,048 inline characters: a managed policy holds 6,144.
+            data_access = aws.iam.Policy(
+                self._names.data_access_policy,
+                path=IAM_PATH,
+                description=f"Data access of AI consumer {name}",
+                policy=policy,
+                tags=self._tags,
+                opts=self._child(),
+            )
+            aws.iam.UserPolicyAttachment(
+                self._names.data_access_attachment,
+                user=user.name,
+                policy_arn=data_access.arn,
+                opts=self._child(),
+            )
         for arn in args.extra_policy_arns:
             # Named by the policy's name (unique, validated), not its position: removing one
             # policy must not re-attach the others.
@@ -369,18 +451,23 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 opts=self._child(),
             )
 
-    def _rotation_function(
-        self, user: aws.iam.User, secret: aws.secretsmanager.Secret, archive: LambdaArchive
-    ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy]:
-        name, args = self._consumer, self._consumer_args
+    def _isolated_function(
+        self,
+        user: aws.iam.User,
+        secret: aws.secretsmanager.Secret,
+        archive: LambdaArchive,
+        rotator: SharedRotator,
+    ) -> tuple[aws.lambda_.Function, list[pulumi.Resource]]:
+        """Today's dedicated function: a role reaching this user's keys and this secret only."""
+        name, args, names = self._consumer, self._consumer_args, self._names
         log_group = aws.cloudwatch.LogGroup(
-            self._names.rotation_logs,
+            names.rotation_logs,
             retention_in_days=args.log_retention_days,
             tags=self._tags,
             opts=self._child(),
         )
         role = aws.iam.Role(
-            self._names.rotation_role,
+            names.rotation_role,
             path=IAM_PATH,
             description=f"Rotation Lambda of AI consumer {name}",
             assume_role_policy=json.dumps(iam_policies.lambda_assume_role_policy()),
@@ -390,7 +477,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         role_policy = aws.iam.RolePolicy(
-            self._names.rotation_policy,
+            names.rotation_policy,
             role=role.name,
             policy=pulumi.Output.all(user.arn, secret.arn, log_group.arn).apply(
                 lambda arns: json.dumps(
@@ -405,7 +492,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         function = aws.lambda_.Function(
-            self._names.rotation_function,
+            names.rotation_function,
             description=f"Rotates the IAM access key of AI consumer {name}",
             role=role.arn,
             runtime=RUNTIME,
@@ -433,148 +520,36 @@ class RotatedAccessKey(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(),
         )
-        return function, role_policy
-
-    def _rotation_wiring(
-        self,
-        secret: aws.secretsmanager.Secret,
-        function: aws.lambda_.Function,
-        role_policy: aws.iam.RolePolicy,
-        alarm_wiring: list[pulumi.Resource],
-    ) -> None:
-        name, rotation = self._consumer, self._consumer_args.rotation
         # source_arn: only this secret's rotation may invoke the function (confused deputy).
-        allow_secretsmanager = aws.lambda_.Permission(
-            self._names.allow_secretsmanager,
+        permission = aws.lambda_.Permission(
+            names.allow_secretsmanager,
             action="lambda:InvokeFunction",
             function=function.name,
             principal="secretsmanager.amazonaws.com",
             source_arn=secret.arn,
             opts=self._child(),
         )
-        # The first key, minted synchronously: `pulumi up` fails here, naming the cause, unless
-        # the key exists and authenticates as the user. The function must be able to act (its
-        # role policy), and a failure must find someone to tell (the alarm wiring: errors
-        # alarm, RotationFailed rule and target, topic policy). Invoked on creation only; its
-        # result (a decision and a key id, never secret material) is all that Pulumi records.
-        first_key = aws.lambda_.Invocation(
-            self._names.first_key,
+        errors = errors_alarm(
+            names.errors_alarm,
+            description=f"The rotation Lambda of AI consumer {name} failed",
             function_name=function.name,
-            input=secret.arn.apply(lambda arn: json.dumps(provision_event(arn))),
-            lifecycle_scope="CREATE_ONLY",
-            opts=self._child(depends_on=[role_policy, *alarm_wiring]),
-        )
-        # Enabling rotation runs Secrets Manager's configuration test (testSecret against the
-        # current key): it needs the permission, the role policy, the first key and the alarm
-        # wiring. None of
-        # them is an input of the rotation, hence explicit depends_on. RotateImmediately=false:
-        # the provider calls RotateSecret again on every change of the rotation rules, and a
-        # schedule edit must never mint or delete a key.
-        aws.secretsmanager.SecretRotation(
-            self._names.rotation,
-            secret_id=secret.arn,
-            rotation_lambda_arn=function.arn,
-            rotate_immediately=False,
-            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
-                automatically_after_days=rotation.days,
-                schedule_expression=rotation.expression,
-                duration=rotation.window,
-            ),
-            opts=self._child(
-                depends_on=[allow_secretsmanager, first_key, role_policy, *alarm_wiring]
-            ),
-        )
-        sweep = aws.cloudwatch.EventRule(
-            self._names.sweep,
-            description=f"Retire the previous access key of AI consumer {name} after its grace",
-            schedule_expression=schedule.SWEEP_SCHEDULE,
+            topic_arn=rotator.alarm_topic_arn,
             tags=self._tags,
             opts=self._child(),
         )
-        aws.cloudwatch.EventTarget(
-            self._names.sweep_target,
-            rule=sweep.name,
-            arn=function.arn,
-            input=secret.arn.apply(lambda arn: json.dumps(sweep_event(arn))),
-            opts=self._child(),
-        )
-        aws.lambda_.Permission(
-            self._names.allow_sweep,
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=sweep.arn,
-            opts=self._child(),
-        )
+        return function, [permission, role_policy, errors]
 
-    def _alarms(
-        self, secret: aws.secretsmanager.Secret, function: aws.lambda_.Function
-    ) -> tuple[pulumi.Input[str], list[pulumi.Resource]]:
-        """The alarms; returns the topic ARN and the resources a failure's alert goes through."""
-        name, args = self._consumer, self._consumer_args
-        topic = None
-        topic_arn: pulumi.Input[str]
-        if args.alarm_topic_arn is None:
-            topic = aws.sns.Topic(self._names.alarm_topic, tags=self._tags, opts=self._child())
-            topic_arn = topic.arn
-        else:
-            topic_arn = args.alarm_topic_arn
-        errors = aws.cloudwatch.MetricAlarm(
-            self._names.errors_alarm,
-            alarm_description=f"The rotation Lambda of AI consumer {name} failed",
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": function.name},
-            statistic="Sum",
-            period=ERRORS_ALARM_PERIOD_SECONDS,
-            evaluation_periods=1,
-            threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            # No invocations means no errors: silence is not an alarm.
-            treat_missing_data="notBreaching",
-            alarm_actions=[topic_arn],
-            tags=self._tags,
-            opts=self._child(),
-        )
-        rotation_failed = aws.cloudwatch.EventRule(
-            self._names.rotation_failed_rule,
-            description=f"Secrets Manager failed to rotate the key of AI consumer {name}",
-            event_pattern=secret.arn.apply(
-                lambda arn: json.dumps(rotation_failed_event_pattern(arn))
-            ),
-            tags=self._tags,
-            opts=self._child(),
-        )
-        target = aws.cloudwatch.EventTarget(
-            self._names.rotation_failed_target,
-            rule=rotation_failed.name,
-            arn=topic_arn,
-            opts=self._child(),
-        )
-        wiring: list[pulumi.Resource] = [errors, rotation_failed, target]
-        if topic is not None:
-            topic_policy = aws.sns.TopicPolicy(
-                self._names.alarm_topic_policy,
-                arn=topic.arn,
-                policy=pulumi.Output.all(topic.arn, rotation_failed.arn, errors.arn).apply(
-                    lambda arns: json.dumps(
-                        iam_policies.alarm_topic_policy(
-                            topic_arn=arns[0], event_rule_arns=[arns[1]], alarm_arns=[arns[2]]
-                        )
-                    )
-                ),
-                opts=self._child(),
-            )
-            wiring.append(topic_policy)
-            if args.alarm_email is not None:
-                aws.sns.TopicSubscription(
-                    self._names.alarm_email,
-                    topic=topic.arn,
-                    protocol="email",
-                    endpoint=args.alarm_email,
-                    opts=self._child(),
-                )
-        return topic_arn, wiring
+
+def worst_case_secret_arn(secret_logical_name: str) -> str:
+    """The longest ARN a secret of this logical name can get, to size a policy before it exists.
+
+    Pulumi appends "-" and 7 characters to the logical name, Secrets Manager "-" and 6; the
+    partition, region and account are given their longest plausible lengths.
+    """
+    return (
+        f"arn:aws-iso-b:secretsmanager:ap-southeast-99:123456789012:secret:"
+        f"{secret_logical_name}-1234567-AbCdEf"
+    )
 
 
 def _self_read_access(self_read: SelfRead | None) -> dict[str, Any]:

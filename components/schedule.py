@@ -13,18 +13,34 @@ created:
 The shortest time between two rotations is also what bounds the previous key's grace period:
 the sweep must retire the previous key before the next rotation mints a new one, or the
 Lambda would have to delete a key still inside its grace to stay within IAM's 2-key limit.
+
+Spreading a fleet in time: with neither ``rotationDays`` nor ``rotationSchedule`` a consumer
+rotates monthly, on a day (1-28) and at a window hour derived from a stable hash of its name
+(``window_slot``; ``spread_windows`` makes the slots of consumers deployed together distinct
+while free slots remain). Its hourly sweep fires at a minute derived the same way
+(``sweep_expression``). An explicit ``rotationDays`` or ``rotationSchedule`` is honoured as
+written, and does not spread: Secrets Manager opens a ``rate()`` window at a fixed time ("If
+you use a rate() expression, the rotation window starts at midnight", RotationRulesType,
+ScheduleExpression; Duration: "The window starts according to the ScheduleExpression"), so
+only a cron() chooses the hour, and rewriting an operator's schedule would change what they
+chose. Moving an existing consumer from the old default (every 30 days) to its monthly cron is
+safe: the rotation is updated with RotateImmediately=false, which mints no key; AWS warns only
+that "If using AutomaticallyAfterDays or a ScheduleExpression with rate(), the previously
+scheduled rotation might still occur" (CloudFormation, RotationSchedule RotationRules), one
+ordinary rotation at most, after which the cron() alone decides.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from components.limits import MAX_ROTATION_DAYS, rotation_too_slow
 
-DEFAULT_ROTATION_DAYS = 30
 # Secrets Manager rotates at most every four hours.
 MIN_ROTATION_HOURS = 4
 MAX_ROTATION_HOURS = MAX_ROTATION_DAYS * 24
@@ -32,6 +48,10 @@ DEFAULT_ROTATION_WINDOW = "4h"
 # The RetirePreviousKey sweep runs hourly: a previous key outlives its grace by up to this.
 SWEEP_SCHEDULE = "rate(1 hour)"
 SWEEP_INTERVAL_HOURS = 1
+# The default cadence: monthly, on a day every month has, so a consumer never skips February.
+DEFAULT_CADENCE_LAST_DAY = 28
+# Shortest gap between two monthly firings on the same day: February's 28 days.
+MONTHLY_GAP_HOURS = 28 * 24
 
 _RATE = re.compile(r"rate\((?P<value>[1-9]\d*) (?P<unit>hours?|days?)\)")
 _CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
@@ -62,6 +82,88 @@ class RotationSchedule:
     # Shortest time between two scheduled rotations, rotation windows included.
     shortest_gap_hours: int
 
+    @property
+    def is_default(self) -> bool:
+        """Neither days nor an expression was given: the monthly cadence, its slot not yet
+        chosen (``with_slot``)."""
+        return self.days is None and self.expression is None
+
+    @property
+    def window_hours(self) -> int:
+        """The rotation window's length in hours."""
+        return int(self.window.removesuffix("h"))
+
+
+@dataclass(frozen=True)
+class WindowSlot:
+    """When a default-cadence consumer rotates: this day of every month, from this hour UTC."""
+
+    day: int  # 1-28
+    hour: int  # 0-23; hour + window ends by midnight UTC
+
+    @property
+    def expression(self) -> str:
+        """The slot as the cron() Secrets Manager accepts (minutes 0, year *)."""
+        return f"cron(0 {self.hour} {self.day} * ? *)"
+
+
+def _stable_hash(text: str) -> int:
+    # hashlib, not hash(): Python salts str hashes per process, and the slot must not move
+    # between two runs of the program.
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def _slots(window_hours: int) -> list[WindowSlot]:
+    """Every slot whose window ends by midnight UTC, in (day, hour) order."""
+    return [
+        WindowSlot(day=day, hour=hour)
+        for day in range(1, DEFAULT_CADENCE_LAST_DAY + 1)
+        for hour in range(0, 24 - window_hours + 1)
+    ]
+
+
+def window_slot(name: str, window_hours: int) -> WindowSlot:
+    """The slot a consumer's name hashes to, for a window of ``window_hours``."""
+    slots = _slots(window_hours)
+    return slots[_stable_hash(name) % len(slots)]
+
+
+def spread_windows(consumers: Sequence[tuple[str, int]]) -> dict[str, WindowSlot]:
+    """A slot for each (name, window hours): its hashed slot, or the next free one after it.
+
+    Consumers deployed together never share a slot while free slots remain (588 with 4-hour
+    windows); beyond that each goes to the next least-used slot. Names are taken in sorted
+    order, so the result depends on the set of consumers, not on the order of the list.
+    """
+    used: dict[WindowSlot, int] = {}
+    chosen: dict[str, WindowSlot] = {}
+    for name, window_hours in sorted(consumers):
+        slots = _slots(window_hours)
+        start = slots.index(window_slot(name, window_hours))
+        least = min(used.get(slot, 0) for slot in slots)
+        for offset in range(len(slots)):
+            slot = slots[(start + offset) % len(slots)]
+            if used.get(slot, 0) == least:
+                break
+        used[slot] = used.get(slot, 0) + 1
+        chosen[name] = slot
+    return chosen
+
+
+def with_slot(rotation: RotationSchedule, slot: WindowSlot) -> RotationSchedule:
+    """The default cadence made concrete: the monthly cron of ``slot``."""
+    if not rotation.is_default:
+        raise ValueError(f"{rotation!r} is not the default cadence; it keeps its own schedule")
+    if slot.hour + rotation.window_hours > 24 or not 1 <= slot.day <= DEFAULT_CADENCE_LAST_DAY:
+        raise ValueError(f"{slot!r} does not fit a {rotation.window} window before midnight UTC")
+    return replace(rotation, expression=slot.expression)
+
+
+def sweep_expression(name: str) -> str:
+    """The hourly sweep of one consumer, at a minute its name hashes to: a fleet's sweeps are
+    spread over the hour, and each runs exactly hourly (the grace check counts on that)."""
+    return f"cron({_stable_hash(f'sweep:{name}') % 60} * * * ? *)"
+
 
 def rotation_schedule(
     *,
@@ -72,7 +174,8 @@ def rotation_schedule(
     expression_field: str,
     window_field: str,
 ) -> RotationSchedule:
-    """Validate one consumer's schedule; ``days`` defaults to 30 when neither is given.
+    """Validate one consumer's schedule. With neither ``days`` nor ``expression`` it is the
+    default monthly cadence (``is_default``), whose day and hour ``with_slot`` sets later.
 
     Raises a ValueError naming the field (as the caller calls it), the value and the fix.
     """
@@ -82,8 +185,15 @@ def rotation_schedule(
             " keep only one"
         )
     window_hours = _window_hours(window, window_field)
+    if days is None and expression is None:
+        return RotationSchedule(
+            days=None,
+            expression=None,
+            window=str(window),
+            shortest_gap_hours=MONTHLY_GAP_HOURS - window_hours,
+        )
     if expression is None:
-        rotation_days = DEFAULT_ROTATION_DAYS if days is None else days
+        rotation_days = days
         if isinstance(rotation_days, int | float) and rotation_days > MAX_ROTATION_DAYS:
             raise ValueError(f"{days_field}: {days!r} {rotation_too_slow(rotation_days)}")
         if (

@@ -33,7 +33,13 @@ REGION = "us-east-1"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAIN = PROJECT_ROOT / "__main__.py"
 COMPONENT_TYPE = "ai-credential-rotation:index:RotatedAccessKey"
-EXPORTS = ("secret_arns", "reader_policy_arns", "user_names", "self_read_access")
+EXPORTS = (
+    "secret_arns",
+    "reader_policy_arns",
+    "user_names",
+    "self_read_access",
+    "rotation_function_names",
+)
 
 # Plausible ARNs for the types that have one; {name} is the physical name.
 _ARNS = {
@@ -256,6 +262,7 @@ def engine() -> Iterator[Engine]:
 pulumi.runtime.set_mocks(RecordingMocks(), project=PROJECT, stack=STACK, preview=False)
 
 from components.rotated_access_key import RotatedAccessKey, RotatedAccessKeyArgs  # noqa: E402
+from components.shared_rotator import SharedRotator, SharedRotatorArgs  # noqa: E402
 
 CONSUMER = "support-bot"
 OUTPUTS = (
@@ -275,13 +282,24 @@ WRITE_PATH = "s3://acme-transcripts/support-bot/"
 def deploy(engine: Engine) -> Callable[..., dict[str, Any]]:
     """Deploy one RotatedAccessKey (args overridable) and return its resolved outputs."""
 
-    def deploy_one(name: str = CONSUMER, **overrides: Any) -> dict[str, Any]:
+    def deploy_one(
+        name: str = CONSUMER, rotator: dict[str, Any] | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        """One consumer and the stack's SharedRotator (``rotator``: its args' overrides)."""
         args = RotatedAccessKeyArgs(
             **{"read_paths": (READ_PATH,), "write_paths": (WRITE_PATH,), **overrides}
         )
+        rotator_args = SharedRotatorArgs(
+            **{
+                "rotator_id": f"{PROJECT}/{STACK}",
+                "isolated_consumers": (name,) if args.isolated_rotator else (),
+                **(rotator or {}),
+            }
+        )
 
         def program() -> dict[str, Any]:
-            key = RotatedAccessKey(name, args)
+            shared = SharedRotator("shared-rotator", rotator_args)
+            key = RotatedAccessKey(name, args, shared)
             return {output: getattr(key, output) for output in OUTPUTS}
 
         outputs: dict[str, Any] = engine.run(program)

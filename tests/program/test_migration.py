@@ -1,0 +1,43 @@
+"""Moving a stack of the previous release (5f8b18f) to the shared layout replaces no user and
+no secret: their URNs, and every input whose change would replace them, are unchanged.
+
+The fixture is what that release's own program registered under the mock engine with the
+same configuration (regenerate with tests/program/record_migration_fixture.py). No alias is
+needed: users and secrets keep their parent (the RotatedAccessKey component of the same
+name) and their logical names.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from record_migration_fixture import MIGRATION_CONFIG, REPLACE_INPUTS  # noqa: E402
+
+FIXTURE = HERE / "migration_5f8b18f.json"
+
+
+def test_the_previous_release_fixture_holds_every_user_and_secret() -> None:
+    recorded = json.loads(FIXTURE.read_text())
+    names = {urn.rsplit("::", 1)[1] for urn in recorded}
+    consumers = [c["name"] for c in MIGRATION_CONFIG["consumers"]]
+    assert names == {f"credrot-{c}-{role}" for c in consumers for role in ("user", "secret")}
+
+
+def test_users_and_secrets_keep_their_urns_and_replace_relevant_inputs(engine: Any) -> None:
+    recorded = json.loads(FIXTURE.read_text())
+    engine.run_program(MIGRATION_CONFIG)
+    # The fixture was recorded on stack "prod"; the URN differs only in the stack's name.
+    now = {
+        r.urn.replace("urn:pulumi:test::", "urn:pulumi:prod::", 1): {
+            key: r.inputs.get(key) for key in REPLACE_INPUTS[r.type]
+        }
+        for r in engine.registered()
+        if r.type in REPLACE_INPUTS
+    }
+    assert now == recorded
