@@ -19,8 +19,9 @@ under ``@pulumi.runtime.test`` (which waits for every registration) and reports:
 - peak memory: ``ru_maxrss`` of the worker.
 
 The mocks keep only what the figures need: a count by type (and, for bench/spread.py and
-bench/quotas.py, the schedules' inputs). Outputs echo the inputs plus a name, an id and an
-ARN, as a provider's would; that echo costs under 2 % of the program time.
+bench/quotas.py, a few inputs of the schedules and functions: ``RECORDED_INPUTS``). Outputs
+echo the inputs plus a name, an id and an ARN, as a provider's would; that echo costs under
+2 % of the program time.
 
 Targets, at 1,000 consumers: peak RSS <= 500 MB and program time (wall) <= 20 s; and
 linear growth: the marginal CPU time per consumer over the two spans (100 -> 1,000 and
@@ -78,12 +79,13 @@ DEFAULT_TIMEOUT_SECONDS = 1800.0
 DEFAULT_MEMORY_LIMIT_MB = 8192
 # Services whose pulumi_aws modules the program uses; imported before the clock starts.
 PRELOADED_SERVICES = ("cloudwatch", "iam", "lambda_", "scheduler", "secretsmanager", "sns")
-# Resource types whose inputs bench/spread.py and bench/quotas.py read.
-SCHEDULE_TYPES = (
-    "aws:secretsmanager/secretRotation:SecretRotation",
-    "aws:scheduler/schedule:Schedule",
-    "aws:cloudwatch/eventRule:EventRule",
-)
+# The inputs bench/spread.py and bench/quotas.py read, by resource type (nothing else is kept).
+RECORDED_INPUTS = {
+    "aws:secretsmanager/secretRotation:SecretRotation": ("rotationRules",),
+    "aws:scheduler/schedule:Schedule": ("scheduleExpression", "flexibleTimeWindow"),
+    "aws:cloudwatch/eventRule:EventRule": ("scheduleExpression",),
+    "aws:lambda/function:Function": ("reservedConcurrentExecutions",),
+}
 
 
 def consumers_config(count: int, *, isolated: bool = False) -> list[dict[str, Any]]:
@@ -101,7 +103,7 @@ def consumers_config(count: int, *, isolated: bool = False) -> list[dict[str, An
 
 def worker(count: int, *, isolated: bool = False, schedules: bool = False) -> dict[str, Any]:
     """Run the program once with ``count`` consumers in this process; return the figures.
-    ``schedules``: also return the inputs of every rotation and schedule resource."""
+    ``schedules``: also return the RECORDED_INPUTS of every resource of those types."""
     import gc
     import importlib
 
@@ -121,8 +123,9 @@ def worker(count: int, *, isolated: bool = False, schedules: bool = False) -> di
 
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             self.types[args.typ] += 1
-            if schedules and args.typ in SCHEDULE_TYPES:
-                self.schedules.append({"type": args.typ, "name": args.name, **args.inputs})
+            if schedules and args.typ in RECORDED_INPUTS:
+                kept = {key: args.inputs.get(key) for key in RECORDED_INPUTS[args.typ]}
+                self.schedules.append({"type": args.typ, "name": args.name, **kept})
             name = str(args.inputs.get("name", args.name))
             service = args.typ.split(":")[1].split("/")[0]
             outputs = {
