@@ -12,7 +12,7 @@ For every entry of ``ai-credential-rotation:consumers``, one ``RotatedAccessKey`
 (components/rotated_access_key.py): an IAM user under ``/ai-credential-rotation/`` with an
 inline data-access policy (read on ``readPaths``, read-write on ``writePaths``, nothing else;
 managed when over IAM's inline size) and any ``extraPolicyArns``; a Secrets Manager secret and
-its tag naming the user; the rotation schedule (monthly in a slot hashed from the consumer's
+the user's name in its tags; the rotation schedule (monthly in a slot hashed from the consumer's
 name unless ``rotationDays``/``rotationSchedule`` say otherwise); the first-key step (the
 rotation Lambda mints the first key, never Pulumi); and an hourly EventBridge Scheduler sweep
 that retires the previous key after ``previousKeyGraceHours``. ``isolatedRotator: true`` gives
@@ -23,6 +23,8 @@ by consumer name: ``secret_arns``, ``reader_policy_arns`` (the stack's one reade
 every consumer), ``user_names``, ``self_read_access`` (whether a consumer's own key may read
 its secret, and from where) and ``rotation_function_names`` (the function rotating each one).
 """
+
+from typing import Any
 
 import pulumi
 
@@ -37,9 +39,29 @@ rotator = SharedRotator(
     SHARED_COMPONENT_NAME,
     SharedRotatorArgs.from_config(stack, rotator_id=f"{pulumi.get_project()}/{pulumi.get_stack()}"),
 )
+# This stack's own previous outputs: the generated names of users that exist already, which
+# their secrets must name (components/rotated_access_key.py explains why names are given).
+previous = pulumi.StackReference(
+    f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+)
+
+
+def existing_user_name(consumer: str) -> pulumi.Output[str | None]:
+    """The name of ``consumer``'s user as the stack's previous ``user_names`` export gives it."""
+
+    def lookup(outputs: dict[str, Any] | None) -> str | None:
+        name: str | None = ((outputs or {}).get("user_names") or {}).get(consumer)
+        return name
+
+    return previous.outputs.apply(lookup)
+
+
 keys = {
     consumer.name: RotatedAccessKey(
-        consumer.name, RotatedAccessKeyArgs.from_config(consumer, stack), rotator
+        consumer.name,
+        RotatedAccessKeyArgs.from_config(consumer, stack),
+        rotator,
+        existing_user_name=existing_user_name(consumer.name),
     )
     for consumer in stack.consumers
 }

@@ -71,11 +71,6 @@ class ConsumerNames:
         return self._of("secret")
 
     @property
-    def user_pointer(self) -> str:
-        """The secret's tag naming its IAM user (the pointer the shared function follows)."""
-        return self._of("user-pointer")
-
-    @property
     def first_key(self) -> str:
         """The deploy's first-key step: an invocation of the function that mints the key."""
         return self._of("first-key")

@@ -481,7 +481,8 @@ def shared_rotation_function_policy(
             "RotateSecretsNamingThisFunction",
             ROTATION_SECRET_ACTIONS,
             [secrets],
-            {"StringEquals": {"secretsmanager:resource/AllowRotationLambdaArn": function_arn}},
+            # An ARN-typed key (Service Authorization Reference): ArnEquals, not StringEquals.
+            {"ArnEquals": {"secretsmanager:resource/AllowRotationLambdaArn": function_arn}},
         ),
         _statement(
             "WriteOwnLogs",

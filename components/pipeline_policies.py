@@ -31,7 +31,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from components.contract import RESOURCE_NAME_PREFIX
+from components.contract import RESOURCE_NAME_PREFIX, shared_names
 
 PolicyDocument = dict[str, Any]
 
@@ -161,6 +161,10 @@ class ProjectArns:
         self.rules = f"arn:aws:events:{regional}:rule/{prefix}*"
         self.topics = f"arn:aws:sns:{regional}:{prefix}*"
         self.alarms = f"arn:aws:cloudwatch:{regional}:alarm:{prefix}*"
+        # The sweeps live in the default schedule group.
+        self.schedules = f"arn:aws:scheduler:{regional}:schedule/default/{prefix}*"
+        # The role EventBridge Scheduler assumes for the sweeps (components.shared_rotator).
+        self.scheduler_role = f"{iam}:role/{project}/{shared_names().scheduler_role}-*"
 
 
 # What deleting an IAM user with force_destroy (the program sets it: the rotation Lambda makes
@@ -306,6 +310,13 @@ def _iam_statements(
             [arns.roles],
             {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
         ),
+        # CreateSchedule passes the sweep role: only that role, only to EventBridge Scheduler.
+        _statement(
+            "PassSweepRoleToSchedulerOnly",
+            ["iam:PassRole"],
+            [arns.scheduler_role],
+            {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        ),
         # Takes no resource ARN; it only lists (force_destroy looks for the user's devices).
         _statement("FindVirtualMfaDevices", ["iam:ListVirtualMFADevices"], ["*"]),
     ]
@@ -334,6 +345,9 @@ def _function_statements(
                 "lambda:ListTags",
                 "lambda:RemovePermission",
                 "lambda:GetPolicy",
+                # The shared function's reserved concurrency (rotatorConcurrency).
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
                 # SecretRotation's RotateSecret and the first-key Invocation call the
                 # function as this role: AWS checks InvokeFunction on the caller.
                 "lambda:InvokeFunction",
@@ -440,6 +454,16 @@ def pipeline_deploy_policy(
             [arns.secrets],
         ),
         *_function_statements(arns, code_signing_config_arn),
+        _statement(
+            "ManageProjectSweepSchedules",
+            [
+                "scheduler:CreateSchedule",
+                "scheduler:UpdateSchedule",
+                "scheduler:DeleteSchedule",
+                "scheduler:GetSchedule",
+            ],
+            [arns.schedules],
+        ),
         _statement(
             "ManageProjectLogGroups",
             [

@@ -1,19 +1,25 @@
 """RotatedAccessKey: an IAM user whose access key lives only in Secrets Manager and rotates.
 
-Per consumer, with the default configuration: an IAM user (tagged with the stack's rotator id
-and the ARN of its one secret), its data-access policy inline (a managed policy only when the
-document is over IAM's 2,048 characters of inline policy per user), a secret holding its key as
-``{"UserName", "AccessKeyId", "SecretAccessKey"}``, the tag on that secret naming the user (the
-pointer the shared function follows), the rotation configuration, the first-key step, and one
-EventBridge Scheduler schedule for the hourly sweep that retires the previous key after its
-grace. The rotation function, the alarms and the reader policy are the stack's
-(components/shared_rotator.py). With ``isolated_rotator`` the consumer gets today's dedicated
-function instead: its own role scoped to its one user and secret, log group, invoke permission
-(this secret's exact ARN) and errors alarm to the stack's topic.
+Per consumer, with the default configuration, six AWS resources: an IAM user (tagged with the
+stack's rotator id and the ARN of its one secret), its data-access policy inline (a managed
+policy only when the document is over IAM's 2,048 characters of inline policy per user), a
+secret holding its key as ``{"UserName", "AccessKeyId", "SecretAccessKey"}`` and tagged with
+the user's name (the pointer the shared function follows), the rotation configuration, the
+first-key step, and one EventBridge Scheduler schedule for the hourly sweep that retires the
+previous key after its grace. The rotation function, the alarms and the reader policy are the
+stack's (components/shared_rotator.py). With ``isolated_rotator`` the consumer gets today's
+dedicated function instead: its own role scoped to its one user and secret, log group, invoke
+permission (this secret's exact ARN) and errors alarm to the stack's topic.
 
-Why the secret's user pointer is a separate ``aws.secretsmanager.Tag``: the user's tags name
-the secret's ARN and the secret's tag names the user; both physical names are generated, so
-one side must be written after both exist, and IAM has no tag-only resource.
+Why the user's name is given, not generated: the user's tags name the secret's ARN and the
+secret's tags name the user, so one of the two names must be known before both exist (IAM has
+no tag-only resource, and a separate secret tag resource would be a seventh per consumer). A
+new user is named like Pulumi would (the logical name, "-", seven hex characters) but from a
+hash of the rotator id and the consumer (``default_user_name``); a user that exists already
+keeps its generated name, which the program reads from the stack's own previous
+``user_names`` export (``existing_user_name``). ``ignore_changes=["name"]`` makes sure a
+missing or wrong previous name can never replace a user: the worst case is a pointer that
+names no user, which the function refuses before any IAM write (and the alarm says so).
 
 Pulumi never sees an access key: there is no ``aws.iam.AccessKey`` and no secret version.
 The deploy's first-key step invokes the rotation function synchronously (``ProvisionKey``): it
@@ -27,6 +33,7 @@ names the function; no later change of the schedule mints or deletes a key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -231,6 +238,8 @@ class RotatedAccessKey(pulumi.ComponentResource):
         args: RotatedAccessKeyArgs,
         rotator: SharedRotator,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        existing_user_name: pulumi.Input[str | None] | None = None,
     ) -> None:
         # Everything that can fail does so before the first resource is registered.
         check_name(name, "name")
@@ -260,9 +269,13 @@ class RotatedAccessKey(pulumi.ComponentResource):
         self._consumer_args = args
         self._tags = {**args.tags, CONSUMER_TAG: name}
 
-        secret = self._secret()
+        user_name = pulumi.Output.from_input(existing_user_name).apply(
+            lambda existing: existing or default_user_name(name, rotator.args.rotator_id)
+        )
+        secret = self._secret(user_name)
         user = aws.iam.User(
             names.user,
+            name=user_name,
             path=IAM_PATH,
             permissions_boundary=args.permissions_boundary_arn,
             # The rotation Lambda, not Pulumi, creates the user's access keys: without this,
@@ -276,14 +289,8 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 USER_SECRET_TAG: secret.arn,
                 ROTATOR_TAG: rotator.args.rotator_id,
             },
-            opts=self._child(),
-        )
-        pointer = aws.secretsmanager.Tag(
-            names.user_pointer,
-            secret_id=secret.arn,
-            key=SECRET_USER_TAG,
-            value=user.name,
-            opts=self._child(),
+            # A user is never renamed, which would replace it (see the module doc).
+            opts=self._child(ignore_changes=["name"]),
         )
         self._user_policies(user, secret, data_policy_document)
 
@@ -298,9 +305,10 @@ class RotatedAccessKey(pulumi.ComponentResource):
         # Enabling rotation runs Secrets Manager's configuration test (testSecret with no key
         # yet): it needs the permission and the role policy (invoke_ready), a failure needs
         # the alarm wiring, and the shared function follows the secret's user pointer. None of
-        # them is an input of the rotation, hence explicit depends_on. RotateImmediately=false:
-        # the provider calls RotateSecret again on every change of the rotation rules, and a
-        # schedule edit must never mint or delete a key.
+        # them is an input of the rotation, hence explicit depends_on (the user too: its tags
+        # carry the reverse binding and the rotator id the function checks).
+        # RotateImmediately=false: the provider calls RotateSecret again on every change of the
+        # rotation rules, and a schedule edit must never mint or delete a key.
         secret_rotation = aws.secretsmanager.SecretRotation(
             names.rotation,
             secret_id=secret.arn,
@@ -311,7 +319,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 schedule_expression=rotation.expression,
                 duration=rotation.window,
             ),
-            opts=self._child(depends_on=[*invoke_ready, *rotator.alarm_wiring, pointer]),
+            opts=self._child(depends_on=[*invoke_ready, *rotator.alarm_wiring, user]),
         )
         # The first key, minted synchronously once the rotation names the function (the shared
         # role may touch a secret only then): `pulumi up` fails here, naming the cause, unless
@@ -368,7 +376,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
         """Options for a child: parented to this component (a fresh object each time)."""
         return pulumi.ResourceOptions(parent=self, **options)
 
-    def _secret(self) -> aws.secretsmanager.Secret:
+    def _secret(self, user_name: pulumi.Output[str]) -> aws.secretsmanager.Secret:
         name, args = self._consumer, self._consumer_args
         # No version: the first-key step writes the bootstrap value and the first key. A
         # program-owned version would put a stale value back after a refresh, and reading it
@@ -378,10 +386,10 @@ class RotatedAccessKey(pulumi.ComponentResource):
             description=f"Rotated IAM access key of AI consumer {name}",
             kms_key_id=args.kms_key_arn,
             recovery_window_in_days=args.recovery_window_days,
-            tags=self._tags,
-            # The user pointer is the Tag resource's (see the module doc): without this, a
-            # refresh would read it back into the secret's tags and the next update drop it.
-            opts=self._child(ignore_changes=["tags"]),
+            # SECRET_USER_TAG: the user the shared function rotates for this secret (only the
+            # deployer tags secrets; the user's own tag must name this secret back).
+            tags={**self._tags, SECRET_USER_TAG: user_name},
+            opts=self._child(),
         )
 
     def _data_policy_document(self, args: RotatedAccessKeyArgs) -> Any:
@@ -538,6 +546,14 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(),
         )
         return function, [permission, role_policy, errors]
+
+
+def default_user_name(consumer: str, rotator_id: str) -> str:
+    """The physical name of a new consumer's IAM user: shaped like Pulumi's generated names
+    (logical name, "-", 7 hex characters) but stable, so the secret can name it before it exists.
+    The rotator id ("<project>/<stack>") keeps two stacks of one account apart."""
+    digest = hashlib.sha256(f"{rotator_id}/{consumer}".encode()).hexdigest()[:7]
+    return f"{ConsumerNames(consumer).user}-{digest}"
 
 
 def worst_case_secret_arn(secret_logical_name: str) -> str:

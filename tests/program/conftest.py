@@ -63,9 +63,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.calls: list[pulumi.runtime.MockCallArgs] = []
+        # What the program's reference to its own stack reads: the previous update's exports.
+        self.previous_outputs: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            return args.name, {"name": args.name, "outputs": self.previous_outputs}
         with self._lock:
             self.resources.append(args)
         # The provider would auto-name; under mocks the logical name stands in for it.

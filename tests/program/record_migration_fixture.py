@@ -7,9 +7,11 @@ Usage, from the repository root (the release's tree unpacked with ``git archive`
         > tests/program/migration_5f8b18f.json
 
 Runs that tree's ``__main__.py`` under Pulumi's mock engine with ``MIGRATION_CONFIG`` and
-prints, for every user and secret, its URN and the inputs whose change would replace it (names,
-name prefixes, the KMS key, the IAM path). The test runs today's program with the same config
-and compares (tests/program/test_migration.py).
+prints its ``user_names`` export and, for every user and secret, its URN and the inputs whose
+change would replace it (name prefix, KMS key, IAM path, and the name as the engine stores it:
+the given one, or the generated one, for which the mock's logical name stands in). The test
+runs today's program with the same config, reading that export as its previous outputs, and
+compares (tests/program/test_migration.py).
 """
 
 from __future__ import annotations
@@ -79,8 +81,18 @@ class _Monitor(MockMonitor):
         return response
 
 
+def effective_inputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The replace-relevant inputs as the engine stores them: a name left out is generated
+    (the provider's Check puts it into the inputs), here the logical name stands in for it."""
+    recorded = {key: inputs.get(key) for key in REPLACE_INPUTS[typ]}
+    if recorded["name"] is None and recorded["namePrefix"] is None:
+        recorded["name"] = name
+    return recorded
+
+
 def record(tree: Path) -> dict[str, Any]:
-    """URN and replace-relevant inputs of every user and secret ``tree``'s program registers."""
+    """The user_names export, and the URN and replace-relevant inputs of every user and
+    secret ``tree``'s program registers."""
     mocks = _Mocks()
     monitor = _Monitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False, monitor=monitor)
@@ -93,15 +105,25 @@ def record(tree: Path) -> dict[str, Any]:
     sys.path.insert(0, str(tree))
     os.chdir(tree)
 
+    exports: dict[str, Any] = {}
+
     @pulumi.runtime.test
-    def run() -> None:
+    def run() -> pulumi.Output[Any]:
         runpy.run_path(str(tree / "__main__.py"))
+        root = pulumi.runtime.get_root_resource()
+        assert isinstance(root, pulumi.runtime.stack.Stack)
+        return pulumi.Output.from_input(root.outputs["user_names"]).apply(
+            lambda names: exports.update(user_names=names)
+        )
 
     run()
     return {
-        urn: {key: mocks.inputs[(typ, name)].get(key) for key in REPLACE_INPUTS[typ]}
-        for (typ, name), urn in sorted(monitor.urns.items())
-        if typ in REPLACE_INPUTS
+        "exports": exports,
+        "resources": {
+            urn: effective_inputs(typ, name, mocks.inputs[(typ, name)])
+            for (typ, name), urn in sorted(monitor.urns.items())
+            if typ in REPLACE_INPUTS
+        },
     }
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from components.config import SelfRead
 from components.rotated_access_key import RotatedAccessKey, RotatedAccessKeyArgs
+from components.shared_rotator import SharedRotatorArgs
 
 VALID = {"read_paths": ("s3://acme-knowledge-base/support/",)}
 TOPIC = "arn:aws:sns:us-east-1:123456789012:platform-alarms"
@@ -37,12 +38,7 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:platform-alarms"
         ({"recovery_window_days": 1}, "recovery_window_days: 1 is not"),
         ({"kms_key_arn": "alias/ai"}, "kms_key_arn: 'alias/ai' is not a KMS key ARN"),
         ({"permissions_boundary_arn": "boundary"}, "permissions_boundary_arn: 'boundary'"),
-        ({"alarm_topic_arn": "alarms"}, "alarm_topic_arn: 'alarms' is not an ARN"),
-        ({"alarm_email": "oncall"}, "alarm_email: 'oncall' is not an email address"),
-        (
-            {"alarm_email": "a@example.com", "alarm_topic_arn": TOPIC},
-            "alarm_email: 'a@example.com'",
-        ),
+        ({"isolated_rotator": "yes"}, "isolated_rotator: 'yes' is not true or false"),
         ({"self_read": SelfRead()}, "self_read.source_cidrs: [] is empty"),
         (
             {"self_read": SelfRead(source_cidrs=("10.0.0.1/8",))},
@@ -71,7 +67,8 @@ def test_bad_args_are_refused_naming_field_and_value(
     engine: Any, overrides: dict[str, Any], says: str
 ) -> None:
     def program() -> RotatedAccessKey:
-        return RotatedAccessKey("support-bot", RotatedAccessKeyArgs(**{**VALID, **overrides}))
+        args = RotatedAccessKeyArgs(**{**VALID, **overrides})
+        return RotatedAccessKey("support-bot", args, None)  # type: ignore[arg-type]
 
     with pytest.raises(ValueError) as refused:
         engine.run(program)
@@ -84,16 +81,50 @@ def test_a_bad_component_name_is_refused_before_the_component_registers(
     engine: Any, name: str
 ) -> None:
     with pytest.raises(ValueError, match=f"name: {name!r} is not a valid name"):
-        engine.run(lambda: RotatedAccessKey(name, RotatedAccessKeyArgs(**VALID)))
+        engine.run(lambda: RotatedAccessKey(name, RotatedAccessKeyArgs(**VALID), None))  # type: ignore[arg-type]
     assert engine.mocks.resources == []
 
 
 def test_args_of_the_wrong_type_are_refused(engine: Any) -> None:
     with pytest.raises(TypeError, match=r"args: .* is not a RotatedAccessKeyArgs"):
-        engine.run(lambda: RotatedAccessKey("support-bot", VALID))  # type: ignore[arg-type]
+        engine.run(lambda: RotatedAccessKey("support-bot", VALID, None))  # type: ignore[arg-type]
     assert engine.mocks.resources == []
 
 
-def test_args_default_to_a_30_day_rotation_in_a_4_hour_window() -> None:
+def test_a_consumer_without_the_stacks_rotator_is_refused(engine: Any) -> None:
+    with pytest.raises(TypeError, match=r"rotator: None is not the stack's SharedRotator"):
+        engine.run(lambda: RotatedAccessKey("support-bot", RotatedAccessKeyArgs(**VALID), None))  # type: ignore[arg-type]
+    assert engine.mocks.resources == []
+
+
+def test_args_default_to_the_monthly_cadence_in_a_4_hour_window() -> None:
     args = RotatedAccessKeyArgs(**VALID)
-    assert (args.rotation.days, args.rotation.expression, args.rotation.window) == (30, None, "4h")
+    assert args.rotation.is_default
+    assert (args.rotation.days, args.rotation.expression, args.rotation.window) == (
+        None,
+        None,
+        "4h",
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"alarm_topic_arn": "alarms"}, "alarm_topic_arn: 'alarms' is not an ARN"),
+        ({"alarm_email": "oncall"}, "alarm_email: 'oncall' is not an email address"),
+        (
+            {"alarm_email": "a@example.com", "alarm_topic_arn": TOPIC},
+            "alarm_email: 'a@example.com'",
+        ),
+        ({"concurrency": 0}, "concurrency: 0 is not a whole number of concurrent executions"),
+        ({"concurrency": 1001}, "concurrency: 1001 is not a whole number"),
+        ({"isolated_consumers": ("Bad",)}, "isolated_consumers[0]: 'Bad' is not a valid name"),
+        ({"rotator_id": ""}, "rotator_id: '' is not a tag value"),
+    ],
+)
+def test_bad_shared_rotator_args_are_refused_naming_field_and_value(
+    overrides: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        SharedRotatorArgs(**{"rotator_id": "ai-credential-rotation/test", **overrides})
+    assert says in str(refused.value)

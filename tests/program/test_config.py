@@ -20,7 +20,7 @@ from components.config import (
     StackConfig,
     parse_stack_config,
 )
-from components.schedule import RotationSchedule
+from components.schedule import RotationSchedule, window_slot
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NS = "ai-credential-rotation"
@@ -53,8 +53,12 @@ def test_a_minimal_config_gets_every_default() -> None:
                 name="support-bot",
                 read_paths=("s3://acme-knowledge-base/support/",),
                 write_paths=("s3://acme-transcripts/support-bot/",),
+                # Monthly, in the slot the name hashes to (28 days apart in February).
                 rotation=RotationSchedule(
-                    days=30, expression=None, window="4h", shortest_gap_hours=716
+                    days=None,
+                    expression=window_slot("support-bot", 4).expression,
+                    window="4h",
+                    shortest_gap_hours=28 * 24 - 4,
                 ),
             ),
         ),
@@ -281,3 +285,48 @@ def test_allow_from_anywhere_contradicts_vpc_endpoints_too() -> None:
     message = refusal({"allowFromAnywhere": True, "sourceVpces": ["vpce-1a2b3c4d"]})
     assert f"{NS}:consumers[0].selfRead.allowFromAnywhere: true contradicts" in message
     assert "sourceVpces ['vpce-1a2b3c4d']" in message
+
+
+def test_isolated_rotator_is_read_per_consumer_and_defaults_to_false() -> None:
+    config = parse_stack_config(raw([consumer(), consumer(name="ext-bot", isolatedRotator=True)]))
+    assert [c.isolated_rotator for c in config.consumers] == [False, True]
+
+
+@pytest.mark.parametrize("value", ['"true"', "1"])
+def test_isolated_rotator_must_be_a_json_boolean(value: str) -> None:
+    entry = json.dumps([{**SUPPORT_BOT, "isolatedRotator": json.loads(value)}])
+    with pytest.raises(
+        ValueError, match=r"consumers\[0\]\.isolatedRotator: .* is not true or false"
+    ):
+        parse_stack_config(raw() | {"consumers": entry})
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 10), ("1", 1), ("1000", 1000)])
+def test_rotator_concurrency_defaults_to_10_and_accepts_1_to_1000(
+    value: str | None, expected: int
+) -> None:
+    assert parse_stack_config(raw(rotatorConcurrency=value)).rotator_concurrency == expected
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "2.5", "many"])
+def test_a_bad_rotator_concurrency_is_refused_naming_the_key(value: str) -> None:
+    with pytest.raises(ValueError, match=f"{NS}:rotatorConcurrency: .* from 1 to 1000"):
+        parse_stack_config(raw(rotatorConcurrency=value))
+
+
+def test_consumers_deployed_together_get_distinct_window_slots() -> None:
+    names = [f"bot-{index}" for index in range(100)]
+    config = parse_stack_config(raw([consumer(name=name) for name in names]))
+    expressions = [c.rotation.expression for c in config.consumers]
+    assert len(set(expressions)) == len(names)
+    assert all(expression and expression.startswith("cron(0 ") for expression in expressions)
+
+
+def test_an_explicit_schedule_is_honoured_as_written() -> None:
+    config = parse_stack_config(
+        raw([consumer(rotationDays=7), consumer(name="b", rotationSchedule="rate(10 days)")])
+    )
+    assert [(c.rotation.days, c.rotation.expression) for c in config.consumers] == [
+        (7, None),
+        (None, "rate(10 days)"),
+    ]

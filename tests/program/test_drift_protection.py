@@ -3,7 +3,8 @@
 The program manages no secret version: the function's first-key step writes the bootstrap
 value and the first key, and rotations only ever add versions and move labels, none of which
 is an input of any resource here. So after any number of rotations, a refresh followed by an
-up finds the same desired state and changes nothing, with no ignore_changes anywhere.
+up finds the same desired state and changes nothing. The one ignore_changes is the user's name
+(given by the program so that its secret can name it; never a reason to replace a user).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from components.contract import USER_SECRET_TAG, provision_event
+import pytest
+
+from components.contract import ROTATOR_TAG, SECRET_USER_TAG, USER_SECRET_TAG, provision_event
 
 SECRET_ARN = (
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:credrot-support-bot-secret-AbCdEf"
@@ -27,22 +30,29 @@ def test_the_program_manages_no_secret_version(
     assert engine.of_type("aws:secretsmanager/secretVersion:SecretVersion") == []
 
 
+@pytest.mark.parametrize(
+    ("isolated", "function_name"),
+    [(False, "credrot-_shared-rotator"), (True, "credrot-support-bot-rotator")],
+)
 def test_the_first_key_step_invokes_the_rotation_function_once_on_creation(
-    engine: Any, deploy: Callable[..., dict[str, Any]]
+    engine: Any, deploy: Callable[..., dict[str, Any]], isolated: bool, function_name: str
 ) -> None:
-    deploy()
+    deploy(isolated_rotator=isolated)
 
     first_key = engine.one("aws:lambda/invocation:Invocation", "credrot-support-bot-first-key")
-    function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
-    policy = engine.one("aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy")
-    assert first_key.inputs["functionName"] == "credrot-support-bot-rotator"
+    function = engine.one("aws:lambda/function:Function", function_name)
+    rotation = engine.one(
+        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
+    )
+    assert first_key.inputs["functionName"] == function_name
     assert json.loads(first_key.inputs["input"]) == provision_event(SECRET_ARN)
     assert first_key.inputs["lifecycleScope"] == "CREATE_ONLY"
-    assert policy.urn in first_key.explicit_dependencies
+    # Once the rotation names the function: the shared role reaches the secret only then.
+    assert first_key.explicit_dependencies == {rotation.urn}
     assert function.urn in first_key.dependencies
 
 
-def test_rotation_is_enabled_after_the_first_key_and_never_rotates_on_a_rule_change(
+def test_rotation_is_enabled_before_the_first_key_and_never_rotates_on_a_rule_change(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
@@ -52,15 +62,17 @@ def test_rotation_is_enabled_after_the_first_key_and_never_rotates_on_a_rule_cha
     )
     first_key = engine.one("aws:lambda/invocation:Invocation", "credrot-support-bot-first-key")
     assert rotation.inputs["rotateImmediately"] is False
-    assert first_key.urn in rotation.explicit_dependencies
+    assert first_key.urn not in rotation.dependencies
 
 
-def test_no_resource_needs_ignore_changes(
+def test_only_the_users_name_is_ignored_on_change(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy()
+    deploy(isolated_rotator=True)
 
-    assert [r.name for r in engine.registered() if r.ignore_changes] == []
+    assert [(r.name, r.ignore_changes) for r in engine.registered() if r.ignore_changes] == [
+        ("credrot-support-bot-user", ("name",))
+    ]
 
 
 def test_the_desired_state_is_the_same_on_every_run(engine: Any) -> None:
@@ -81,15 +93,28 @@ def test_the_desired_state_is_the_same_on_every_run(engine: Any) -> None:
     assert snapshot() == first
 
 
-def test_the_user_is_bound_to_its_one_secret_and_the_function_to_the_same(
+def test_the_user_and_its_secret_name_each_other_and_the_user_carries_the_rotator(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
 
     user = engine.one("aws:iam/user:User", "credrot-support-bot-user")
-    function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
+    secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     assert user.inputs["tags"][USER_SECRET_TAG] == SECRET_ARN
-    assert function.inputs["environment"]["variables"]["SECRET_ARN"] == SECRET_ARN
+    assert user.inputs["tags"][ROTATOR_TAG] == "ai-credential-rotation/test"
+    assert secret.inputs["tags"][SECRET_USER_TAG] == user.inputs["name"]
+
+
+def test_an_isolated_function_is_bound_to_the_same_user_and_secret(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy(isolated_rotator=True)
+
+    user = engine.one("aws:iam/user:User", "credrot-support-bot-user")
+    function = engine.one("aws:lambda/function:Function", "credrot-support-bot-rotator")
+    variables = function.inputs["environment"]["variables"]
+    assert variables["SECRET_ARN"] == SECRET_ARN
+    assert variables["IAM_USER_NAME"] == user.inputs["name"]
 
 
 def test_pulumi_never_creates_or_sees_an_access_key_or_a_secret_value(

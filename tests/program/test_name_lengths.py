@@ -3,7 +3,8 @@
 Pulumi auto-names a resource from its logical name plus 8 characters ("-" and 7 random hex),
 so the physical name of a child is ``len(logical name) + 8`` long; the component derives the
 logical names as ``RESOURCE_NAME_PREFIX + consumer + "-" + role``. MAX_NAME_LENGTH is what
-keeps the longest of them within its type's limit.
+keeps the longest of them within its type's limit. The IAM user is named by the program in
+the same shape (``default_user_name``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 
 from components.config import MAX_NAME_LENGTH, check_name
 from components.contract import RESOURCE_NAME_PREFIX
-from components.rotated_access_key import COMPONENT_TYPE
 
 AUTO_NAME_SUFFIX_LENGTH = len("-1a2b3c4")
 # The physical name limits AWS sets, by Pulumi type.
@@ -31,6 +31,7 @@ NAME_LIMITS = {
     "aws:cloudwatch/eventRule:EventRule": 64,
     "aws:sns/topic:Topic": 256,
     "aws:cloudwatch/metricAlarm:MetricAlarm": 255,
+    "aws:scheduler/schedule:Schedule": 64,
 }
 LONGEST_NAME = "a" * (MAX_NAME_LENGTH - 2) + "-z"
 
@@ -54,15 +55,25 @@ def test_the_longest_name_is_valid_and_one_more_character_is_not() -> None:
 def test_every_named_child_of_the_longest_consumer_fits_its_aws_limit(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    # Every optional child: the created topic with an e-mail, and an extra policy.
+    # Every optional child: its own function, a managed data policy (self-read from anywhere
+    # with long paths outgrows the inline size), an extra policy, the stack's e-mail.
     deploy(
         LONGEST_NAME,
-        alarm_email="oncall@example.com",
+        isolated_rotator=True,
+        read_paths=tuple(f"s3://acme-knowledge-base/{'p' * 60}{index}/" for index in range(12)),
         extra_policy_arns=("arn:aws:iam::aws:policy/AmazonBedrockReadOnly",),
+        rotator={"alarm_email": "oncall@example.com"},
     )
-    named = [r for r in engine.registered() if r.type != COMPONENT_TYPE and has_name(r.type)]
+    named = [
+        r
+        for r in engine.registered()
+        if r.type.startswith("aws:") and has_name(r.type) and "_shared" not in r.name
+    ]
 
-    assert {r.type for r in named} == set(NAME_LIMITS)
+    assert {r.type for r in named} == set(NAME_LIMITS) - {
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:sns/topic:Topic",
+    }
     for resource in named:
         given = resource.inputs.get("name")
         physical_length = len(given) if given else len(resource.name) + AUTO_NAME_SUFFIX_LENGTH
@@ -70,15 +81,27 @@ def test_every_named_child_of_the_longest_consumer_fits_its_aws_limit(
         assert physical_length <= NAME_LIMITS[resource.type], (resource.type, resource.name)
 
 
-def test_the_limit_is_reached_exactly_so_the_name_cannot_grow(
+def test_the_tightest_name_is_an_isolated_consumers_role_with_two_characters_to_spare(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy(LONGEST_NAME)
-    slack = min(
-        NAME_LIMITS[r.type] - len(r.name) - AUTO_NAME_SUFFIX_LENGTH
+    deploy(LONGEST_NAME, isolated_rotator=True)
+    slack = {
+        r.name: NAME_LIMITS[r.type] - len(r.name) - AUTO_NAME_SUFFIX_LENGTH
         for r in engine.registered()
-        if r.type in NAME_LIMITS
-    )
+        if r.type in NAME_LIMITS and "_shared" not in r.name
+    }
 
-    # 0: MAX_NAME_LENGTH is as long as the tightest name allows, not shorter.
-    assert slack == 0
+    # The per-consumer RotationFailed rule (0 to spare) is gone; MAX_NAME_LENGTH stays, since
+    # consumer names are configuration that existing stacks already hold.
+    assert min(slack.values()) == 2
+    assert slack[f"{RESOURCE_NAME_PREFIX}{LONGEST_NAME}-rotation-role"] == 2
+
+
+def test_every_shared_name_fits_its_aws_limit(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy("support-bot", rotator={"alarm_email": "oncall@example.com"})
+    for resource in engine.registered():
+        if resource.type in NAME_LIMITS and resource.name.startswith("credrot-_shared-"):
+            physical_length = len(resource.name) + AUTO_NAME_SUFFIX_LENGTH
+            assert physical_length <= NAME_LIMITS[resource.type], resource.name

@@ -14,11 +14,19 @@ from typing import Any
 import parliament
 import pytest
 
+from components.config import SelfRead
+from components.iam_policies import consumer_user_policy, minified
+from components.rotated_access_key import worst_case_secret_arn
+
 ACCOUNT = "123456789012"
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-support-bot-secret-AbCdEf"
 USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/credrot-support-bot-user"
 LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:credrot-support-bot-rotation-logs"
-TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:credrot-support-bot-alarms"
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:credrot-_shared-alarms"
+SHARED_FUNCTION_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:credrot-_shared-rotator"
+SHARED_LOG_GROUP_ARN = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:credrot-_shared-rotation-logs"
+PROJECT_SECRETS = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-*"
+PROJECT_USERS = f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/*"
 KMS_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VIA_SECRETS_MANAGER = {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
 # Every consumer user's policy ends with this: temporary credentials derived from the key
@@ -36,8 +44,9 @@ DENY_TEMPORARY_CREDENTIALS = {
 TRUST_POLICY_FINDINGS = frozenset(
     {("MALFORMED", "Statement contains neither Resource nor NotResource")}
 )
-# The rotation role's job is to mint and delete one user's access keys: the community
-# auditors flag iam:CreateAccessKey as such. Scoped to the one user's ARN (asserted below).
+# The rotation role's job is to mint and delete users' access keys: the community auditors
+# flag iam:CreateAccessKey as such. Scoped to the one user's ARN (isolated) or to the project's
+# users carrying the stack's rotator tag (shared), both asserted below.
 ROTATION_ROLE_FINDINGS = frozenset(
     {
         ("CREDENTIALS_EXPOSURE", ""),
@@ -45,6 +54,24 @@ ROTATION_ROLE_FINDINGS = frozenset(
         ("PRIVILEGE_ESCALATION", ""),
     }
 )
+
+
+# The user resource supports iam:ResourceTag/${TagKey} (parliament's own iam_definition.json
+# lists it for "user", from the Service Authorization Reference), but parliament expands the
+# ${TagKey} placeholder only for aws: keys, so it reports the key as unknown, once per action.
+SHARED_ROTATION_ROLE_FINDINGS = ROTATION_ROLE_FINDINGS | {
+    (
+        "UNKNOWN_CONDITION_FOR_ACTION",
+        f"Unknown condition iam:ResourceTag/ai-credential-rotation:rotator for action {action}",
+    )
+    for action in (
+        "iam:CreateAccessKey",
+        "iam:DeleteAccessKey",
+        "iam:ListAccessKeys",
+        "iam:ListUserTags",
+        "iam:UpdateAccessKey",
+    )
+}
 
 
 def findings(
@@ -76,7 +103,10 @@ def test_the_data_access_policy_grants_the_paths_and_nothing_else(
         read_paths=("s3://acme-knowledge-base/support/", "s3://acme-knowledge-base/faq/"),
         write_paths=("s3://acme-transcripts/support-bot/",),
     )
-    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access").policy()
+    data_policy = engine.one("aws:iam/userPolicy:UserPolicy", "credrot-support-bot-data-access")
+    # Inline and minified: IAM counts a user's inline policies without white space.
+    assert data_policy.inputs["policy"] == json.dumps(data_policy.policy(), separators=(",", ":"))
+    document = data_policy.policy()
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
@@ -120,7 +150,9 @@ def test_the_consumer_policy_denies_every_request_made_with_temporary_credential
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access").policy()
+    document = engine.one(
+        "aws:iam/userPolicy:UserPolicy", "credrot-support-bot-data-access"
+    ).policy()
     denials = [s for s in document["Statement"] if s["Effect"] == "Deny"]
     # One Deny, on every action and resource, conditioned only on aws:TokenIssueTime being
     # present: the key is in the request context only for temporary credentials (IAM User
@@ -129,10 +161,11 @@ def test_the_consumer_policy_denies_every_request_made_with_temporary_credential
     assert findings(document) == []
 
 
-def test_the_rotation_role_reaches_one_user_one_secret_and_its_own_logs(
+def test_the_isolated_rotation_role_reaches_one_user_one_secret_and_its_own_logs(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy()
+    deploy(isolated_rotator=True)
+    user_name = engine.one("aws:iam/user:User", "credrot-support-bot-user").inputs["name"]
     document = engine.one(
         "aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy"
     ).policy()
@@ -149,7 +182,7 @@ def test_the_rotation_role_reaches_one_user_one_secret_and_its_own_logs(
                     "iam:ListUserTags",
                     "iam:UpdateAccessKey",
                 ],
-                "Resource": [USER_ARN],
+                "Resource": [USER_ARN.replace("credrot-support-bot-user", user_name)],
             },
             {
                 "Sid": "RotateOneSecret",
@@ -174,68 +207,130 @@ def test_the_rotation_role_reaches_one_user_one_secret_and_its_own_logs(
     assert findings(document, ROTATION_ROLE_FINDINGS) == []
 
 
-def test_a_customer_key_is_usable_only_through_secrets_manager(
+def test_the_shared_rotation_role_reaches_tagged_users_and_secrets_naming_it(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy(kms_key_arn=KMS_KEY_ARN)
+    deploy()
+    document = engine.one(
+        "aws:iam/rolePolicy:RolePolicy", "credrot-_shared-rotation-policy"
+    ).policy()
+    assert document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ManageKeysOfTaggedUsers",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:CreateAccessKey",
+                    "iam:DeleteAccessKey",
+                    "iam:ListAccessKeys",
+                    "iam:ListUserTags",
+                    "iam:UpdateAccessKey",
+                ],
+                "Resource": [PROJECT_USERS],
+                "Condition": {
+                    "StringEquals": {
+                        "iam:ResourceTag/ai-credential-rotation:rotator": (
+                            "ai-credential-rotation/test"
+                        )
+                    }
+                },
+            },
+            {
+                "Sid": "RotateSecretsNamingThisFunction",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:ListSecretVersionIds",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+                "Resource": [PROJECT_SECRETS],
+                "Condition": {
+                    "ArnEquals": {
+                        "secretsmanager:resource/AllowRotationLambdaArn": SHARED_FUNCTION_ARN
+                    }
+                },
+            },
+            {
+                "Sid": "WriteOwnLogs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [f"{SHARED_LOG_GROUP_ARN}:*"],
+            },
+        ],
+    }
+    assert findings(document, SHARED_ROTATION_ROLE_FINDINGS) == []
+
+
+def test_a_customer_key_is_usable_only_through_secrets_manager_for_the_projects_secrets(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy(kms_key_arn=KMS_KEY_ARN, rotator={"kms_key_arn": KMS_KEY_ARN})
     secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     assert secret.inputs["kmsKeyId"] == KMS_KEY_ARN
     rotation = engine.one(
-        "aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy"
+        "aws:iam/rolePolicy:RolePolicy", "credrot-_shared-rotation-policy"
     ).policy()
-    reader = engine.one("aws:iam/policy:Policy", "credrot-support-bot-reader").policy()
+    reader = engine.one("aws:iam/policy:Policy", "credrot-_shared-reader").policy()
+    via_secrets_manager_for_project_secrets = {
+        **VIA_SECRETS_MANAGER,
+        "StringLike": {"kms:EncryptionContext:SecretARN": PROJECT_SECRETS},
+    }
     assert rotation["Statement"][-1] == {
         "Sid": "UseSecretKey",
         "Effect": "Allow",
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": [KMS_KEY_ARN],
-        "Condition": VIA_SECRETS_MANAGER,
+        "Condition": via_secrets_manager_for_project_secrets,
     }
-    assert reader["Statement"] == [
-        {
-            "Sid": "ReadRotatedKey",
-            "Effect": "Allow",
-            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-            "Resource": [SECRET_ARN],
-        },
-        {
-            "Sid": "DecryptRotatedKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt"],
-            "Resource": [KMS_KEY_ARN],
-            "Condition": VIA_SECRETS_MANAGER,
-        },
-    ]
-    assert findings(rotation, ROTATION_ROLE_FINDINGS) == []
+    assert reader["Statement"][-1] == {
+        "Sid": "DecryptRotatedKeys",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": [KMS_KEY_ARN],
+        "Condition": via_secrets_manager_for_project_secrets,
+    }
+    assert findings(rotation, SHARED_ROTATION_ROLE_FINDINGS) == []
     assert findings(reader) == []
 
 
-def test_the_reader_policy_reads_this_secret_only(
+def test_the_reader_policy_reads_the_secret_whose_consumer_tag_is_the_callers(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy()
-    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-reader").policy()
+    outputs = deploy()
+    reader = engine.one("aws:iam/policy:Policy", "credrot-_shared-reader")
+    assert outputs["reader_policy_arn"] == (
+        f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-_shared-reader"
+    )
+    document = reader.policy()
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ReadRotatedKey",
+                "Sid": "ReadOwnConsumersRotatedKey",
                 "Effect": "Allow",
                 "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                "Resource": [SECRET_ARN],
+                "Resource": [PROJECT_SECRETS],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:ResourceTag/ai-credential-rotation:consumer": (
+                            "${aws:PrincipalTag/ai-credential-rotation:consumer}"
+                        )
+                    }
+                },
             }
         ],
     }
     assert findings(document) == []
 
 
-def test_only_our_rule_and_alarm_may_publish_to_the_topic(
+def test_only_our_rule_and_the_projects_alarms_may_publish_to_the_topic(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    topic_policy = engine.one(
-        "aws:sns/topicPolicy:TopicPolicy", "credrot-support-bot-alarms-policy"
-    )
+    topic_policy = engine.one("aws:sns/topicPolicy:TopicPolicy", "credrot-_shared-alarms-policy")
     assert topic_policy.inputs["arn"] == TOPIC_ARN
     document = topic_policy.policy()
     assert document == {
@@ -247,9 +342,9 @@ def test_only_our_rule_and_alarm_may_publish_to_the_topic(
                 "Action": ["sns:Publish"],
                 "Resource": [TOPIC_ARN],
                 "Condition": {
-                    "ArnEquals": {
+                    "ArnLike": {
                         "aws:SourceArn": [
-                            f"arn:aws:events:us-east-1:{ACCOUNT}:rule/credrot-support-bot-rotation-failed"
+                            f"arn:aws:events:us-east-1:{ACCOUNT}:rule/credrot-_shared-rotation-failed"
                         ]
                     }
                 },
@@ -261,10 +356,8 @@ def test_only_our_rule_and_alarm_may_publish_to_the_topic(
                 "Action": ["sns:Publish"],
                 "Resource": [TOPIC_ARN],
                 "Condition": {
-                    "ArnEquals": {
-                        "aws:SourceArn": [
-                            f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:credrot-support-bot-errors"
-                        ]
+                    "ArnLike": {
+                        "aws:SourceArn": [f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:credrot-*"]
                     }
                 },
                 "Principal": {"Service": "cloudwatch.amazonaws.com"},
@@ -274,13 +367,16 @@ def test_only_our_rule_and_alarm_may_publish_to_the_topic(
     assert findings(document) == []
 
 
-def test_only_lambda_may_assume_the_rotation_role(
-    engine: Any, deploy: Callable[..., dict[str, Any]]
+@pytest.mark.parametrize(
+    "role", ["credrot-_shared-rotation-role", "credrot-support-bot-rotation-role"]
+)
+def test_only_lambda_may_assume_a_rotation_role(
+    engine: Any, deploy: Callable[..., dict[str, Any]], role: str
 ) -> None:
-    deploy()
-    role = engine.one("aws:iam/role:Role", "credrot-support-bot-rotation-role")
-    assert role.inputs["path"] == "/ai-credential-rotation/"
-    document = role.policy("assumeRolePolicy")
+    deploy(isolated_rotator=True)
+    registered = engine.one("aws:iam/role:Role", role)
+    assert registered.inputs["path"] == "/ai-credential-rotation/"
+    document = registered.policy("assumeRolePolicy")
     assert document == {
         "Version": "2012-10-17",
         "Statement": [
@@ -295,18 +391,96 @@ def test_only_lambda_may_assume_the_rotation_role(
     assert findings(document, TRUST_POLICY_FINDINGS) == []
 
 
+def test_the_sweep_role_is_assumed_by_this_accounts_scheduler_and_only_invokes_rotators(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy(isolated_rotator=True)
+    role = engine.one("aws:iam/role:Role", "credrot-_shared-scheduler-role")
+    assert role.policy("assumeRolePolicy") == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SchedulerAssumesRole",
+                "Effect": "Allow",
+                "Principal": {"Service": "scheduler.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            }
+        ],
+    }
+    document = engine.one(
+        "aws:iam/rolePolicy:RolePolicy", "credrot-_shared-scheduler-policy"
+    ).policy()
+    assert document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeRotationFunctions",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [
+                    SHARED_FUNCTION_ARN,
+                    # The isolated consumer's function, named by its prefix (created later).
+                    f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:credrot-support-bot-rotator-*",
+                ],
+            }
+        ],
+    }
+    assert findings(document) == []
+
+
+def test_a_data_policy_over_the_inline_size_becomes_a_managed_policy(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    deploy(read_paths=tuple(f"s3://acme-knowledge-base/{'p' * 60}{i}/" for i in range(20)))
+    assert engine.of_type("aws:iam/userPolicy:UserPolicy") == []
+    managed = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access")
+    attachment = engine.one(
+        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+        "credrot-support-bot-data-access-attachment",
+    )
+    assert len(managed.inputs["policy"]) > 2048
+    assert attachment.inputs["policyArn"] == (
+        f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-support-bot-data-access"
+    )
+
+
+def test_a_self_read_policy_is_sized_with_the_longest_arn_its_secret_could_get(
+    engine: Any, deploy: Callable[..., dict[str, Any]]
+) -> None:
+    # Paths chosen so the document fits with the mock's short ARN but not with the longest.
+    base = consumer_user_policy(
+        ("s3://acme-knowledge-base/a/",),
+        (),
+        self_read_secret_arn="x",
+        source_cidrs=("192.0.32.0/20",),
+    )
+    room = 2048 - len(minified(base)) + 1 - len(worst_case_secret_arn("credrot-support-bot-secret"))
+    path = f"s3://acme-knowledge-base/{'a' * (room // 2 - 2)}/"
+    document = consumer_user_policy(
+        (path,), (), self_read_secret_arn=SECRET_ARN, source_cidrs=("192.0.32.0/20",)
+    )
+    # With the mock's short ARN it would fit inline: only the worst-case sizing refuses it.
+    assert len(minified(document)) <= 2048
+    deploy(read_paths=(path,), self_read=SelfRead(source_cidrs=("192.0.32.0/20",)))
+    assert engine.of_type("aws:iam/userPolicy:UserPolicy") == []
+    assert engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access")
+
+
 @pytest.mark.parametrize("kms_key_arn", [None, KMS_KEY_ARN])
-def test_no_iam_or_secrets_manager_action_is_granted_on_a_wildcard(
+def test_a_wildcard_resource_of_iam_or_secrets_manager_always_carries_a_scoping_condition(
     engine: Any, deploy: Callable[..., dict[str, Any]], kms_key_arn: str | None
 ) -> None:
-    deploy(kms_key_arn=kms_key_arn, self_read=None)
+    deploy(kms_key_arn=kms_key_arn, self_read=None, rotator={"kms_key_arn": kms_key_arn})
     registered = documents(engine)
     assert set(registered) == {
         "credrot-support-bot-data-access:policy",
-        "credrot-support-bot-rotation-role:assumeRolePolicy",
-        "credrot-support-bot-rotation-policy:policy",
-        "credrot-support-bot-alarms-policy:policy",
-        "credrot-support-bot-reader:policy",
+        "credrot-_shared-rotation-role:assumeRolePolicy",
+        "credrot-_shared-rotation-policy:policy",
+        "credrot-_shared-scheduler-role:assumeRolePolicy",
+        "credrot-_shared-scheduler-policy:policy",
+        "credrot-_shared-alarms-policy:policy",
+        "credrot-_shared-reader:policy",
     }
     for name, document in registered.items():
         for statement in document["Statement"]:
@@ -320,4 +494,9 @@ def test_no_iam_or_secrets_manager_action_is_granted_on_a_wildcard(
             assert not any("*" in action for action in actions), name
             if any(action.startswith(("iam:", "secretsmanager:")) for action in actions):
                 assert statement["Resource"], name
-                assert not any("*" in resource for resource in statement["Resource"]), name
+                assert all(
+                    resource in (PROJECT_USERS, PROJECT_SECRETS) or "*" not in resource
+                    for resource in statement["Resource"]
+                ), name
+                if any("*" in resource for resource in statement["Resource"]):
+                    assert statement["Condition"], name

@@ -9,41 +9,53 @@ from typing import Any
 import pytest
 import yaml
 
+from components.rotated_access_key import default_user_name
+
 ACCOUNT = "123456789012"
 NS = "ai-credential-rotation"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPONENT_TYPE = "ai-credential-rotation:index:RotatedAccessKey"
-CHILDREN_PER_CONSUMER = 20  # the created alarm topic included, no email subscription
+SHARED_ROTATOR_TYPE = "ai-credential-rotation:index:SharedRotator"
+CHILDREN_PER_CONSUMER = 6  # the default configuration
+SHARED_CHILDREN = 13  # the created alarm topic included, no email subscription
 BAD_CONFIGS = json.loads((Path(__file__).parent / "bad_configs.json").read_text())
+READER = f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-_shared-reader"
 
 
 def consumer(name: str, **settings: Any) -> dict[str, Any]:
     return {"name": name, "readPaths": [f"s3://acme-{name}/input/"], **settings}
 
 
-def expected_exports(*names: str) -> dict[str, dict[str, Any]]:
+def expected_exports(*names: str, isolated: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
     return {
         "secret_arns": {
             name: f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-{name}-secret-AbCdEf"
             for name in names
         },
-        "reader_policy_arns": {
-            name: f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-{name}-reader"
-            for name in names
-        },
-        "user_names": {name: f"credrot-{name}-user" for name in names},
+        # One attribute-based reader policy for the whole stack.
+        "reader_policy_arns": {name: READER for name in names},
+        "user_names": {name: default_user_name(name, f"{NS}/test") for name in names},
         "self_read_access": {
             name: {"enabled": False, "sourceCidrs": [], "sourceVpces": [], "fromAnywhere": False}
             for name in names
         },
+        "rotation_function_names": {
+            name: f"credrot-{name}-rotator" if name in isolated else "credrot-_shared-rotator"
+            for name in names
+        },
     }
+
+
+def aws_resources(engine: Any) -> list[Any]:
+    return [r for r in engine.registered() if r.type.startswith("aws:")]
 
 
 def test_one_consumer_deploys_one_component_and_exports_maps_by_name(engine: Any) -> None:
     exports = engine.run_program({"consumers": [consumer("support-bot")]})
     assert exports == expected_exports("support-bot")
     assert [r.name for r in engine.of_type(COMPONENT_TYPE)] == ["support-bot"]
-    assert len(engine.registered()) == 1 + CHILDREN_PER_CONSUMER
+    assert [r.name for r in engine.of_type(SHARED_ROTATOR_TYPE)] == ["shared-rotator"]
+    assert len(aws_resources(engine)) == SHARED_CHILDREN + CHILDREN_PER_CONSUMER
 
 
 def test_three_consumers_deploy_three_components_and_export_three_entries(engine: Any) -> None:
@@ -53,17 +65,22 @@ def test_three_consumers_deploy_three_components_and_export_three_entries(engine
             "consumers": [
                 consumer("support-bot"),
                 consumer("forecast-agent", rotationSchedule="cron(0 2 ? * MON *)"),
-                consumer("code-reviewer", rotationDays=7, writePaths=["s3://acme-reviews/out/"]),
+                consumer(
+                    "code-reviewer",
+                    rotationDays=7,
+                    writePaths=["s3://acme-reviews/out/"],
+                    isolatedRotator=True,
+                ),
             ]
         }
     )
-    assert exports == expected_exports(*names)
+    assert exports == expected_exports(*names, isolated=("code-reviewer",))
     assert sorted(r.name for r in engine.of_type(COMPONENT_TYPE)) == sorted(names)
-    assert len(engine.registered()) == 3 * (1 + CHILDREN_PER_CONSUMER)
+    assert len(aws_resources(engine)) == SHARED_CHILDREN + 3 * CHILDREN_PER_CONSUMER + 6
     for name in names:
         component_urn = engine.component_urn(name)
         children = [r for r in engine.registered() if r.parent == component_urn]
-        assert len(children) == CHILDREN_PER_CONSUMER
+        assert len(children) == CHILDREN_PER_CONSUMER + (6 if name == "code-reviewer" else 0)
         assert all(r.name.startswith(f"credrot-{name}-") for r in children)
     assert engine.of_type("aws:iam/accessKey:AccessKey") == []
 
@@ -74,10 +91,16 @@ def test_exports_of_an_earlier_run_do_not_leak_into_the_next(engine: Any) -> Non
     assert exports == expected_exports("code-reviewer")
 
 
-def test_stack_settings_reach_every_consumer(engine: Any) -> None:
+@pytest.mark.parametrize("function", ["credrot-_shared-rotator", "credrot-forecast-agent-rotator"])
+def test_stack_settings_reach_the_shared_and_the_isolated_functions(
+    engine: Any, function: str
+) -> None:
     engine.run_program(
         {
-            "consumers": [consumer("support-bot"), consumer("forecast-agent")],
+            "consumers": [
+                consumer("support-bot"),
+                consumer("forecast-agent", isolatedRotator=True),
+            ],
             "previousKeyGraceHours": "12",
             "propagationTimeoutSeconds": "120",
             "logRetentionDays": "90",
@@ -86,18 +109,32 @@ def test_stack_settings_reach_every_consumer(engine: Any) -> None:
             "alarmTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:platform-alarms",
         }
     )
+    inputs = engine.one("aws:lambda/function:Function", function).inputs
+    variables = inputs["environment"]["variables"]
+    assert variables["PREVIOUS_KEY_GRACE_HOURS"] == "12"
+    assert variables["PROPAGATION_TIMEOUT_SECONDS"] == "120"
+    assert variables["LOG_LEVEL"] == "WARNING"
+    assert inputs["timeout"] == 150
+    log_group = engine.one(
+        "aws:cloudwatch/logGroup:LogGroup", function.replace("-rotator", "-rotation-logs")
+    )
+    assert log_group.inputs["retentionInDays"] == 90
     for name in ("support-bot", "forecast-agent"):
-        function = engine.one("aws:lambda/function:Function", f"credrot-{name}-rotator")
-        variables = function.inputs["environment"]["variables"]
-        assert variables["PREVIOUS_KEY_GRACE_HOURS"] == "12"
-        assert variables["PROPAGATION_TIMEOUT_SECONDS"] == "120"
-        assert variables["LOG_LEVEL"] == "WARNING"
-        assert function.inputs["timeout"] == 150
-        log_group = engine.one("aws:cloudwatch/logGroup:LogGroup", f"credrot-{name}-rotation-logs")
-        assert log_group.inputs["retentionInDays"] == 90
         secret = engine.one("aws:secretsmanager/secret:Secret", f"credrot-{name}-secret")
         assert secret.inputs["recoveryWindowInDays"] == 30
     assert engine.of_type("aws:sns/topic:Topic") == []
+
+
+def test_rotator_concurrency_reserves_the_shared_functions_concurrency(engine: Any) -> None:
+    engine.run_program({"consumers": [consumer("support-bot")], "rotatorConcurrency": "25"})
+    function = engine.one("aws:lambda/function:Function", "credrot-_shared-rotator")
+    assert function.inputs["reservedConcurrentExecutions"] == 25
+
+
+def test_the_shared_function_reserves_ten_executions_by_default(engine: Any) -> None:
+    engine.run_program({"consumers": [consumer("support-bot")]})
+    function = engine.one("aws:lambda/function:Function", "credrot-_shared-rotator")
+    assert function.inputs["reservedConcurrentExecutions"] == 10
 
 
 def test_the_dev_stack_deploys(engine: Any) -> None:
@@ -113,7 +150,8 @@ def test_the_dev_stack_deploys(engine: Any) -> None:
         "sourceVpces": ["vpce-0a1b2c3d4e5f67890", "vpce-0f9e8d7c6b5a43210"],
         "fromAnywhere": False,
     }
-    assert len(engine.of_type("aws:sns/topicSubscription:TopicSubscription")) == 2
+    # One confirmation email for the whole stack, not one per consumer.
+    assert len(engine.of_type("aws:sns/topicSubscription:TopicSubscription")) == 1
 
 
 @pytest.mark.parametrize("case", BAD_CONFIGS, ids=[case["id"] for case in BAD_CONFIGS])

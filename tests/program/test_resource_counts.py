@@ -33,7 +33,7 @@ def component_urn(engine: Any, component_type: str, name: str) -> str:
     return urn
 
 
-@pytest.mark.parametrize(("isolated", "per_consumer"), [(False, 7), (True, 13)])
+@pytest.mark.parametrize(("isolated", "per_consumer"), [(False, 6), (True, 12)])
 def test_each_consumer_costs_a_fixed_number_of_aws_resources(
     engine: Any, isolated: bool, per_consumer: int
 ) -> None:
@@ -71,7 +71,6 @@ def test_a_default_consumer_gets_an_inline_policy_and_no_managed_one(engine: Any
         "aws:iam/user:User": 1,
         "aws:iam/userPolicy:UserPolicy": 1,
         "aws:secretsmanager/secret:Secret": 1,
-        "aws:secretsmanager/tag:Tag": 1,
         "aws:secretsmanager/secretRotation:SecretRotation": 1,
         "aws:lambda/invocation:Invocation": 1,
         "aws:scheduler/schedule:Schedule": 1,

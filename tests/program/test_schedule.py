@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from components.schedule import RotationSchedule, check_grace_fits, rotation_schedule
+from components.schedule import (
+    RotationSchedule,
+    WindowSlot,
+    check_grace_fits,
+    rotation_schedule,
+    spread_windows,
+    sweep_expression,
+    window_slot,
+    with_slot,
+)
 
 
 def schedule(
@@ -20,10 +29,79 @@ def schedule(
     )
 
 
-def test_no_schedule_rotates_every_30_days() -> None:
-    assert schedule() == RotationSchedule(
-        days=30, expression=None, window="4h", shortest_gap_hours=30 * 24 - 4
+def test_no_schedule_is_the_monthly_default_whose_slot_comes_later() -> None:
+    default = schedule()
+    assert default == RotationSchedule(
+        days=None, expression=None, window="4h", shortest_gap_hours=28 * 24 - 4
     )
+    assert default.is_default
+
+
+def test_the_default_cadence_becomes_the_monthly_cron_of_its_slot() -> None:
+    rotation = with_slot(schedule(window="3h"), WindowSlot(day=28, hour=21))
+    assert rotation.expression == "cron(0 21 28 * ? *)"
+    # What Secrets Manager would be asked for is valid as an explicit schedule too.
+    assert schedule(expression=rotation.expression, window="3h").shortest_gap_hours == (
+        rotation.shortest_gap_hours
+    )
+
+
+def test_a_slot_whose_window_runs_past_midnight_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not fit a 4h window before midnight UTC"):
+        with_slot(schedule(), WindowSlot(day=1, hour=21))
+
+
+def test_an_explicit_schedule_gets_no_slot() -> None:
+    with pytest.raises(ValueError, match="is not the default cadence"):
+        with_slot(schedule(days=7), WindowSlot(day=1, hour=0))
+
+
+@pytest.mark.parametrize("window_hours", [1, 4, 12, 24])
+def test_a_name_always_hashes_to_the_same_slot_inside_the_day(window_hours: int) -> None:
+    for name in ("support-bot", "forecast-agent", "a"):
+        slot = window_slot(name, window_hours)
+        assert slot == window_slot(name, window_hours)
+        assert 1 <= slot.day <= 28
+        assert 0 <= slot.hour <= 24 - window_hours
+
+
+def test_known_names_keep_their_slots_across_processes() -> None:
+    # hashlib, not hash(): these values must never change, or every stack's schedule would.
+    assert window_slot("support-bot", 4) == WindowSlot(day=19, hour=20)
+    assert sweep_expression("support-bot") == "cron(29 * * * ? *)"
+
+
+def test_spread_windows_gives_distinct_slots_while_there_are_free_ones() -> None:
+    consumers = [(f"bot-{index}", 4) for index in range(28 * 21)]
+    slots = spread_windows(consumers)
+    assert len(set(slots.values())) == 28 * 21
+
+
+def test_beyond_the_free_slots_spread_windows_loads_them_evenly() -> None:
+    slots = spread_windows([(f"bot-{index}", 4) for index in range(2 * 28 * 21 + 1)])
+    loads: dict[WindowSlot, int] = {}
+    for slot in slots.values():
+        loads[slot] = loads.get(slot, 0) + 1
+    assert sorted(set(loads.values())) == [2, 3]
+
+
+def test_spread_windows_depends_on_the_set_of_consumers_not_their_order() -> None:
+    consumers = [(f"bot-{index}", 4) for index in range(50)]
+    assert spread_windows(consumers) == spread_windows(list(reversed(consumers)))
+
+
+def test_a_consumer_keeps_its_hashed_slot_when_nobody_else_has_it() -> None:
+    assert spread_windows([("support-bot", 4)]) == {"support-bot": window_slot("support-bot", 4)}
+
+
+def test_sweeps_are_hourly_at_a_minute_spread_over_the_hour() -> None:
+    minutes = {sweep_expression(f"bot-{index}") for index in range(1000)}
+    assert len(minutes) == 60
+    assert all(expression.endswith(" * * * ? *)") for expression in minutes)
+
+
+def test_the_default_cadence_leaves_room_for_the_default_grace() -> None:
+    check_grace_fits(24, schedule(), grace_field="grace", schedule_field="default")
 
 
 @pytest.mark.parametrize(
