@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + f" (fitted from {low_size} and {high_size} consumers under the mock engine).",
         "CloudWatch alarms: "
         + "; ".join(f"{mode} {_cell(*alarms[mode])}" for mode in MODES)
-        + ". "
+        + "; "
         + NOTES[1]
         + ".",
         NOTES[0] + ".",
