@@ -572,7 +572,13 @@ def validate_function_log_groups(
 def validate_secretsmanager_permission_source_arn(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
-    """A Lambda permission for Secrets Manager names the one secret allowed to invoke."""
+    """A Lambda permission for Secrets Manager names the secret allowed to invoke, or, for a
+    function shared by many secrets, an ARN prefix together with the source account.
+
+    A prefix such as ``arn:aws:secretsmanager:eu-west-1:123456789012:secret:credrot-*`` names
+    an account already, but Lambda matches it with ArnLike, so a pattern with a wildcard
+    account would not: ``sourceAccount`` (StringEquals AWS:SourceAccount) pins it.
+    """
     if args.resource_type != LAMBDA_PERMISSION:
         return
     principal = str(_props_value(args.props, "principal") or "").lower()
@@ -582,6 +588,19 @@ def validate_secretsmanager_permission_source_arn(
         report_violation(
             f"lambda permission {args.name!r} lets {principal} invoke the function for ANY "
             "secret (confused deputy): set sourceArn to the secret's ARN.",
+            None,
+        )
+        return
+    source_arn = _known_or_none(args.props, "sourceArn")
+    if (
+        isinstance(source_arn, str)
+        and "*" in source_arn
+        and not _is_set(args.props, "sourceAccount")
+    ):
+        report_violation(
+            f"lambda permission {args.name!r} lets {principal} invoke the function for secrets"
+            f" matching {source_arn!r} without sourceAccount: set sourceAccount to this"
+            " account.",
             None,
         )
 
@@ -623,7 +642,10 @@ POLICIES: list[Policy] = [
     ),
     ResourceValidationPolicy(
         name="secretsmanager-permissions-have-source-arn",
-        description="Every Lambda permission for secretsmanager.amazonaws.com sets sourceArn.",
+        description=(
+            "Every Lambda permission for secretsmanager.amazonaws.com sets sourceArn, and"
+            " sourceAccount too when sourceArn is a pattern."
+        ),
         validate=validate_secretsmanager_permission_source_arn,
     ),
 ]

@@ -379,6 +379,29 @@ def test_a_rotation_matched_by_secret_arn_passes(harness: Any) -> None:
     )
 
 
+def test_a_secretsmanager_permission_on_a_prefix_without_source_account_is_refused(
+    harness: Any, program: list[Any]
+) -> None:
+    permission = next(
+        r
+        for r in only(program, guardrails.LAMBDA_PERMISSION)
+        if r.props.get("principal") == "secretsmanager.amazonaws.com"
+    )
+    assert "*" in permission.props["sourceArn"]
+    unpinned = permission.with_props(sourceAccount=None)
+
+    found = all_violations(harness, replaced(program, permission, unpinned))
+
+    assert found == [
+        (
+            f"lambda permission '{permission.name}' lets secretsmanager.amazonaws.com invoke the"
+            f" function for secrets matching {permission.props['sourceArn']!r} without"
+            " sourceAccount: set sourceAccount to this account.",
+            permission.urn,
+        )
+    ]
+
+
 def test_an_unknown_source_arn_counts_as_set(harness: Any) -> None:
     permission = harness.registered(
         guardrails.LAMBDA_PERMISSION,

@@ -9,6 +9,7 @@ from typing import Any
 import parliament
 
 from components.config import SelfRead
+from components.iam_policies import rotation_function_policy
 
 SECRET_ARN = (
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:credrot-support-bot-secret-AbCdEf"
@@ -74,10 +75,20 @@ IPV6_FALSE_POSITIVE = (
 )
 
 
+def data_policy(engine: Any) -> Any:
+    """The data-access policy: inline, or managed when over IAM's inline size (both
+    origins doubling every statement are)."""
+    (policy,) = [
+        r
+        for r in engine.registered()
+        if r.name == "credrot-support-bot-data-access"
+        and r.type in ("aws:iam/userPolicy:UserPolicy", "aws:iam/policy:Policy")
+    ]
+    return policy
+
+
 def user_policy(engine: Any) -> dict[str, Any]:
-    document: dict[str, Any] = engine.one(
-        "aws:iam/policy:Policy", "credrot-support-bot-data-access"
-    ).policy()
+    document: dict[str, Any] = data_policy(engine).policy()
     assert document["Version"] == "2012-10-17"
     findings = parliament.analyze_policy_string(
         json.dumps(document), include_community_auditors=True
@@ -204,25 +215,27 @@ def test_the_user_policy_waits_for_the_secret_it_names(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy(self_read=SelfRead(source_cidrs=CIDRS))
-    policy = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access")
+    policy = engine.one("aws:iam/userPolicy:UserPolicy", "credrot-support-bot-data-access")
     secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     assert policy.property_dependencies["policy"] == {secret.urn}
 
 
-def test_self_read_leaves_the_rotation_lambda_unchanged(
+def test_self_read_leaves_an_isolated_rotation_lambda_unchanged(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy("plain")
-    deploy("reader", self_read=SelfRead(source_cidrs=CIDRS, restrict_data_access=True))
-
-    def lambda_side(name: str) -> tuple[Any, ...]:
-        function = engine.one("aws:lambda/function:Function", f"credrot-{name}-rotator")
-        role_policy = engine.one("aws:iam/rolePolicy:RolePolicy", f"credrot-{name}-rotation-policy")
-        document = json.dumps(role_policy.policy()).replace(name, "<consumer>")
-        variables = json.dumps(function.inputs["environment"]).replace(name, "<consumer>")
-        return document, variables, function.inputs["handler"], function.inputs["timeout"]
-
-    assert lambda_side("plain") == lambda_side("reader")
+    deploy(
+        "reader",
+        isolated_rotator=True,
+        self_read=SelfRead(source_cidrs=CIDRS, restrict_data_access=True),
+    )
+    user = engine.one("aws:iam/user:User", "credrot-reader-user")
+    role_policy = engine.one("aws:iam/rolePolicy:RolePolicy", "credrot-reader-rotation-policy")
+    account_region = "us-east-1:123456789012"
+    assert role_policy.policy() == rotation_function_policy(
+        user_arn=f"arn:aws:iam::123456789012:user/ai-credential-rotation/{user.inputs['name']}",
+        secret_arn=f"arn:aws:secretsmanager:{account_region}:secret:credrot-reader-secret-AbCdEf",
+        log_group_arn=f"arn:aws:logs:{account_region}:log-group:credrot-reader-rotation-logs",
+    )
 
 
 def test_an_ipv4_and_vpc_endpoint_self_read_policy_lints_without_any_finding(
@@ -233,7 +246,7 @@ def test_an_ipv4_and_vpc_endpoint_self_read_policy_lints_without_any_finding(
             source_cidrs=("192.0.32.0/20",), source_vpces=VPCES, restrict_data_access=True
         )
     )
-    document = engine.one("aws:iam/policy:Policy", "credrot-support-bot-data-access").policy()
+    document = data_policy(engine).policy()
     assert document["Statement"][-3]["Condition"] == {
         "IpAddress": {"aws:SourceIp": ["192.0.32.0/20"]}
     }
