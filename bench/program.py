@@ -1,32 +1,35 @@
-"""The Pulumi program (``__main__.py``) under Pulumi's mock engine, for 1 to 100 consumers.
+"""The Pulumi program (``__main__.py``) under Pulumi's mock engine, for 100 to 5,000 consumers.
 
-Usage: ``python bench/program.py [--consumers 1,10,50,100] [--repeats 3]``.
+Usage: ``python bench/program.py [--consumers 100,1000,5000] [--repeats 1]``.
 
 Each size runs in a fresh subprocess (this script with ``--worker N``), so the figures are
 independent: Pulumi's runtime state, imports and memory start from nothing every time. The
-worker sets the mocks, generates N consumers (one read path, one write path each) as the
-``ai-credential-rotation:consumers`` config, runs ``__main__.py`` with ``runpy`` under
-``@pulumi.runtime.test`` (which waits for every registration) and reports:
+worker imports Pulumi, the pulumi_aws modules the program uses and components/ (imports
+are not the program's work, and uv installs no bytecode, so they would compile from source
+inside the clock), sets the mocks, generates N consumers (one read path, one write path
+each) as the ``ai-credential-rotation:consumers`` config, runs ``__main__.py`` with ``runpy``
+under ``@pulumi.runtime.test`` (which waits for every registration) and reports:
 
-- program time: from ``set_mocks`` until every resource is registered (imports excluded),
-  as wall time and as the process's CPU time (user + system, all threads);
-- process wall time: the subprocess as the parent sees it (interpreter, imports included);
-- peak memory: ``ru_maxrss`` of the worker;
-- resources registered.
+- AWS resources registered (``aws:`` types; the component resources are counted apart as
+  registrations), by type, and the fit resources = a + b * consumers (a: per stack,
+  b: per consumer), which must be exact;
+- program time: from ``set_mocks`` until every resource is registered, as wall time and as
+  the process's CPU time (user + system, all threads); process wall time (the subprocess as
+  the parent sees it: interpreter and imports included);
+- peak memory: ``ru_maxrss`` of the worker.
 
-Each size runs ``--repeats`` times (default 3, each in a fresh process); the median is kept.
-Growth per consumer is the least-squares slope over the sizes; the table also shows the
-per-consumer CPU time above the 1-consumer run, (t(N) - t(1)) / (N - 1), at each size.
-Linearity: the marginal CPU time per consumer from 10 to 50 and from 50 to 100 consumers
-must agree within 40 %. A quadratic term makes the second larger: one that accounts for
-half the time at 100 consumers gives a ratio of 1.56, while repeated runs on this shared
-2-core machine vary by about 20 % (spans of 40-50 consumers keep that noise small). CPU
-time (user + system), because wall time on a shared machine also measures the other
-processes. The target is checked on the program's own work: each size also runs with
-CPython's cyclic garbage collector disabled (``gc.disable()`` in the worker, nothing else
-changed). As run, full collections fire at heap-size thresholds, so the marginal cost is
-lumpy (which span holds more of them changes from run to run): those figures are shown,
-with the collector's share, but not judged.
+The mocks keep only what the figures need: a count by type (and, for bench/spread.py and
+bench/quotas.py, a few inputs of the schedules and functions: ``RECORDED_INPUTS``). Outputs
+echo the inputs plus a name, an id and an ARN, as a provider's would; that echo costs under
+2 % of the program time.
+
+Targets, at 1,000 consumers: peak RSS <= 500 MB and program time (wall) <= 20 s; and
+linear growth: the marginal CPU time per consumer over the two spans (100 -> 1,000 and
+1,000 -> 5,000 by default) agrees within 40 % (repeated runs on this shared 2-core machine
+vary by about 20 %; a quadratic term that is half the time at the top size gives +56 %),
+and the resource count is exactly linear. A size that does not finish within
+``--timeout`` seconds or within ``--memory-limit-mb`` of heap is reported as such, with
+the limit it hit.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
 
 import argparse  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -45,6 +49,7 @@ import runpy  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -63,43 +68,64 @@ PROJECT = "ai-credential-rotation"
 STACK = "bench"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-SIZES = (1, 10, 50, 100)
-MAX_SECONDS_AT_100 = 15.0
+SIZES = (100, 1000, 5000)
+TARGET_SIZE = 1000
+MAX_PEAK_RSS_MB = 500.0
+MAX_PROGRAM_SECONDS = 20.0
 # Marginal CPU time per consumer may differ between two spans by this much and be "linear"
-# (measurement noise here is ~20 %; a quadratic half of the time at 100 gives +56 %).
+# (measurement noise here is ~20 %; a quadratic half of the time at the top gives +56 %).
 LINEARITY_TOLERANCE = 0.4
+DEFAULT_TIMEOUT_SECONDS = 1800.0
+DEFAULT_MEMORY_LIMIT_MB = 8192
+# Services whose pulumi_aws modules the program uses; imported before the clock starts.
+PRELOADED_SERVICES = ("cloudwatch", "iam", "lambda_", "scheduler", "secretsmanager", "sns")
+# The inputs bench/spread.py and bench/quotas.py read, by resource type (nothing else is kept).
+RECORDED_INPUTS = {
+    "aws:secretsmanager/secretRotation:SecretRotation": ("rotationRules",),
+    "aws:scheduler/schedule:Schedule": ("scheduleExpression", "flexibleTimeWindow"),
+    "aws:cloudwatch/eventRule:EventRule": ("scheduleExpression",),
+    "aws:lambda/function:Function": ("reservedConcurrentExecutions",),
+}
 
 
-def consumers_config(count: int) -> list[dict[str, Any]]:
-    """``count`` consumers with distinct names and paths."""
+def consumers_config(count: int, *, isolated: bool = False) -> list[dict[str, Any]]:
+    """``count`` consumers with distinct names and paths (``isolatedRotator`` when asked)."""
     return [
         {
-            "name": f"consumer-{index:03d}",
-            "readPaths": [f"s3://bench-knowledge-base/consumer-{index:03d}/"],
-            "writePaths": [f"s3://bench-outputs/consumer-{index:03d}/"],
+            "name": f"consumer-{index:04d}",
+            "readPaths": [f"s3://bench-knowledge-base/consumer-{index:04d}/"],
+            "writePaths": [f"s3://bench-outputs/consumer-{index:04d}/"],
+            **({"isolatedRotator": True} if isolated else {}),
         }
         for index in range(count)
     ]
 
 
-def worker(count: int, *, collect: bool = True) -> dict[str, Any]:
+def worker(count: int, *, isolated: bool = False, schedules: bool = False) -> dict[str, Any]:
     """Run the program once with ``count`` consumers in this process; return the figures.
-    ``collect=False`` disables the cyclic garbage collector first."""
+    ``schedules``: also return the RECORDED_INPUTS of every resource of those types."""
     import gc
+    import importlib
 
     import pulumi
 
-    if not collect:
-        gc.disable()
+    for service in PRELOADED_SERVICES:
+        importlib.import_module(f"pulumi_aws.{service}")
+    for module in sorted((ROOT / "components").glob("*.py")):
+        importlib.import_module(f"components.{module.stem}")
 
     class ProviderLikeMocks(pulumi.runtime.Mocks):
         """Outputs shaped like the provider's: the inputs plus an id and an ARN."""
 
         def __init__(self) -> None:
-            self.resources = 0
+            self.types: Counter[str] = Counter()
+            self.schedules: list[dict[str, Any]] = []
 
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            self.resources += 1
+            self.types[args.typ] += 1
+            if schedules and args.typ in RECORDED_INPUTS:
+                kept = {key: args.inputs.get(key) for key in RECORDED_INPUTS[args.typ]}
+                self.schedules.append({"type": args.typ, "name": args.name, **kept})
             name = str(args.inputs.get("name", args.name))
             service = args.typ.split(":")[1].split("/")[0]
             outputs = {
@@ -118,7 +144,9 @@ def worker(count: int, *, collect: bool = True) -> dict[str, Any]:
     cpu_started = _cpu_seconds()
     mocks = ProviderLikeMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=STACK, preview=False)
-    pulumi.runtime.set_all_config({f"{PROJECT}:consumers": json.dumps(consumers_config(count))})
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:consumers": json.dumps(consumers_config(count, isolated=isolated))}
+    )
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run_program() -> None:
@@ -128,14 +156,21 @@ def worker(count: int, *, collect: bool = True) -> dict[str, Any]:
     program_seconds = time.perf_counter() - started
     program_cpu_seconds = _cpu_seconds() - cpu_started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    return {
+    aws_types = {typ: n for typ, n in sorted(mocks.types.items()) if typ.startswith("aws:")}
+    figures: dict[str, Any] = {
         "consumers": count,
-        "resources": mocks.resources,
+        "isolated": isolated,
+        "resources": sum(aws_types.values()),
+        "registrations": sum(mocks.types.values()),
+        "by_type": aws_types,
         "program_seconds": program_seconds,
         "program_cpu_seconds": program_cpu_seconds,
         "peak_rss_mb": peak_kb / 1024,
         "full_collections": gc.get_stats()[2]["collections"],
     }
+    if schedules:
+        figures["schedules"] = mocks.schedules
+    return figures
 
 
 def _cpu_seconds() -> float:
@@ -143,141 +178,244 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_size(count: int, repeats: int, *, collect: bool = True) -> dict[str, Any]:
-    """Run one size ``repeats`` times, each in a fresh subprocess; the median of each figure."""
-    runs = [run_once(count, collect=collect) for _ in range(repeats)]
-    return {
-        key: statistics.median(run[key] for run in runs) if key != "resources" else runs[0][key]
-        for key in runs[0]
-    }
+class SizeDidNotFinish(RuntimeError):
+    """A size hit the time or memory limit: the figures say which, and how far it got."""
 
 
-def run_once(count: int, *, collect: bool = True) -> dict[str, Any]:
-    """Run one size in a fresh subprocess; add its wall time."""
+def run_once(
+    count: int,
+    *,
+    isolated: bool = False,
+    schedules: bool = False,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+) -> dict[str, Any]:
+    """Run one size in a fresh subprocess; add its wall time. Raises SizeDidNotFinish when
+    it hits ``timeout`` or ``memory_limit_mb``, RuntimeError when the program fails."""
     environ = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
     environ.update(sealed_aws_environment())
     environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    limit = memory_limit_mb * 1024 * 1024
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
     started = time.perf_counter()
-    completed = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [
-            python_executable(),
-            str(Path(__file__).resolve()),
-            "--worker",
-            str(count),
-            *([] if collect else ["--no-gc"]),
-        ],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        completed = subprocess.run(  # noqa: S603 - our own interpreter and script
+            [
+                python_executable(),
+                str(Path(__file__).resolve()),
+                "--worker",
+                str(count),
+                *(["--isolated"] if isolated else []),
+                *(["--schedules"] if schedules else []),
+            ],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            preexec_fn=cap_memory,  # only setrlimit, before exec
+        )
+    except subprocess.TimeoutExpired:
+        raise SizeDidNotFinish(f"{count} consumers: no result within {timeout:g} s") from None
     wall = time.perf_counter() - started
     if completed.returncode != 0:
+        if "MemoryError" in completed.stderr:
+            raise SizeDidNotFinish(
+                f"{count} consumers: out of memory at the {memory_limit_mb} MB heap limit"
+                f" after {wall:.0f} s"
+            )
         raise RuntimeError(f"the program failed for {count} consumers:\n{completed.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
     figures["process_seconds"] = wall
     return figures
 
 
+def run_size(count: int, repeats: int, **limits: Any) -> dict[str, Any]:
+    """Run one size ``repeats`` times, each in a fresh subprocess; the median of each timing."""
+    runs = [run_once(count, **limits) for _ in range(repeats)]
+    timed = ("program_seconds", "program_cpu_seconds", "process_seconds", "peak_rss_mb")
+    return {**runs[0], **{key: statistics.median(run[key] for run in runs) for key in timed}}
+
+
+def resource_fit(runs: Sequence[dict[str, Any]]) -> tuple[float, float, bool]:
+    """(per stack a, per consumer b, exact?) of resources = a + b * consumers."""
+    xs = [float(run["consumers"]) for run in runs]
+    ys = [float(run["resources"]) for run in runs]
+    slope, intercept = linear_fit(xs, ys)
+    exact = all(abs(intercept + slope * x - y) < 1e-6 for x, y in zip(xs, ys, strict=True))
+    return intercept, slope, exact
+
+
+def type_fit(runs: Sequence[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Per resource type: (per stack, per consumer) from the smallest and largest run."""
+    low, high = runs[0], runs[-1]
+    span = high["consumers"] - low["consumers"]
+    fits = {}
+    for typ in sorted(set(low["by_type"]) | set(high["by_type"])):
+        a_count, b_count = low["by_type"].get(typ, 0), high["by_type"].get(typ, 0)
+        per_consumer = (b_count - a_count) / span
+        fits[typ] = (a_count - per_consumer * low["consumers"], per_consumer)
+    return fits
+
+
+def _number(value: float) -> str:
+    """A fitted count: 6 places at most, and no "-0" from rounding noise."""
+    return f"{round(value, 6) + 0.0:g}"
+
+
+def _spans(runs: Sequence[dict[str, Any]], key: str) -> list[float]:
+    """Marginal ``key`` per consumer between consecutive sizes."""
+    return [
+        (later[key] - earlier[key]) / (later["consumers"] - earlier["consumers"])
+        for earlier, later in itertools.pairwise(runs)
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Run __main__.py under Pulumi's mock engine for 1, 10, 50 and 100 consumers.",
+        description="Run __main__.py under Pulumi's mock engine for 100, 1,000 and 5,000"
+        " consumers.",
         epilog="Prints a table and writes bench/results/program.json.",
     )
     parser.add_argument(
         "--consumers",
         default=",".join(str(size) for size in SIZES),
-        help="comma-separated consumer counts, each in a fresh process (default 1,10,50,100)",
+        help="comma-separated consumer counts, each in a fresh process (default 100,1000,5000)",
     )
     parser.add_argument(
-        "--repeats", type=int, default=3, help="fresh processes per size, median kept (default 3)"
+        "--repeats", type=int, default=1, help="fresh processes per size, median kept (default 1)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help=f"seconds one size may take (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--memory-limit-mb",
+        type=int,
+        default=DEFAULT_MEMORY_LIMIT_MB,
+        help=f"heap one size may use (default {DEFAULT_MEMORY_LIMIT_MB})",
     )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--no-gc", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--schedules", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(worker(args.worker, collect=not args.no_gc)), flush=True)
+        figures = worker(args.worker, isolated=args.isolated, schedules=args.schedules)
+        print(json.dumps(figures), flush=True)
         return 0
     try:
         sizes = sorted({int(size) for size in args.consumers.split(",") if size.strip()})
     except ValueError:
         parser.error(f"--consumers: {args.consumers!r} is not a list of integers")
-    if len(sizes) < 3 or sizes[0] < 1:
-        parser.error("--consumers: give at least three positive counts (two spans to compare)")
+    if len(sizes) < 2 or sizes[0] < 1:
+        parser.error("--consumers: give at least two positive counts (a fit needs two)")
     if args.repeats < 1:
         parser.error("--repeats: at least 1")
 
-    runs = [run_size(size, args.repeats) for size in sizes]
-    no_gc = [run_size(size, args.repeats, collect=False) for size in sizes]
+    runs: list[dict[str, Any]] = []
+    unfinished: list[str] = []
+    for size in sizes:
+        try:
+            runs.append(
+                run_size(
+                    size, args.repeats, timeout=args.timeout, memory_limit_mb=args.memory_limit_mb
+                )
+            )
+        except SizeDidNotFinish as stop:
+            unfinished.append(str(stop))
+            break  # a larger size would not finish either
+        print(
+            f"{size} consumers: {runs[-1]['program_seconds']:.1f} s,"
+            f" {runs[-1]['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
+    if len(runs) < 2:
+        print("\n".join(unfinished), flush=True)
+        return 1
+    return report(runs, unfinished, args.repeats)
+
+
+def report(runs: list[dict[str, Any]], unfinished: list[str], repeats: int) -> int:
+    """Print the tables and write bench/results/program.json; exit status 0."""
     xs = [float(run["consumers"]) for run in runs]
+    per_stack, per_consumer, exact = resource_fit(runs)
     cpu_slope, cpu_intercept = linear_fit(xs, [run["program_cpu_seconds"] for run in runs])
     program_slope, program_intercept = linear_fit(xs, [run["program_seconds"] for run in runs])
     wall_slope, wall_intercept = linear_fit(xs, [run["process_seconds"] for run in runs])
     memory_slope, memory_intercept = linear_fit(xs, [run["peak_rss_mb"] for run in runs])
-    base = runs[0]
-    per_consumer = _per_consumer(runs)
-    per_consumer_no_gc = _per_consumer(no_gc)
+    cpu_spans = _spans(runs, "program_cpu_seconds")
+    rss_spans = _spans(runs, "peak_rss_mb")
+    ratio = cpu_spans[-1] / cpu_spans[0] if len(cpu_spans) > 1 else 1.0
+    linear_cpu = len(cpu_spans) > 1 and abs(ratio - 1) <= LINEARITY_TOLERANCE
+    target_run = next((run for run in runs if run["consumers"] == TARGET_SIZE), None)
 
     table = Table(
-        f"Pulumi program under the mock engine (median of {args.repeats} fresh processes per size)",
+        f"Pulumi program under the mock engine (median of {repeats} fresh process"
+        f"{'es' if repeats > 1 else ''} per size)",
         [
             "consumers",
-            "resources",
-            "program s",
+            "AWS resources",
+            "per consumer",
+            "registrations",
+            "program wall s",
             "program CPU s",
             "process wall s",
-            "target",
-            "met?",
             "peak RSS MB",
             "full GCs",
-            f"CPU ms/consumer above {base['consumers']}",
-            "same, GC off",
+            "target",
+            "met?",
         ],
     )
     for run in runs:
         target, verdict = "", ""
-        if run["consumers"] == 100:
-            target = f"<= {MAX_SECONDS_AT_100:g} s"
-            verdict = met(run["process_seconds"], MAX_SECONDS_AT_100)
-        marginal = per_consumer.get(run["consumers"])
-        marginal_no_gc = per_consumer_no_gc.get(run["consumers"])
+        if run is target_run:
+            target = f"<= {MAX_PROGRAM_SECONDS:g} s, <= {MAX_PEAK_RSS_MB:g} MB"
+            verdict = (
+                "yes"
+                if run["program_seconds"] <= MAX_PROGRAM_SECONDS
+                and run["peak_rss_mb"] <= MAX_PEAK_RSS_MB
+                else f"time {met(run['program_seconds'], MAX_PROGRAM_SECONDS)},"
+                f" RSS {met(run['peak_rss_mb'], MAX_PEAK_RSS_MB)}"
+            )
         table.add(
             run["consumers"],
             run["resources"],
-            f"{run['program_seconds']:.2f}",
-            f"{run['program_cpu_seconds']:.2f}",
-            f"{run['process_seconds']:.2f}",
+            f"{run['resources'] / run['consumers']:.2f}",
+            run["registrations"],
+            f"{run['program_seconds']:.1f}",
+            f"{run['program_cpu_seconds']:.1f}",
+            f"{run['process_seconds']:.1f}",
+            f"{run['peak_rss_mb']:.0f}",
+            run["full_collections"],
             target,
             verdict,
-            f"{run['peak_rss_mb']:.0f}",
-            f"{run['full_collections']:g}",
-            "" if marginal is None else f"{marginal * 1000:.1f}",
-            "" if marginal_no_gc is None else f"{marginal_no_gc * 1000:.1f}",
         )
+    table.notes.extend(f"did not finish: {line}" for line in unfinished)
 
-    compared, ratio, linear = _linearity(runs)
-    compared_no_gc, ratio_no_gc, linear_no_gc = _linearity(no_gc)
-    a, b, c = (run["consumers"] for run in runs[-3:])
-    span_names = f"{a}->{b} vs {b}->{c}"
     growth = Table(
-        "Growth per consumer (least-squares fit over the sizes)",
-        ["figure", "per consumer", "fixed part", "target", "met?"],
+        "Growth per consumer (least squares over the sizes)",
+        ["figure", "per consumer", "per stack (intercept)", "target", "met?"],
     )
-    no_gc_slope, no_gc_intercept = linear_fit(xs, [run["program_cpu_seconds"] for run in no_gc])
     growth.add(
-        "program CPU time, as run (GC lumps, not judged)",
+        "AWS resources",
+        _number(per_consumer),
+        _number(per_stack),
+        "exactly a + b*N",
+        "yes" if exact else "NO",
+    )
+    spans_text = " vs ".join(f"{span * 1000:.1f}" for span in cpu_spans)
+    growth.add(
+        "program CPU time",
         f"{cpu_slope * 1000:.1f} ms",
         f"{cpu_intercept:.2f} s",
-        "-",
-        "-",
-    )
-    growth.add(
-        "program CPU time, GC off (the program's own work)",
-        f"{no_gc_slope * 1000:.1f} ms",
-        f"{no_gc_intercept:.2f} s",
-        "linear",
-        "yes" if linear_no_gc else "NO",
+        f"linear (spans +-{LINEARITY_TOLERANCE:.0%})",
+        ("yes" if linear_cpu else "NO") if len(cpu_spans) > 1 else "needs 3 sizes",
     )
     growth.add(
         "program wall time", f"{program_slope * 1000:.1f} ms", f"{program_intercept:.2f} s", "", ""
@@ -286,109 +424,89 @@ def main(argv: Sequence[str] | None = None) -> int:
         "process wall time", f"{wall_slope * 1000:.1f} ms", f"{wall_intercept:.2f} s", "", ""
     )
     growth.add("peak RSS", f"{memory_slope * 1024:.0f} KB", f"{memory_intercept:.0f} MB", "", "")
-    growth.add(
-        "resources",
-        f"{(runs[-1]['resources'] - runs[0]['resources']) / (xs[-1] - xs[0]):g}",
-        "",
-        "",
-        "",
-    )
+    sizes_text = " -> ".join(str(run["consumers"]) for run in runs)
     growth.notes.append(
-        f"linear: marginal CPU ms per consumer {span_names} consumers agree within"
-        f" {LINEARITY_TOLERANCE:.0%}: as run {compared[0] * 1000:.1f} vs"
-        f" {compared[1] * 1000:.1f} ms (ratio {ratio:.2f}); GC off"
-        f" {compared_no_gc[0] * 1000:.1f} vs {compared_no_gc[1] * 1000:.1f} ms"
-        f" (ratio {ratio_no_gc:.2f})"
+        f"marginal CPU ms per consumer over {sizes_text}: {spans_text}"
+        + (f" (ratio {ratio:.2f})" if len(cpu_spans) > 1 else "")
+        + "; peak RSS KB per consumer: "
+        + " vs ".join(f"{span * 1024:.0f}" for span in rss_spans)
     )
-    as_run = [per_consumer[n] for n in sorted(per_consumer)]
-    gc_off = [per_consumer_no_gc[n] for n in sorted(per_consumer_no_gc)]
-    if max(as_run) > (1 + LINEARITY_TOLERANCE) * min(as_run) and max(gc_off) <= (
-        1 + LINEARITY_TOLERANCE
-    ) * min(gc_off):
-        growth.notes.append(
-            "per consumer above the 1-consumer run, the as-run figure is lower at small sizes"
-            " because CPython's full collections (column 'full GCs') only start once the heap"
-            " has grown; with the collector off it is flat"
-            f" ({', '.join(f'{v * 1000:.0f}' for v in gc_off)} ms): the program's own work is"
-            " linear in the consumers"
+    fits = type_fit(runs)
+    by_type = Table(
+        "AWS resources by type (per stack + per consumer)",
+        ["type", "per stack", "per consumer", f"at {runs[-1]['consumers']}"],
+    )
+    for typ, (stack_count, consumer_count) in fits.items():
+        by_type.add(
+            typ, _number(stack_count), _number(consumer_count), runs[-1]["by_type"].get(typ, 0)
         )
-    at_top = runs[-1]["program_cpu_seconds"] - no_gc[-1]["program_cpu_seconds"]
-    growth.notes.append(
-        f"as run, the collector costs about {at_top:.1f} of"
-        f" {runs[-1]['program_cpu_seconds']:.1f} CPU s at {runs[-1]['consumers']} consumers"
-        f" ({runs[-1]['full_collections']:g} full collections, each scanning every live Pulumi"
-        " object); gc.freeze() after the imports does not help (the objects are the"
-        " program's own). One line at the top of __main__.py, gc.set_threshold(50_000, 20,"
-        " 10), measured once here: 100 consumers in 3.4 CPU s instead of 6.9, as with the"
-        " collector off"
-    )
     table.print()
     growth.print()
+    by_type.print()
+
+    checks = [
+        Check(
+            "AWS resources = per stack + per consumer x N",
+            f"{_number(per_stack)} + {_number(per_consumer)} N",
+            "exact, linear",
+            exact,
+        )
+    ]
+    if target_run is not None:
+        checks += [
+            Check(
+                f"{TARGET_SIZE} consumers: program time (wall)",
+                f"{target_run['program_seconds']:.1f} s"
+                f" (CPU {target_run['program_cpu_seconds']:.1f} s)",
+                f"<= {MAX_PROGRAM_SECONDS:g} s",
+                target_run["program_seconds"] <= MAX_PROGRAM_SECONDS,
+            ),
+            Check(
+                f"{TARGET_SIZE} consumers: peak RSS",
+                f"{target_run['peak_rss_mb']:.0f} MB",
+                f"<= {MAX_PEAK_RSS_MB:g} MB",
+                target_run["peak_rss_mb"] <= MAX_PEAK_RSS_MB,
+            ),
+        ]
+    if len(cpu_spans) > 1:
+        checks.append(
+            Check(
+                f"growth: marginal CPU ms/consumer {sizes_text}",
+                spans_text,
+                f"linear (+-{LINEARITY_TOLERANCE:.0%})",
+                linear_cpu,
+            )
+        )
+    checks += [Check("size finished", line, "every size finishes", False) for line in unfinished]
     write_results(
         "program",
         {
-            "targets": {"process_seconds_at_100": MAX_SECONDS_AT_100, "growth": "linear"},
-            "repeats": args.repeats,
+            "targets": {
+                "at_consumers": TARGET_SIZE,
+                "program_seconds": MAX_PROGRAM_SECONDS,
+                "peak_rss_mb": MAX_PEAK_RSS_MB,
+                "growth": "linear",
+            },
+            "repeats": repeats,
             "runs": runs,
+            "unfinished": unfinished,
+            "resources_per_stack": per_stack,
+            "resources_per_consumer": per_consumer,
+            "resources_exactly_linear": exact,
+            "resources_by_type": {
+                typ: {"per_stack": a, "per_consumer": b} for typ, (a, b) in fits.items()
+            },
             "program_cpu_ms_per_consumer": round(cpu_slope * 1000, 2),
             "program_ms_per_consumer": round(program_slope * 1000, 2),
             "process_ms_per_consumer": round(wall_slope * 1000, 2),
             "peak_rss_kb_per_consumer": round(memory_slope * 1024, 1),
-            "cpu_ms_per_consumer_above_smallest": {
-                str(n): round(v * 1000, 2) for n, v in per_consumer.items()
-            },
-            "linearity_spans": span_names,
+            "cpu_ms_per_consumer_by_span": [round(span * 1000, 2) for span in cpu_spans],
             "linearity_ratio": round(ratio, 3),
-            "linear_as_run": linear,
-            "runs_gc_off": no_gc,
-            "cpu_ms_per_consumer_above_smallest_gc_off": {
-                str(n): round(v * 1000, 2) for n, v in per_consumer_no_gc.items()
-            },
-            "linearity_ratio_gc_off": round(ratio_no_gc, 3),
-            "linear_gc_off": linear_no_gc,
+            "linear": linear_cpu,
         },
-        [
-            *(
-                Check(
-                    "100 consumers under the mock engine (process wall)",
-                    f"{run['process_seconds']:.1f} s",
-                    f"<= {MAX_SECONDS_AT_100:g} s",
-                    run["process_seconds"] <= MAX_SECONDS_AT_100,
-                )
-                for run in runs
-                if run["consumers"] == 100
-            ),
-            Check(
-                f"growth: CPU ms/consumer {span_names} (program's own work, GC off)",
-                f"{compared_no_gc[0] * 1000:.0f} vs {compared_no_gc[1] * 1000:.0f}",
-                f"linear (+-{LINEARITY_TOLERANCE:.0%})",
-                linear_no_gc,
-            ),
-        ],
+        checks,
     )
     return 0
-
-
-def _per_consumer(runs: list[dict[str, Any]]) -> dict[int, float]:
-    """CPU seconds per consumer above the smallest run, by size."""
-    base = runs[0]
-    return {
-        run["consumers"]: (run["program_cpu_seconds"] - base["program_cpu_seconds"])
-        / (run["consumers"] - base["consumers"])
-        for run in runs[1:]
-    }
-
-
-def _linearity(runs: list[dict[str, Any]]) -> tuple[list[float], float, bool]:
-    """Marginal CPU seconds per consumer over the last two spans (10->50 and 50->100 by
-    default), their ratio, and whether it is within the tolerance."""
-    (a, b, c) = runs[-3:]
-    spans = [
-        (b["program_cpu_seconds"] - a["program_cpu_seconds"]) / (b["consumers"] - a["consumers"]),
-        (c["program_cpu_seconds"] - b["program_cpu_seconds"]) / (c["consumers"] - b["consumers"]),
-    ]
-    ratio = spans[1] / spans[0]
-    return spans, ratio, abs(ratio - 1) <= LINEARITY_TOLERANCE
 
 
 if __name__ == "__main__":

@@ -107,7 +107,12 @@ def measure(rotator: str, rotations: int) -> tuple[list[VariantResult], Counter[
                         calls = _retire_previous_key(emulator, consumer, rotator)
                         sweep_calls = sweep_calls or calls
                     before = len(sleeps.calls)
-                    seconds, invocations, problem = _rotate(emulator, sm, consumer)
+                    # "previous Active" means past its grace: with the default 24 h the
+                    # handler rightly refuses to delete it (KeyInGraceError).
+                    with emulator.function_environment(
+                        consumer.function_name, PREVIOUS_KEY_GRACE_HOURS="0"
+                    ):
+                        seconds, invocations, problem = _rotate(emulator, sm, consumer)
                     if index == 0:
                         continue  # warm-up after switching variant
                     if problem:

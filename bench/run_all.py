@@ -1,4 +1,5 @@
-"""Run every bench script (``make bench``): rotation, package, program, client, faults.
+"""Run every bench script (``make bench``): rotation, package, program, spread, quotas,
+client, faults.
 
 Usage: ``python bench/run_all.py [--only NAME,...]``.
 
@@ -27,7 +28,7 @@ from collections.abc import Sequence  # noqa: E402
 
 from bench.common import RESULTS_DIR, ROOT, Table, python_executable  # noqa: E402
 
-SCRIPTS = ("rotation", "package", "program", "client", "faults")
+SCRIPTS = ("rotation", "package", "program", "spread", "quotas", "client", "faults")
 FAULTS_LINE = "faults injected:"
 
 
