@@ -368,11 +368,14 @@ Rehearse rotation end to end without an AWS account: start an embedded AWS emula
 (moto, IAM authentication on), create a consumer exactly as the Pulumi component does
 (same policy documents), run the real rotation Lambda, and keep app workers calling AWS
 through credrot.app.client while it performs N rotations, a sweep with zero grace and a
-revoke. Prints progress on stderr and a report on stdout; fails (exit 3) on any failed app
-call or broken invariant.""",
+revoke. With --consumers N, N consumers rotate through the stack's one shared rotation
+function while app workers use each consumer's secret; the report says how many consumers
+that function served and each one's rotations. Prints progress on stderr and a report on
+stdout; fails (exit 3) on any failed app call or broken invariant.""",
         epilog="""\
 examples:
   credrot drill
+  credrot drill --consumers 20     # one shared rotation function for 20 consumers
   credrot drill --rotations 20 --workers 8 --json drill-report.json
   credrot drill --no-auth-retry    # see why the client's retry matters
 
@@ -380,10 +383,26 @@ examples:
         + EXIT_CODES,
     )
     drill.add_argument(
-        "--rotations", type=_positive_int, default=5, metavar="N", help="rotations (default 5)"
+        "--rotations",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="rotations of each consumer (default %(default)s)",
     )
     drill.add_argument(
-        "--workers", type=_positive_int, default=4, metavar="K", help="app workers (default 4)"
+        "--consumers",
+        type=_consumer_count,
+        default=1,
+        metavar="N",
+        help="consumers, all rotating through one shared function (1 to"
+        f" {limits.MAX_DRILL_CONSUMERS}, default %(default)s)",
+    )
+    drill.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=4,
+        metavar="K",
+        help="app workers in all, at least one per consumer (default %(default)s)",
     )
     drill.add_argument("--json", metavar="PATH", help="also write the report as JSON to PATH")
     drill.add_argument(
@@ -399,7 +418,7 @@ examples:
         type=_non_negative_float,
         default=0.5,
         metavar="S",
-        help="pause between rotations (default %(default)g)",
+        help="pause after each round of rotations, one per consumer (default %(default)g)",
     )
     drill.add_argument(
         "--process-workers",
@@ -407,7 +426,7 @@ examples:
         default=1,
         metavar="N",
         help="app workers authenticating through a credential_process profile, refreshed"
-        " by self-read (default %(default)g)",
+        " by self-read, for the first consumer (default %(default)g)",
     )
     drill.add_argument(
         "--no-auth-retry",
@@ -638,6 +657,7 @@ def _drill(args: argparse.Namespace) -> int:
     from credrot.sandbox.drill import DrillConfig, format_report, run_drill
 
     config = DrillConfig(
+        consumers=args.consumers,
         rotations=args.rotations,
         workers=args.workers,
         process_workers=args.process_workers,
@@ -839,6 +859,19 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
+
+
+def _consumer_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= limits.MAX_DRILL_CONSUMERS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give from 1 to {limits.MAX_DRILL_CONSUMERS} (each consumer is a user,"
+            " a secret and app workers in this one process)"
+        )
     return value
 
 
