@@ -1,19 +1,23 @@
 """The drill: zero-downtime rotation rehearsed end to end on the embedded emulator.
 
-It provisions a consumer as the Pulumi component does (``credrot.sandbox.provision``), turns IAM
-authentication on, starts app workers that keep calling S3 GetObject and STS
-GetCallerIdentity through ``credrot.app.client`` sessions, and meanwhile performs N rotations
-(RotateSecret, running the real rotation Lambda), a RetirePreviousKey sweep with zero grace,
-and a revoke. Invariants are checked after each step and at the end; the drill passes only
-if no app call failed and every invariant held.
+It provisions consumers as the Pulumi component does (``credrot.sandbox.provision``: one by
+default, ``DrillConfig.consumers`` in all, every one rotating through the stack's one shared
+function), turns IAM authentication on, starts app workers (at least one per consumer) that
+keep calling S3 GetObject and STS GetCallerIdentity through ``credrot.app.client`` sessions,
+and meanwhile performs N rotations of each consumer (RotateSecret, running the real rotation
+Lambda), a RetirePreviousKey sweep with zero grace and a revoke of each. Invariants are
+checked after each step and at the end; the drill passes only if no app call failed, every
+invariant held, every consumer's secret was rotated by its own (the shared) function only,
+and every consumer ends with another key than it started with. The report's per-consumer
+figures are read back from the emulator's record of invocations and from the secrets.
 
 The workers' refresh window (2 s) is longer than the time between rotations, so workers
 regularly hold a key that a rotation deletes, a sweep or a revoke deactivates: only the
 client's refresh-and-retry on a rejected key keeps their calls from failing.
 
-Process workers stand for apps outside AWS: they authenticate through an AWS profile whose
-``credential_process`` is ``credrot credential-process`` (seeded with
-``credrot export`` into a temporary AWS config file), with botocore's own
+Process workers (of the first consumer) stand for apps outside AWS: they authenticate
+through an AWS profile whose ``credential_process`` is ``credrot credential-process``
+(seeded with ``credrot export`` into a temporary AWS config file), with botocore's own
 credential-process provider, and refresh by self-read (the consumer has ``selfRead`` from
 the emulator's address). They run in a phase of their own after the sweep, with rotations
 spaced as in production: longer apart than their refresh window (the drill waits until they

@@ -10,6 +10,9 @@ and patches moto where it differs from AWS in ways rotation depends on:
   AWSPENDING stays on the new version. Lambda's Invoke API runs the same handler.
 - RotateSecret refuses to start while another version is AWSPENDING ("A previous rotation
   isn't complete"), as AWS does; moto would silently drop the label.
+- RotateSecret with RotateImmediately=false runs Secrets Manager's configuration test as
+  AWS does: a new AWSPENDING version with no value, testSecret only, then that version
+  goes. moto copies the current value into it, and fails on a secret with no version yet.
 - With ``reject_inactive_keys`` (default), IAM authentication rejects Inactive keys like AWS
   does; moto only rejects deleted keys.
 - What the handler logs (its ``rotation_lambda`` logger), and the error of a failed
