@@ -18,6 +18,12 @@ CONSUMER_TAG = "ai-credential-rotation:consumer"
 # On the IAM user: the ARN of the one secret whose rotation may write its keys (the function
 # refuses any other; only the deployer can set a user's tags).
 USER_SECRET_TAG = "ai-credential-rotation:secret"  # noqa: S105 (a tag key, not a password)
+# On the secret: the NAME of its IAM user, the pointer a shared function follows (the user's
+# USER_SECRET_TAG must point back at the secret before any key is written).
+SECRET_USER_TAG = "ai-credential-rotation:user"  # noqa: S105 (a tag key, not a password)
+# On the IAM user: the stack's rotator id ("<project>/<stack>"), which the shared rotation
+# role's iam:ResourceTag condition requires.
+ROTATOR_TAG = "ai-credential-rotation:rotator"
 # Every resource of a consumer is named "<prefix><consumer>-<role>": the physical names of the
 # secret, function, log group, rules, topic and alarm (Pulumi auto-names them from these) start
 # with it, and the pipeline's deploy role is scoped to it (components.pipeline_policies).
@@ -201,3 +207,22 @@ def function_environment(
         # The one secret this function serves; with the user's tag, it binds the two.
         environment["SECRET_ARN"] = secret_arn
     return environment
+
+
+def shared_function_environment(
+    *,
+    user_path: str,
+    secret_name_prefix: str,
+    propagation_timeout_seconds: int,
+    previous_key_grace_hours: float,
+    log_level: str,
+) -> dict[str, str]:
+    """The shared rotation Lambda's environment: no user or secret of its own; each
+    invocation finds them from the secret it is given (rotation_lambda.binding)."""
+    return {
+        "IAM_USER_PATH": user_path,
+        "SECRET_NAME_PREFIX": secret_name_prefix,
+        "PROPAGATION_TIMEOUT_SECONDS": str(propagation_timeout_seconds),
+        "PREVIOUS_KEY_GRACE_HOURS": grace_hours_text(previous_key_grace_hours),
+        "LOG_LEVEL": log_level,
+    }

@@ -1,5 +1,5 @@
-"""Rotation Lambda: rotates one IAM user's access key stored in a Secrets Manager secret.
+"""Rotation Lambda: rotates IAM users' access keys stored in Secrets Manager secrets.
 
-Entry point: rotation_lambda.handler.lambda_handler. Kept free of imports so that loading the
-package costs nothing beyond the modules the handler needs.
+Entry point: rotation_lambda.handler.lambda_handler. No imports here: loading the package
+costs nothing beyond the modules the handler needs.
 """

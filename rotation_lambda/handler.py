@@ -1,13 +1,10 @@
 """Lambda entry point: parse the event, read the settings, dispatch, log any failure.
 
-Two kinds of events arrive:
-- from Secrets Manager: {"Step": "createSecret"|"setSecret"|"testSecret"|"finishSecret",
-  "SecretId": ..., "ClientRequestToken": ...};
-- actions: {"Action": "RetirePreviousKey", "SecretId": ...} from the hourly schedule, and
-  {"Action": "ProvisionKey", "SecretId": ...} from the deploy's first-key step, whose result
-  (a decision and a key id, never secret material) the deploy records.
-Failures are logged (cause only, never secret data) and re-raised, so Secrets Manager
-retries the rotation and the function's error alarms fire.
+Events: Secrets Manager's steps {"Step", "SecretId", "ClientRequestToken"}; actions
+{"Action": "RetirePreviousKey"|"ProvisionKey", "SecretId"} from the hourly schedule and the
+deploy's first-key step, which records the result (a decision and a key id, never secret
+material). Failures are logged (cause only) and re-raised, so Secrets Manager retries the
+rotation and the function's error alarms fire.
 """
 
 from __future__ import annotations

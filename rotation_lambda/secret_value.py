@@ -88,10 +88,9 @@ def parse_secret_value(response: Mapping[str, Any], where: str) -> SecretValue:
 
 
 def require_user(value: SecretValue, user_name: str, where: str) -> None:
-    """Refuse a value naming any user but IAM_USER_NAME (checked before any IAM call)."""
+    """Refuse a value naming any user but the secret's own (checked before any IAM call)."""
     if value.user_name != user_name:
         raise UserMismatchError(
             f"{where} names IAM user {value.user_name!r} but this function only rotates"
-            f" {user_name!r} (IAM_USER_NAME): fix the secret's UserName, or attach the secret"
-            " to the rotation function of that user"
+            f" {user_name!r} for it: set the value's UserName back to {user_name!r}"
         )

@@ -15,7 +15,7 @@ from components import contract
 from components import rotated_access_key as component
 from rotation_lambda import protocol
 from rotation_lambda.handler import ACTIONS
-from rotation_lambda.settings import Settings
+from rotation_lambda.settings import SECRET_USER_TAG, Settings, SharedScope
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_ARN = "arn:aws:iam::123456789012:user/ai-credential-rotation/support-bot-user"
@@ -54,8 +54,24 @@ def test_the_first_key_event_names_an_action_the_lambda_dispatches() -> None:
     assert event["Action"] in ACTIONS
 
 
-def test_the_lambda_reads_the_binding_tag_the_component_writes() -> None:
+def test_the_lambda_reads_the_binding_tags_the_component_writes() -> None:
     assert contract.USER_SECRET_TAG == protocol.USER_SECRET_TAG
+    assert contract.SECRET_USER_TAG == SECRET_USER_TAG
+
+
+def test_the_shared_function_environment_is_what_the_lambda_reads_exactly() -> None:
+    environment = contract.shared_function_environment(
+        user_path=contract.IAM_PATH,
+        secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
+        propagation_timeout_seconds=120,
+        previous_key_grace_hours=1 / 3,
+        log_level="DEBUG",
+    )
+    settings = Settings.from_environ(environment)
+    assert settings.shared == SharedScope(contract.IAM_PATH, contract.RESOURCE_NAME_PREFIX)
+    assert (settings.iam_user_name, settings.secret_arn) == ("", None)  # bound per secret
+    assert settings.propagation_timeout_seconds == 120
+    assert settings.previous_key_grace == timedelta(hours=1 / 3)
 
 
 def test_the_contract_and_the_emulators_provisioning_load_no_pulumi() -> None:

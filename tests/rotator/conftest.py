@@ -1,7 +1,8 @@
 """Fixtures for the rotation Lambda's tests: a moto AWS where rotations are staged the AWS way.
 
 `deployment` holds what the component deploys (an IAM user, its bootstrap secret and a rotation
-function registered in moto's Lambda). RotateSecret then stages an AWSPENDING version and
+function registered in moto's Lambda), in the function's isolated mode, or in both modes for
+modules that set BOTH_MODES. RotateSecret then stages an AWSPENDING version and
 "invokes" the function; moto's invoke is replaced by a recorder, so each test drives the
 recorded steps through the real handler itself, step by step.
 
@@ -11,6 +12,7 @@ boto3.DEFAULT_SESSION (call counters, fault injection) therefore see the functio
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import zipfile
@@ -32,17 +34,24 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bench.faults import error_response
+from components import contract
 from components.iam_policies import lambda_assume_role_policy
 from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
 from rotation_lambda.protocol import USER_SECRET_TAG
+from rotation_lambda.settings import SECRET_USER_TAG
 
 EVENTS_DIR = Path(__file__).parent / "events"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 REGION = "us-east-1"
 USER_NAME = "ai-app-chatbot"
+# Isolated mode: any path and name (the function is told its user and secret).
 USER_PATH = "/ai-apps/"
 SECRET_NAME = "ai-apps/chatbot/access-key"
+# Shared mode: the stack's user path and secret name prefix, as the component deploys them.
+SHARED_USER_PATH = contract.IAM_PATH
+SHARED_SECRET_NAME = f"{contract.RESOURCE_NAME_PREFIX}chatbot-secret"
+ROTATOR_ID = "ai-credential-rotation/test"
 
 
 # Every test gets fresh sessions; sharing one loader spares re-reading the service models.
@@ -83,6 +92,8 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "IAM_USER_NAME",
         "IAM_USER_ARN",
         "SECRET_ARN",
+        "IAM_USER_PATH",
+        "SECRET_NAME_PREFIX",
         "PROPAGATION_TIMEOUT_SECONDS",
         "PREVIOUS_KEY_GRACE_HOURS",
         "LOG_LEVEL",
@@ -147,8 +158,21 @@ def handler_clock(monkeypatch: pytest.MonkeyPatch) -> HandlerClock:
 
 
 @pytest.fixture
+def mode() -> str:
+    """The rotation function's mode: isolated, unless the module sets BOTH_MODES."""
+    return "isolated"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules proving invariants set BOTH_MODES = True: each of their tests that deploys
+    runs once per mode (doubling the time, so only those modules)."""
+    if getattr(metafunc.module, "BOTH_MODES", False) and "mode" in metafunc.fixturenames:
+        metafunc.parametrize("mode", ["isolated", "shared"])
+
+
+@pytest.fixture
 def deployment(
-    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, handler_clock: HandlerClock
+    monkeypatch: pytest.MonkeyPatch, fake_clock: FakeClock, handler_clock: HandlerClock, mode: str
 ) -> Iterator[Deployment]:
     """The deployed pieces in moto, and the function's environment as the component sets it."""
     session = boto3.DEFAULT_SESSION
@@ -156,35 +180,72 @@ def deployment(
         # mock_aws sets boto3.DEFAULT_SESSION to None while active; keep this test's session
         # so hooks registered on it (by fixtures set up earlier, too) stay in place.
         boto3.DEFAULT_SESSION = session
-        deployed = Deployment(monkeypatch, handler_clock)
-        monkeypatch.setenv("IAM_USER_NAME", USER_NAME)
-        monkeypatch.setenv("IAM_USER_ARN", deployed.user_arn)
-        monkeypatch.setenv("SECRET_ARN", deployed.secret_arn)
-        yield deployed
+        yield Deployment(monkeypatch, handler_clock, mode)
 
 
 class Deployment:
-    """An IAM user with a bootstrap secret rotated by a (recorded) Lambda function."""
+    """An IAM user with a bootstrap secret rotated by a (recorded) Lambda function.
+
+    Isolated mode: the function's environment names the user and the secret. Shared mode:
+    it names the stack's user path and secret prefix; the secret's tag names the user.
+    Both: the user's tag names the secret back (and, shared, the stack's rotator id).
+    """
 
     user_name = USER_NAME
-    secret_name = SECRET_NAME
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, handler_clock: HandlerClock) -> None:
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, handler_clock: HandlerClock, mode: str
+    ) -> None:
+        self.mode = mode
+        self.shared = mode == "shared"
+        self.monkeypatch = monkeypatch
         self.clock = handler_clock
         self.session = new_session()
         self.iam = self.session.client("iam")
         self.sm = self.session.client("secretsmanager")
-        self.user_arn = self.iam.create_user(UserName=USER_NAME, Path=USER_PATH)["User"]["Arn"]
-        self.secret_arn = self.sm.create_secret(
-            Name=SECRET_NAME, SecretString=json.dumps({"UserName": USER_NAME})
-        )["ARN"]
-        # The component binds the user to its secret; the function checks it (SECRET_ARN).
-        self.iam.tag_user(
-            UserName=USER_NAME, Tags=[{"Key": USER_SECRET_TAG, "Value": self.secret_arn}]
+        self.user_path = SHARED_USER_PATH if self.shared else USER_PATH
+        self.secret_name = SHARED_SECRET_NAME if self.shared else SECRET_NAME
+        self.user_arn = self.add_user(USER_NAME)
+        self.secret_arn = self.add_secret(
+            self.secret_name, USER_NAME, SecretString=json.dumps({"UserName": USER_NAME})
         )
+        self.bind(self.secret_arn)
         self.function_arn = self._register_function()
         self.invocations: list[dict[str, Any]] = []
         monkeypatch.setattr(moto.awslambda.models.LambdaBackend, "invoke", self._record)
+        if self.shared:
+            for name, value in contract.shared_function_environment(
+                user_path=SHARED_USER_PATH,
+                secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
+                propagation_timeout_seconds=60,
+                previous_key_grace_hours=24,
+                log_level="INFO",
+            ).items():
+                monkeypatch.setenv(name, value)
+        else:
+            monkeypatch.setenv("IAM_USER_NAME", USER_NAME)
+            monkeypatch.setenv("IAM_USER_ARN", self.user_arn)
+
+    # --- deploying (what the component does) --------------------------------------------
+
+    def add_user(self, user_name: str) -> str:
+        """An IAM user at this mode's path (shared: tagged with the stack's rotator id)."""
+        tags = [{"Key": contract.ROTATOR_TAG, "Value": ROTATOR_ID}] if self.shared else []
+        user = self.iam.create_user(UserName=user_name, Path=self.user_path, Tags=tags)
+        return str(user["User"]["Arn"])
+
+    def add_secret(self, name: str, user_name: str, **value: Any) -> str:
+        """A secret for `user_name` (shared: tagged with the user's name, the pointer the
+        function follows); `value`: SecretString=..., or nothing for no version at all."""
+        tags = [{"Key": SECRET_USER_TAG, "Value": user_name}] if self.shared else []
+        return str(self.sm.create_secret(Name=name, Tags=tags, **value)["ARN"])
+
+    def bind(self, secret_arn: str, user_name: str = USER_NAME) -> None:
+        """Bind the user to `secret_arn`: its reverse tag (both modes); in isolated mode the
+        function's SECRET_ARN too (the shared function learns the secret from the event)."""
+        self.iam.tag_user(UserName=user_name, Tags=[{"Key": USER_SECRET_TAG, "Value": secret_arn}])
+        if not self.shared and user_name == USER_NAME:
+            self.monkeypatch.setenv("SECRET_ARN", secret_arn)
 
     def _register_function(self) -> str:
         role_arn = self.iam.create_role(
@@ -211,13 +272,28 @@ class Deployment:
         self.invocations.append(json.loads(body))
         return b""
 
+    def add_consumer(self, consumer: str) -> Deployment:
+        """Another consumer of the same stack, served by the same function: its own user and
+        secret, bound both ways. The returned view drives and reads that consumer."""
+        other = copy.copy(self)
+        other.user_name = f"ai-app-{consumer}"
+        other.secret_name = f"{contract.RESOURCE_NAME_PREFIX}{consumer}-secret"
+        other.user_arn = self.add_user(other.user_name)
+        other.secret_arn = self.add_secret(
+            other.secret_name,
+            other.user_name,
+            SecretString=json.dumps({"UserName": other.user_name}),
+        )
+        self.bind(other.secret_arn, other.user_name)
+        return other
+
     # --- driving rotations -------------------------------------------------------------
 
     def stage_rotation(self) -> str:
         """RotateSecret as AWS does it: stages AWSPENDING with no value; returns the token."""
         self.invocations.clear()
         self.sm.rotate_secret(
-            SecretId=SECRET_NAME,
+            SecretId=self.secret_name,
             RotationLambdaARN=self.function_arn,
             RotationRules={"AutomaticallyAfterDays": 30},
         )
@@ -230,7 +306,7 @@ class Deployment:
         testSecret. (moto copies the current value into it: that copy is removed here.)"""
         self.invocations.clear()
         self.sm.rotate_secret(
-            SecretId=SECRET_NAME,
+            SecretId=self.secret_name,
             RotationLambdaARN=self.function_arn,
             RotationRules=rules,
             RotateImmediately=False,
@@ -238,17 +314,18 @@ class Deployment:
         assert [event["Step"] for event in self.invocations] == ["testSecret"]
         token = str(self.invocations[0]["ClientRequestToken"])
         backend = moto.secretsmanager.models.secretsmanager_backends["123456789012"][REGION]
-        backend.secrets[SECRET_NAME].versions[token].pop("secret_string", None)
+        backend.secrets[self.secret_name].versions[token].pop("secret_string", None)
         return token
 
     def end_configuration_test(self, token: str) -> None:
         """What AWS does after the configuration test: the staged version goes."""
         self.sm.update_secret_version_stage(
-            SecretId=SECRET_NAME, VersionStage="AWSPENDING", RemoveFromVersionId=token
+            SecretId=self.secret_name, VersionStage="AWSPENDING", RemoveFromVersionId=token
         )
 
-    def run(self, step: str, token: str, secret_id: str = SECRET_NAME) -> None:
+    def run(self, step: str, token: str, secret_id: str | None = None) -> None:
         """Invoke the handler for one step, as Secrets Manager does."""
+        secret_id = secret_id or self.secret_name
         lambda_handler(load_event(step, SecretId=secret_id, ClientRequestToken=token), None)
 
     def run_steps(self, token: str, steps: tuple[str, ...] = STEPS) -> None:
@@ -264,7 +341,7 @@ class Deployment:
 
     def retire_previous_key(self) -> dict[str, Any]:
         """Invoke the scheduled sweep; returns its decision."""
-        result = lambda_handler(load_event("RetirePreviousKey", SecretId=SECRET_NAME), None)
+        result = lambda_handler(load_event("RetirePreviousKey", SecretId=self.secret_name), None)
         assert result is not None
         return result
 
@@ -276,19 +353,19 @@ class Deployment:
 
     def value(self, stage: str = "AWSCURRENT") -> dict[str, Any]:
         """The parsed value of the version carrying `stage` (always named: see FIELD-NOTES)."""
-        response = self.sm.get_secret_value(SecretId=SECRET_NAME, VersionStage=stage)
+        response = self.sm.get_secret_value(SecretId=self.secret_name, VersionStage=stage)
         return dict(json.loads(response["SecretString"]))
 
     def stages(self) -> dict[str, list[str]]:
         """VersionIdsToStages."""
-        return dict(self.sm.describe_secret(SecretId=SECRET_NAME)["VersionIdsToStages"])
+        return dict(self.sm.describe_secret(SecretId=self.secret_name)["VersionIdsToStages"])
 
     def version_with(self, stage: str) -> str | None:
         return next((v for v, stages in self.stages().items() if stage in stages), None)
 
     def access_keys(self) -> dict[str, str]:
         """The user's access keys: id -> Status."""
-        listed = self.iam.list_access_keys(UserName=USER_NAME)["AccessKeyMetadata"]
+        listed = self.iam.list_access_keys(UserName=self.user_name)["AccessKeyMetadata"]
         return {item["AccessKeyId"]: item["Status"] for item in listed}
 
     def recorded_key_ids(self) -> set[str]:
@@ -296,7 +373,7 @@ class Deployment:
         recorded = set()
         for version_id in self.stages():
             try:
-                response = self.sm.get_secret_value(SecretId=SECRET_NAME, VersionId=version_id)
+                response = self.sm.get_secret_value(SecretId=self.secret_name, VersionId=version_id)
                 key_id = json.loads(response["SecretString"]).get("AccessKeyId")
             except (ClientError, ValueError):
                 continue  # no value, or a malformed one: records no key
@@ -334,25 +411,29 @@ class Deployment:
 
     def create_stray_key(self, *, active: bool = True) -> str:
         """A key someone created by hand on the user, outside the rotation."""
-        key_id = str(self.iam.create_access_key(UserName=USER_NAME)["AccessKey"]["AccessKeyId"])
+        key_id = str(
+            self.iam.create_access_key(UserName=self.user_name)["AccessKey"]["AccessKeyId"]
+        )
         if not active:
-            self.iam.update_access_key(UserName=USER_NAME, AccessKeyId=key_id, Status="Inactive")
+            self.iam.update_access_key(
+                UserName=self.user_name, AccessKeyId=key_id, Status="Inactive"
+            )
         return key_id
 
     def replace_current_value(self, **value: Any) -> None:
         """Make a new AWSCURRENT version (SecretString= or SecretBinary=). Staged under a custom
         label first, then AWSCURRENT is moved: moto's plain put can leave two AWSCURRENT."""
         new_version = self.sm.put_secret_value(
-            SecretId=SECRET_NAME, VersionStages=["REPLACEMENT"], **value
+            SecretId=self.secret_name, VersionStages=["REPLACEMENT"], **value
         )["VersionId"]
         self.sm.update_secret_version_stage(
-            SecretId=SECRET_NAME,
+            SecretId=self.secret_name,
             VersionStage="AWSCURRENT",
             MoveToVersionId=new_version,
             RemoveFromVersionId=self.version_with("AWSCURRENT"),
         )
         self.sm.update_secret_version_stage(
-            SecretId=SECRET_NAME, VersionStage="REPLACEMENT", RemoveFromVersionId=new_version
+            SecretId=self.secret_name, VersionStage="REPLACEMENT", RemoveFromVersionId=new_version
         )
 
 

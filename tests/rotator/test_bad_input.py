@@ -11,7 +11,6 @@ import pytest
 from rotation_lambda.errors import (
     ConfigurationError,
     InvalidEventError,
-    KeyTestError,
     RotationError,
     SecretStateError,
     SecretValueError,
@@ -237,11 +236,19 @@ def test_a_pending_value_naming_another_user_is_refused_before_testing_it(deploy
     assert not any(op.startswith(("iam.", "sts.")) for op in call_counter.calls["test"])
 
 
-def test_a_configuration_test_before_the_first_key_fails_naming_the_first_key_step(deployment):
-    token = deployment.stage_rotation()
+def test_a_configuration_test_before_the_first_key_passes_mints_nothing_and_says_so(
+    deployment, call_counter, caplog
+):
+    # The deploy enables rotation before its first-key step: AWSCURRENT is the bootstrap.
+    token = deployment.stage_configuration_test({"AutomaticallyAfterDays": 30})
 
-    with pytest.raises(KeyTestError, match=r"holds no access key yet.*ProvisionKey"):
-        deployment.run("testSecret", token)
+    deployment.run("testSecret", token)
+
+    assert deployment.access_keys() == {}
+    assert not any(
+        op.startswith(("iam.Create", "iam.Delete", "iam.Update")) for op in call_counter.calls[""]
+    )
+    assert "passed-no-key-yet" in caplog.text
 
     assert deployment.access_keys() == {}
 

@@ -15,6 +15,9 @@ from rotation_lambda.errors import KeyInGraceError, SecretStateError, UnknownKey
 from rotation_lambda.handler import lambda_handler
 from rotation_lambda.protocol import USER_SECRET_TAG
 
+# The lifecycle invariants hold in both of the function's modes (see conftest's `mode`).
+BOTH_MODES = True
+
 GRACE_HOURS = 24
 
 
@@ -60,9 +63,11 @@ def second_secret(deployment, monkeypatch):
     """A second secret naming the same user, rotated by a function bound to it: the
     misconfiguration. Its value is a copy of the first secret's."""
     deployment.rotate_fully()
-    arn = deployment.sm.create_secret(
-        Name="ai-apps/copy/access-key", SecretString=json.dumps(deployment.value())
-    )["ARN"]
+    arn = deployment.add_secret(
+        f"{deployment.secret_name}-copy",
+        deployment.user_name,
+        SecretString=json.dumps(deployment.value()),
+    )
     deployment.invocations.clear()
     deployment.sm.rotate_secret(
         SecretId=arn,
@@ -77,7 +82,8 @@ def test_a_second_secret_naming_the_same_user_can_never_touch_the_firsts_keys(
 ):
     first_current = deployment.value()["AccessKeyId"]
     token = deployment.invocations[0]["ClientRequestToken"]
-    monkeypatch.setenv("SECRET_ARN", second_secret)
+    if not deployment.shared:  # the shared function takes the secret from the event
+        monkeypatch.setenv("SECRET_ARN", second_secret)
     deployment.let_grace_pass()
 
     with pytest.raises(SecretStateError, match=f"bound to secret {deployment.secret_arn}"):
@@ -274,12 +280,8 @@ def provision(deployment):
 def empty_secret(deployment, monkeypatch):
     """A secret as the program creates it now: no version at all, rotation not yet enabled."""
     deployment.sm.delete_secret(SecretId=deployment.secret_name, ForceDeleteWithoutRecovery=True)
-    arn = deployment.sm.create_secret(Name=deployment.secret_name)["ARN"]
-    deployment.secret_arn = arn
-    monkeypatch.setenv("SECRET_ARN", arn)
-    deployment.iam.tag_user(
-        UserName=deployment.user_name, Tags=[{"Key": USER_SECRET_TAG, "Value": arn}]
-    )
+    deployment.secret_arn = deployment.add_secret(deployment.secret_name, deployment.user_name)
+    deployment.bind(deployment.secret_arn)
     return deployment
 
 
@@ -307,6 +309,24 @@ def test_the_first_key_step_is_a_no_op_once_the_key_works(empty_secret):
 
     assert provision(deployment)["decision"] == "current-key-works"
     assert deployment.access_keys() == keys
+
+
+def test_the_first_key_step_re_run_on_a_rotating_consumer_writes_nothing(deployment, call_counter):
+    # Migration re-invokes the first-key step on consumers that have rotated for months: the
+    # current key works, and the previous one is inside its grace.
+    deployment.rotate_fully()
+    deployment.rotate_fully()
+    keys, stages = deployment.access_keys(), deployment.stages()
+    call_counter.calls.clear()
+
+    assert provision(deployment)["decision"] == "current-key-works"
+    assert (deployment.access_keys(), deployment.stages()) == (keys, stages)
+    assert set(call_counter.calls[""]) == {
+        "secrets-manager.DescribeSecret",
+        "secrets-manager.GetSecretValue",
+        "iam.ListAccessKeys",
+        "sts.GetCallerIdentity",
+    }
 
 
 def test_the_first_key_step_fails_naming_the_cause_when_the_key_cannot_be_made(

@@ -10,6 +10,9 @@ import pytest
 
 from rotation_lambda.errors import KeyTestError, UserMismatchError
 
+# The lifecycle invariants hold in both of the function's modes (see conftest's `mode`).
+BOTH_MODES = True
+
 GRACE_HOURS = 24
 
 

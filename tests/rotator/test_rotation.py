@@ -14,6 +14,9 @@ from rotation_lambda.clients import Clients
 from rotation_lambda.errors import UnknownKeyError
 from rotation_lambda.settings import Settings
 
+# The lifecycle invariants hold in both of the function's modes (see conftest's `mode`).
+BOTH_MODES = True
+
 FAKE_KEY = {"AccessKeyId": "AKIAIOSFODNN7EXAMPLE", "SecretAccessKey": "not-a-real-secret"}
 
 
@@ -27,7 +30,7 @@ def test_first_rotation_mints_the_first_key_and_it_authenticates_as_the_user(dep
     assert current["UserName"] == deployment.user_name
     assert deployment.access_keys() == {current["AccessKeyId"]: "Active"}
     assert deployment.authenticates_as(current) == deployment.user_arn
-    assert deployment.user_arn.endswith(":user/ai-apps/ai-app-chatbot")
+    assert deployment.user_arn.endswith(f":user{deployment.user_path}ai-app-chatbot")
     deployment.assert_healthy()
 
 
@@ -368,11 +371,7 @@ def test_steps_can_run_directly_with_injected_clients(deployment, monkeypatch):
     token = deployment.stage_rotation()
 
     for step, run in protocol.STEPS.items():
-        run(
-            clients,
-            protocol.guard(clients, step, deployment.secret_name, token, settings),
-            settings,
-        )
+        run(clients, *protocol.guard(clients, step, deployment.secret_name, token, settings))
 
     assert deployment.version_with("AWSCURRENT") == token
     deployment.assert_healthy()

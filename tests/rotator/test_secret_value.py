@@ -60,5 +60,7 @@ def test_a_non_json_value_is_refused_without_echoing_it():
 
 
 def test_a_value_naming_another_user_is_refused():
-    with pytest.raises(UserMismatchError, match="'other' but this function only rotates 'app'"):
+    with pytest.raises(
+        UserMismatchError, match="'other' but this function only rotates 'app' for it"
+    ):
         require_user(SecretValue("other"), "app", WHERE)

@@ -21,6 +21,7 @@ from rotation_lambda.errors import (
 )
 from rotation_lambda.handler import lambda_handler
 from rotation_lambda.protocol import USER_SECRET_TAG
+from rotation_lambda.settings import SECRET_USER_TAG
 
 
 def test_row_unknown_key_deactivate_the_stray_then_rotate(deployment):
@@ -155,6 +156,24 @@ def test_row_bound_to_another_secret_redeploy_restores_the_tag(deployment):
         Tags=[{"Key": USER_SECRET_TAG, "Value": deployment.secret_arn}],
     )
     deployment.let_grace_pass()
+    deployment.run_steps(token)
+
+    deployment.assert_healthy()
+
+
+@pytest.mark.parametrize("mode", ["shared"])
+def test_row_not_one_this_function_may_rotate_redeploy_restores_the_secrets_tag(deployment):
+    deployment.rotate_fully()
+    deployment.sm.untag_resource(SecretId=deployment.secret_arn, TagKeys=[SECRET_USER_TAG])
+    deployment.let_grace_pass()
+    token = deployment.stage_rotation()
+    with pytest.raises(SecretStateError, match="is not one this function may rotate"):
+        deployment.run("createSecret", token)
+
+    deployment.sm.tag_resource(  # what `pulumi up` restores
+        SecretId=deployment.secret_arn,
+        Tags=[{"Key": SECRET_USER_TAG, "Value": deployment.user_name}],
+    )
     deployment.run_steps(token)
 
     deployment.assert_healthy()
