@@ -415,6 +415,8 @@ class Target:
         environment: dict[str, str]
         if self.sandbox.mode == "shared":
             environment = contract.shared_function_environment(
+                user_path=contract.IAM_PATH,
+                secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
                 propagation_timeout_seconds=PROPAGATION_TIMEOUT_SECONDS,
                 previous_key_grace_hours=ROTATION_GRACE_HOURS,
                 log_level="DEBUG",

@@ -142,6 +142,8 @@ def shared_function(
     """
     lambda_client = emulator.client("lambda")
     environment = contract.shared_function_environment(
+        user_path=contract.IAM_PATH,
+        secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
         propagation_timeout_seconds=propagation_timeout_seconds,
         previous_key_grace_hours=previous_key_grace_hours,
         log_level="INFO",
