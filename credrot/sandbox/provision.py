@@ -52,7 +52,7 @@ ROTATOR_ID = "drill"
 ROTATOR_CONCURRENCY = 10
 # IAM's limit on a user's inline policies, in characters of minified JSON.
 INLINE_POLICY_LIMIT = 2048
-_SHARED_FUNCTION_PREFIX = contract.ConsumerNames(contract.SHARED_NAME).base
+_SHARED_FUNCTION_PREFIX = contract.shared_names().base
 DATA_PREFIX = "data/"
 # Services whose permissions moto matches against "*" whatever the policy's Resource says.
 _RESOURCE_BLIND_SERVICES = frozenset({"iam", "secretsmanager", "kms", "logs", "sts"})
@@ -434,7 +434,7 @@ def _isolated_function(
 def _stack_reader_policy(emulator: Emulator) -> tuple[str, iam_policies.PolicyDocument]:
     """The ARN and document of the stack's ABAC reader policy, created on first use."""
     iam = emulator.client("iam")
-    name = contract.ConsumerNames(contract.SHARED_NAME).reader_policy
+    name = contract.shared_names().reader_policy
     arn = f"arn:aws:iam::{ACCOUNT_ID}:policy{USER_PATH}{name}"
     document = iam_policies.abac_reader_policy(
         arns=_arn_parts(emulator),
