@@ -60,6 +60,11 @@ from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
+# Each app worker's pause between two pairs of calls; with more than FULL_SPEED_WORKERS
+# workers (many consumers) they pause longer, keeping the emulator's load, and so the time a
+# rotation takes, that of FULL_SPEED_WORKERS: one process serves them all.
+CALL_PAUSE = 0.01
+FULL_SPEED_WORKERS = 4
 # Limits before a wait counts as a failure, not expected durations: a healthy run goes on as
 # soon as the condition holds. Generous, because a credential_process run starts a Python
 # process, which takes seconds on a loaded machine.
@@ -95,10 +100,13 @@ class _Worker(threading.Thread):
     _s3: Any
     _sts: Any
 
-    def __init__(self, name: str, consumer: Consumer, stop: threading.Event) -> None:
+    def __init__(
+        self, name: str, consumer: Consumer, stop: threading.Event, pause: float = CALL_PAUSE
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self._consumer = consumer
         self._stop_event = stop
+        self._pause = pause
         self._lock = threading.Lock()
         self.calls = 0
         self.failures: list[str] = []
@@ -122,7 +130,7 @@ class _Worker(threading.Thread):
             self._call("s3:GetObject", functools.partial(self._get_object, key))
             self._call("sts:GetCallerIdentity", self._whoami)
             self._after_round()
-            self._stop_event.wait(0.01)
+            self._stop_event.wait(self._pause)
 
     def _after_round(self) -> None:
         """Hook run after each pair of calls."""
@@ -202,8 +210,9 @@ class AppWorker(_Worker):
         consumer: Consumer,
         config: DrillConfig,
         stop: threading.Event,
+        pause: float = CALL_PAUSE,
     ) -> None:
-        super().__init__(f"app-worker-{index}", consumer, stop)
+        super().__init__(f"app-worker-{index}", consumer, stop, pause)
         self.recovered = 0
         self.secret_reads = 0
         # Clients are made here, in the main thread: botocore sessions are not thread-safe.
@@ -306,9 +315,11 @@ class _Drill:
         iam = emulator.client("iam")
         stop = threading.Event()
         process_stop = threading.Event()
+        count = max(config.workers, len(consumers))
+        pause = CALL_PAUSE * max(1.0, count / FULL_SPEED_WORKERS)
         workers = [
-            AppWorker(i, emulator, consumers[i % len(consumers)], config, stop)
-            for i in range(max(config.workers, len(consumers)))
+            AppWorker(i, emulator, consumers[i % len(consumers)], config, stop, pause)
+            for i in range(count)
         ]
         process_workers: list[ProcessWorker] = []
         for worker in workers:
