@@ -60,9 +60,10 @@ from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
-# Each app worker's pause between two pairs of calls; with more than FULL_SPEED_WORKERS
-# workers (many consumers) they pause longer, keeping the emulator's load, and so the time a
-# rotation takes, that of FULL_SPEED_WORKERS: one process serves them all.
+# Each app worker's pause between two pairs of calls. With more than FULL_SPEED_WORKERS
+# workers (many consumers) each pauses longer, so that together they call no faster than
+# FULL_SPEED_WORKERS would when calls are quick (one process serves them all and the
+# rotations too); on a loaded machine the calls' own latency is what bounds them.
 CALL_PAUSE = 0.01
 FULL_SPEED_WORKERS = 4
 # Limits before a wait counts as a failure, not expected durations: a healthy run goes on as
