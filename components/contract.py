@@ -218,7 +218,7 @@ def shared_function_environment(
     log_level: str,
 ) -> dict[str, str]:
     """The shared rotation Lambda's environment: no user or secret of its own; each
-    invocation finds them from the secret it is given (rotation_lambda.binding)."""
+    invocation finds them from the secret it is given (rotation_lambda.settings.bind)."""
     return {
         "IAM_USER_PATH": user_path,
         "SECRET_NAME_PREFIX": secret_name_prefix,
