@@ -1,6 +1,9 @@
 """The fault-injection matrix: every AWS call the rotation handler makes, failed four ways.
 
-Usage: ``python bench/faults.py [--quick] [--kinds KIND,...]`` (``make bench`` runs it whole).
+Usage: ``python bench/faults.py [--quick] [--kinds KIND,...] [--modes MODE,...]``
+(``make bench`` runs it whole). The whole matrix runs once per deployment mode of the
+function (``bench.rig.MODES``): isolated (its own user and secret in its environment) and
+shared (one function for the stack, finding each secret's user from the secret itself).
 
 1. Discovery: a clean rotation of a consumer whose previous key is still Active (the case
    that needs the most calls: createSecret reads AWSPREVIOUS and deletes a key) and then the
@@ -27,7 +30,8 @@ Usage: ``python bench/faults.py [--quick] [--kinds KIND,...]`` (``make bench`` r
    completed (the sweep: the previous key must be Inactive), and the fault must actually
    have fired.
 
-The last line printed is ``faults injected: N, survived: M``; the exit status is 1 if M < N.
+One line per mode, ``<mode> function: faults injected: N, survived: M``, then the last
+line printed, ``faults injected: N, survived: M``, over both; the exit status is 1 if M < N.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from moto.core.models import botocore_stubber as _MOTO_STUBBER  # noqa: E402
 from bench.common import Check, Table, write_results  # noqa: E402
 from bench.rig import (  # noqa: E402
     CURRENT,
+    MODES,
     PREVIOUS,
     ROTATION_GRACE_HOURS,
     STEPS,
@@ -496,11 +501,69 @@ def failures_table(results: Sequence[CaseResult]) -> Table | None:
     return table
 
 
+@dataclass
+class ModeRun:
+    """The matrix run against the function in one deployment mode (``bench.rig.MODES``)."""
+
+    mode: str
+    sites: list[CallSite]
+    results: list[CaseResult]
+    sleeps: int
+    minted: int
+    seconds: float
+
+    @property
+    def injected(self) -> int:
+        return len(self.results)
+
+    @property
+    def survived(self) -> int:
+        return sum(result.survived for result in self.results)
+
+
+def run_mode(mode: str, *, quick: bool, kinds: Sequence[str]) -> ModeRun:
+    """Discover the call sites and run the matrix in a fresh Sandbox of ``mode``."""
+    started = time.perf_counter()
+    with Sandbox(mode) as sandbox:
+        sites = discover_call_sites(sandbox)
+        cases = quick_cases(sites) if quick else build_cases(sites, kinds)
+        results = run_matrix(cases, sandbox)
+        sleeps = len(sandbox.sleeps)
+        minted = len(sandbox.minted_secrets)
+    return ModeRun(mode, sites, results, sleeps, minted, time.perf_counter() - started)
+
+
+def print_mode(run: ModeRun, kinds: Sequence[str], quick: bool) -> None:
+    """The tables of one mode's run."""
+    discovered = Table(
+        f"[{run.mode} function] Discovered call sites (clean rotation, previous key Active;"
+        " sweep with zero grace)",
+        ["phase", "calls", "in order (sm = secretsmanager)"],
+    )
+    for phase in (*STEPS, SWEEP):
+        calls = [
+            s.operation.replace("secretsmanager.", "sm.") for s in run.sites if s.phase == phase
+        ]
+        discovered.add(phase, len(calls), ", ".join(calls))
+    discovered.print()
+    matrix = matrix_table(run.sites, run.results, kinds if not quick else FAULT_KINDS)
+    matrix.title = f"[{run.mode} function] {matrix.title}"
+    matrix.print()
+    recovery = recovery_table(run.results)
+    recovery.title = f"[{run.mode} function] {recovery.title}"
+    recovery.print()
+    failures = failures_table(run.results)
+    if failures is not None:
+        failures.title = f"[{run.mode} function] {failures.title}"
+        failures.print()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Fault-injection matrix of the rotation handler (moto in-process).",
-        epilog="Prints the matrix, writes bench/results/faults.json; exit status 1 if any case"
-        " did not survive.",
+        description="Fault-injection matrix of the rotation handler (moto in-process), run"
+        " against the function in each deployment mode.",
+        epilog="Prints the matrix per mode, writes bench/results/faults.json; exit status 1 if"
+        " any case did not survive.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="one fault kind per call site (the test subset)"
@@ -510,77 +573,106 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=",".join(FAULT_KINDS),
         help=f"comma-separated fault kinds (default: all: {','.join(FAULT_KINDS)})",
     )
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help="comma-separated deployment modes of the function: isolated (one function per"
+        " consumer), shared (one function for the stack) (default: both)",
+    )
     args = parser.parse_args(argv)
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     unknown = sorted(set(kinds) - set(FAULT_KINDS))
     if unknown:
         parser.error(f"--kinds: unknown {unknown}; use {','.join(FAULT_KINDS)}")
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown or not modes:
+        parser.error(f"--modes: unknown {unknown or modes}; use {','.join(MODES)}")
 
     started = time.perf_counter()
-    with Sandbox() as sandbox:
-        sites = discover_call_sites(sandbox)
-        cases = quick_cases(sites) if args.quick else build_cases(sites, kinds)
-        results = run_matrix(cases, sandbox)
-        sleeps = len(sandbox.sleeps)
-        minted = len(sandbox.minted_secrets)
+    runs = [run_mode(mode, quick=args.quick, kinds=kinds) for mode in modes]
     seconds = time.perf_counter() - started
+    for run in runs:
+        print_mode(run, kinds, args.quick)
 
-    discovered = Table(
-        "Discovered call sites (clean rotation, previous key Active; sweep with zero grace)",
-        ["phase", "calls", "in order (sm = secretsmanager)"],
-    )
-    for phase in (*STEPS, SWEEP):
-        calls = [s.operation.replace("secretsmanager.", "sm.") for s in sites if s.phase == phase]
-        discovered.add(phase, len(calls), ", ".join(calls))
-    discovered.print()
-    matrix_table(sites, results, kinds if not args.quick else FAULT_KINDS).print()
-    recovery_table(results).print()
-    failures = failures_table(results)
-    if failures is not None:
-        failures.print()
-
-    injected = len(results)
-    survived = sum(r.survived for r in results)
+    injected = sum(run.injected for run in runs)
+    survived = sum(run.survived for run in runs)
+    sleeps = sum(run.sleeps for run in runs)
     summary = Table("Summary", ["figure", "value", "target", "met?"])
-    summary.add("call sites discovered", len(sites), "", "")
-    summary.add("faults injected", injected, ">= 40", "yes" if injected >= 40 else "NO")
-    summary.add("survived", survived, f"= {injected}", "yes" if survived == injected else "NO")
-    summary.add("propagation sleeps taken", sleeps, "0", "yes" if sleeps == 0 else "NO")
-    summary.add("secrets minted and checked", minted, "", "")
+    for run in runs:
+        ok = run.injected >= 40
+        summary.add(f"{run.mode}: call sites discovered", len(run.sites), "", "")
+        summary.add(f"{run.mode}: faults injected", run.injected, ">= 40", "yes" if ok else "NO")
+        summary.add(
+            f"{run.mode}: survived",
+            run.survived,
+            f"= {run.injected}",
+            "yes" if run.survived == run.injected else "NO",
+        )
+        summary.add(f"{run.mode}: propagation sleeps taken", run.sleeps, "0", _yes(run.sleeps == 0))
+        summary.add(f"{run.mode}: secrets minted and checked", run.minted, "", "")
+        summary.add(f"{run.mode}: wall time", f"{run.seconds:.1f} s", "", "")
     summary.add("wall time", f"{seconds:.1f} s", "", "")
     summary.print()
+    checks = []
+    for run in runs:
+        checks += [
+            Check(f"faults injected ({run.mode})", str(run.injected), ">= 40", run.injected >= 40),
+            Check(
+                f"faults survived ({run.mode})",
+                str(run.survived),
+                f"= {run.injected}",
+                run.survived == run.injected,
+            ),
+            Check(f"propagation sleeps ({run.mode})", str(run.sleeps), "0", run.sleeps == 0),
+        ]
     write_results(
         "faults",
         {
             "quick": args.quick,
             "kinds": kinds,
-            "call_sites": [asdict(site) for site in sites],
+            "modes": modes,
             "faults_injected": injected,
             "survived": survived,
             "propagation_sleeps": sleeps,
             "seconds": round(seconds, 2),
-            "cases": [
-                {
-                    "site": str(r.case.site),
-                    "kind": r.case.kind,
-                    "recovery": r.case.recovery,
-                    "attempts": r.attempts,
-                    "step_error": r.step_error,
-                    "recovery_error": r.recovery_error,
-                    "survived": r.survived,
-                    "problems": r.problems(),
+            "by_mode": {
+                run.mode: {
+                    "call_sites": [asdict(site) for site in run.sites],
+                    "faults_injected": run.injected,
+                    "survived": run.survived,
+                    "propagation_sleeps": run.sleeps,
+                    "seconds": round(run.seconds, 2),
+                    "cases": [
+                        {
+                            "site": str(r.case.site),
+                            "kind": r.case.kind,
+                            "recovery": r.case.recovery,
+                            "attempts": r.attempts,
+                            "step_error": r.step_error,
+                            "recovery_error": r.recovery_error,
+                            "survived": r.survived,
+                            "problems": r.problems(),
+                        }
+                        for r in run.results
+                    ],
                 }
-                for r in results
-            ],
+                for run in runs
+            },
         },
-        [
-            Check("faults injected", str(injected), ">= 40", injected >= 40),
-            Check("faults survived", str(survived), f"= {injected}", survived == injected),
-            Check("propagation sleeps in the matrix", str(sleeps), "0", sleeps == 0),
-        ],
+        checks,
     )
+    for run in runs:
+        print(
+            f"{run.mode} function: faults injected: {run.injected}, survived: {run.survived}",
+            flush=True,
+        )
     print(f"faults injected: {injected}, survived: {survived}", flush=True)
-    return 0 if survived == injected and injected else 1
+    return 0 if survived == injected and all(run.injected for run in runs) else 1
+
+
+def _yes(met: bool) -> str:
+    return "yes" if met else "NO"
 
 
 if __name__ == "__main__":

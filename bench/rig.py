@@ -3,8 +3,14 @@
 Shared by ``bench/faults.py`` (the fault-injection matrix) and ``tests/resilience`` (its fast
 subset and the stateful property test), so both check exactly the same things.
 
-``Sandbox`` is moto's in-process ``mock_aws`` plus:
-- a rotation function registered in moto's Lambda whose invocations are recorded, not run:
+``Sandbox(mode)`` is moto's in-process ``mock_aws`` plus:
+- a rotation function registered in moto's Lambda whose invocations are recorded, not run,
+  in one of the two deployment modes (``MODES``): ``"isolated"``, each consumer's function
+  bound to its user and secret by its environment (``contract.function_environment``), or
+  ``"shared"``, one function for every consumer (``contract.shared_function_environment``)
+  that finds each secret's user from the secret's name and tag; every Target is deployed
+  the same way in both (names, the secret's user tag, the user's reverse binding and
+  rotator tags, as the component sets them), only the function's environment differs.
   RotateSecret stages AWSPENDING as AWS does, and ``Target`` then drives each step through
   ``rotation_lambda.handler.lambda_handler`` itself, so a test chooses what fails and when;
 - ``boto3.DEFAULT_SESSION`` reserved for the handler (its clients come from it), so hooks
@@ -65,12 +71,12 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bench.common import sealed_aws
+from components import contract
 from components.iam_policies import lambda_assume_role_policy
 from credrot.ops import operations
 from credrot.sandbox.emulator import apply_aws_rotation_rule, patched_environ
 from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
-from rotation_lambda.protocol import USER_SECRET_TAG
 
 REGION = "us-east-1"
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
@@ -78,7 +84,12 @@ SWEEP = "RetirePreviousKey"
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 # The rotation steps' grace (the component's default); the sweep may be given another.
 ROTATION_GRACE_HOURS = 24.0
-USER_PATH = "/ai-credential-rotation/"
+PROPAGATION_TIMEOUT_SECONDS = 60
+USER_PATH = contract.IAM_PATH
+# The deployment modes a Sandbox runs the function in (see the module docstring).
+MODES = ("isolated", "shared")
+# The users' rotator tag value, as the sandbox's deployer sets it.
+ROTATOR_ID = "rig"
 LOGGER_NAME = "rotation_lambda"
 # Grace values of the sweep: "zero" retires at once, "large" never within a run.
 ZERO_GRACE_HOURS = 0.0
@@ -139,9 +150,13 @@ class _CaptureHandler(logging.Handler):
 
 
 class Sandbox:
-    """moto in-process, patched towards AWS, with a recorded rotation function (see module)."""
+    """moto in-process, patched towards AWS, with a recorded rotation function (see module)
+    running in ``mode``: "isolated" (default) or "shared"."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "isolated") -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r}: use one of {', '.join(MODES)}")
+        self.mode = mode
         self.clock = MotoClock()
         self.output = Output()
         self.minted_secrets: set[str] = set()
@@ -364,14 +379,24 @@ class Target:
         # A version's value never changes once put (AWS refuses another value for the same
         # token): the key each valued version records is read once.
         self._recorded: dict[str, str | None] = {}
-        self.user_name = f"{name}-user"
-        self.user_arn: str = sandbox.iam.create_user(UserName=self.user_name, Path=USER_PATH)[
-            "User"
-        ]["Arn"]
-        self.secret_arn: str = sandbox.sm.create_secret(Name=f"{name}-secret")["ARN"]
-        sandbox.iam.tag_user(
-            UserName=self.user_name, Tags=[{"Key": USER_SECRET_TAG, "Value": self.secret_arn}]
-        )
+        names = contract.ConsumerNames(name)
+        self.user_name = names.user
+        self.secret_arn: str = sandbox.sm.create_secret(
+            Name=names.secret,
+            Tags=[
+                {"Key": contract.CONSUMER_TAG, "Value": name},
+                {"Key": contract.SECRET_USER_TAG, "Value": self.user_name},
+            ],
+        )["ARN"]
+        self.user_arn: str = sandbox.iam.create_user(
+            UserName=self.user_name,
+            Path=USER_PATH,
+            Tags=[
+                {"Key": contract.CONSUMER_TAG, "Value": name},
+                {"Key": contract.USER_SECRET_TAG, "Value": self.secret_arn},
+                {"Key": contract.ROTATOR_TAG, "Value": ROTATOR_ID},
+            ],
+        )["User"]["Arn"]
         sandbox.sm.put_secret_value(
             SecretId=self.secret_arn,
             SecretString=json.dumps({"UserName": self.user_name}),
@@ -384,17 +409,28 @@ class Target:
     # -- driving --------------------------------------------------------------------------
 
     def environ(self, **overrides: str) -> dict[str, str]:
-        """The function's environment as the component sets it (LOG_LEVEL raised to DEBUG
-        so that every line the handler could ever write is checked for secrets)."""
-        return {
-            "IAM_USER_NAME": self.user_name,
-            "IAM_USER_ARN": self.user_arn,
-            "SECRET_ARN": self.secret_arn,
-            "PROPAGATION_TIMEOUT_SECONDS": "60",
-            "PREVIOUS_KEY_GRACE_HOURS": f"{ROTATION_GRACE_HOURS:g}",
-            "LOG_LEVEL": "DEBUG",
-            **overrides,
-        }
+        """The function's environment as the component sets it in the sandbox's mode
+        (LOG_LEVEL raised to DEBUG so that every line the handler could ever write is
+        checked for secrets)."""
+        environment: dict[str, str]
+        if self.sandbox.mode == "shared":
+            environment = contract.shared_function_environment(
+                user_path=contract.IAM_PATH,
+                secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
+                propagation_timeout_seconds=PROPAGATION_TIMEOUT_SECONDS,
+                previous_key_grace_hours=ROTATION_GRACE_HOURS,
+                log_level="DEBUG",
+            )
+        else:
+            environment = contract.function_environment(
+                user_name=self.user_name,
+                user_arn=self.user_arn,
+                secret_arn=self.secret_arn,
+                propagation_timeout_seconds=PROPAGATION_TIMEOUT_SECONDS,
+                previous_key_grace_hours=ROTATION_GRACE_HOURS,
+                log_level="DEBUG",
+            )
+        return {**environment, **overrides}
 
     def invoke(self, event: dict[str, Any], **environ: str) -> None:
         """Run the handler once with the function's environment; capture what it says."""

@@ -16,9 +16,7 @@ from typing import Any
 from components.contract import CONSUMER_TAG, IAM_PATH
 
 # Named here too (``as``) because credrot.sandbox.drill imports the stages from this module.
-from credrot.app.secret import CURRENT as CURRENT
-from credrot.app.secret import PENDING as PENDING
-from credrot.app.secret import PREVIOUS
+from credrot.app.secret import CURRENT, PENDING, PREVIOUS
 
 # The rotation function labels the AWSCURRENT version with the moment it became current:
 # the previous key's grace counts from then. One parser, the function's own.

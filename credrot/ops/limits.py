@@ -15,3 +15,6 @@ EXIT_INTERRUPTED = 130
 DEFAULT_ROTATION_TIMEOUT = 300.0
 # Lambda's longest timeout: a younger AWSPENDING may belong to a rotation still running.
 DEFAULT_UNSTICK_MIN_AGE = timedelta(minutes=15)
+# What `credrot drill --consumers` accepts: every consumer is a user, a secret, a bucket and
+# app workers inside the one drill process.
+MAX_DRILL_CONSUMERS = 200

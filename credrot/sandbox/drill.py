@@ -1,19 +1,23 @@
 """The drill: zero-downtime rotation rehearsed end to end on the embedded emulator.
 
-It provisions a consumer as the Pulumi component does (``credrot.sandbox.provision``), turns IAM
-authentication on, starts app workers that keep calling S3 GetObject and STS
-GetCallerIdentity through ``credrot.app.client`` sessions, and meanwhile performs N rotations
-(RotateSecret, running the real rotation Lambda), a RetirePreviousKey sweep with zero grace,
-and a revoke. Invariants are checked after each step and at the end; the drill passes only
-if no app call failed and every invariant held.
+It provisions consumers as the Pulumi component does (``credrot.sandbox.provision``: one by
+default, ``DrillConfig.consumers`` in all, every one rotating through the stack's one shared
+function), turns IAM authentication on, starts app workers (at least one per consumer) that
+keep calling S3 GetObject and STS GetCallerIdentity through ``credrot.app.client`` sessions,
+and meanwhile performs N rotations of each consumer (RotateSecret, running the real rotation
+Lambda), a RetirePreviousKey sweep with zero grace and a revoke of each. Invariants are
+checked after each step and at the end; the drill passes only if no app call failed, every
+invariant held, every consumer's secret was rotated by its own (the shared) function only,
+and every consumer ends with another key than it started with. The report's per-consumer
+figures are read back from the emulator's record of invocations and from the secrets.
 
 The workers' refresh window (2 s) is longer than the time between rotations, so workers
 regularly hold a key that a rotation deletes, a sweep or a revoke deactivates: only the
 client's refresh-and-retry on a rejected key keeps their calls from failing.
 
-Process workers stand for apps outside AWS: they authenticate through an AWS profile whose
-``credential_process`` is ``credrot credential-process`` (seeded with
-``credrot export`` into a temporary AWS config file), with botocore's own
+Process workers (of the first consumer) stand for apps outside AWS: they authenticate
+through an AWS profile whose ``credential_process`` is ``credrot credential-process``
+(seeded with ``credrot export`` into a temporary AWS config file), with botocore's own
 credential-process provider, and refresh by self-read (the consumer has ``selfRead`` from
 the emulator's address). They run in a phase of their own after the sweep, with rotations
 spaced as in production: longer apart than their refresh window (the drill waits until they
@@ -42,19 +46,27 @@ import boto3
 import botocore.session
 
 from components.config import SelfRead
-from components.contract import sweep_event
+from components.contract import ConsumerNames, sweep_event
 from credrot.app.client import session
 from credrot.app.credential_process import export
 from credrot.app.key_cache import KeyCache
+from credrot.app.secret import CURRENT, PENDING, PREVIOUS
 from credrot.app.self_read import LockedOutError, current_key, read_with_key
 from credrot.errors import CredentialError
 from credrot.ops import operations
-from credrot.ops.health import CURRENT, PENDING, key_rows
+from credrot.ops.health import key_rows
+from credrot.ops.limits import MAX_DRILL_CONSUMERS
 from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
 from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
+# Each app worker's pause between two pairs of calls. With more than FULL_SPEED_WORKERS
+# workers (many consumers) each pauses longer, so that together they call no faster than
+# FULL_SPEED_WORKERS would when calls are quick (one process serves them all and the
+# rotations too); on a loaded machine the calls' own latency is what bounds them.
+CALL_PAUSE = 0.01
+FULL_SPEED_WORKERS = 4
 # Limits before a wait counts as a failure, not expected durations: a healthy run goes on as
 # soon as the condition holds. Generous, because a credential_process run starts a Python
 # process, which takes seconds on a loaded machine.
@@ -66,10 +78,13 @@ PICKUP_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class DrillConfig:
-    """How hard to push: rotations, app workers, their refresh window, the pacing."""
+    """How hard to push: consumers, rotations, app workers, their refresh window, the pacing."""
 
     rotations: int = 5
+    # App workers in all; each consumer has at least one (worker i calls consumer i mod N).
     workers: int = 4
+    # Consumers, all rotating through the stack's one shared function.
+    consumers: int = 1
     refresh_seconds: float = 2.0
     pause_seconds: float = 0.5
     auth_retry: bool = True
@@ -87,13 +102,21 @@ class _Worker(threading.Thread):
     _s3: Any
     _sts: Any
 
-    def __init__(self, name: str, consumer: Consumer, stop: threading.Event) -> None:
+    def __init__(
+        self, name: str, consumer: Consumer, stop: threading.Event, pause: float = CALL_PAUSE
+    ) -> None:
         super().__init__(name=name, daemon=True)
         self._consumer = consumer
         self._stop_event = stop
+        self._pause = pause
         self._lock = threading.Lock()
         self.calls = 0
         self.failures: list[str] = []
+
+    @property
+    def consumer(self) -> Consumer:
+        """The consumer whose credentials the worker uses."""
+        return self._consumer
 
     @property
     def successes(self) -> int:
@@ -109,7 +132,7 @@ class _Worker(threading.Thread):
             self._call("s3:GetObject", functools.partial(self._get_object, key))
             self._call("sts:GetCallerIdentity", self._whoami)
             self._after_round()
-            self._stop_event.wait(0.01)
+            self._stop_event.wait(self._pause)
 
     def _after_round(self) -> None:
         """Hook run after each pair of calls."""
@@ -189,8 +212,9 @@ class AppWorker(_Worker):
         consumer: Consumer,
         config: DrillConfig,
         stop: threading.Event,
+        pause: float = CALL_PAUSE,
     ) -> None:
-        super().__init__(f"app-worker-{index}", consumer, stop)
+        super().__init__(f"app-worker-{index}", consumer, stop, pause)
         self.recovered = 0
         self.secret_reads = 0
         # Clients are made here, in the main thread: botocore sessions are not thread-safe.
@@ -228,12 +252,18 @@ class _Drill:
         self.violations: list[str] = []
         self.checks = 0
         self.rotations: list[operations.RotationResult] = []
-        self.sweep_tokens: list[str] = []
-        self.sweep: dict[str, Any] = {}
-        self.revoke: dict[str, Any] = {}
+        # Per consumer name: its rotations (revoke's included), sweep and revoke.
+        self.rotations_of: Counter[str] = Counter()
+        self.sweeps: dict[str, dict[str, Any]] = {}
+        self.revokes: dict[str, dict[str, Any]] = {}
+        self.first_keys: dict[str, str | None] = {}
         # The credential_process profile's command and what happened to it after the revoke.
         self.profile: dict[str, Any] | None = None
         self.process_rotations = 0
+
+    def _of(self, consumer: Consumer) -> str:
+        """ " of <consumer>" in messages, when there is more than one."""
+        return f" of {consumer.name}" if self.config.consumers > 1 else ""
 
     def log(self, message: str) -> None:
         if self.progress is not None:
@@ -242,74 +272,94 @@ class _Drill:
             self.progress.flush()
 
     def run(self) -> dict[str, Any]:
+        count = self.config.consumers
+        if not 1 <= count <= MAX_DRILL_CONSUMERS:
+            raise ValueError(f"consumers: {count} is not from 1 to {MAX_DRILL_CONSUMERS}")
         with Emulator() as emulator:
             self.log(f"emulator on {emulator.endpoint_url}")
-            consumer = provision_consumer(
-                emulator,
-                CONSUMER_NAME,
-                propagation_timeout_seconds=10,
-                # Time compressed: rotations seconds apart, each one past the previous key's
-                # grace (the function refuses to delete a key inside it). Apps that still
-                # hold the previous key are rejected once and refresh: what the drill proves.
-                previous_key_grace_hours=0,
-                self_read=SelfRead(source_cidrs=(CALLER_CIDR,)),
-            )
+            consumers = [
+                provision_consumer(
+                    emulator,
+                    consumer_name(index),
+                    propagation_timeout_seconds=10,
+                    # Time compressed: rotations seconds apart, each one past the previous
+                    # key's grace (the function refuses to delete a key inside it). Apps that
+                    # still hold the previous key are rejected once and refresh: what the
+                    # drill proves.
+                    previous_key_grace_hours=0,
+                    self_read=SelfRead(source_cidrs=(CALLER_CIDR,)),
+                )
+                for index in range(count)
+            ]
             emulator.enable_iam_authentication()
+            sm = emulator.client("secretsmanager")
+            for consumer in consumers:
+                _, current, _ = operations.read_version(sm, consumer.secret_arn, stage=CURRENT)
+                self.first_keys[consumer.name] = current.access_key_id if current else None
+            first = consumers[0]
+            functions = sorted({consumer.function_name for consumer in consumers})
             self.log(
-                f"provisioned user {consumer.user_name} (selfRead from {CALLER_CIDR}), secret"
-                f" {consumer.secret_arn} and rotation function {consumer.function_name};"
-                " IAM authentication on"
+                f"provisioned {_consumers_text(consumers)} (selfRead from {CALLER_CIDR}),"
+                f" rotating through {', '.join(functions)}; IAM authentication on"
             )
             with (
                 tempfile.TemporaryDirectory(prefix="credrot-drill-") as home,
-                emulator.environ(consumer.reader),
+                emulator.environ(first.reader),
             ):
-                return self._exercise(emulator, consumer, Path(home))
+                return self._exercise(emulator, consumers, Path(home))
 
-    def _exercise(self, emulator: Emulator, consumer: Consumer, home: Path) -> dict[str, Any]:
+    def _exercise(
+        self, emulator: Emulator, consumers: list[Consumer], home: Path
+    ) -> dict[str, Any]:
         config = self.config
+        first = consumers[0]
         sm = emulator.client("secretsmanager")
         iam = emulator.client("iam")
         stop = threading.Event()
         process_stop = threading.Event()
-        workers = [AppWorker(i, emulator, consumer, config, stop) for i in range(config.workers)]
+        count = max(config.workers, len(consumers))
+        pause = CALL_PAUSE * max(1.0, count / FULL_SPEED_WORKERS)
+        workers = [
+            AppWorker(i, emulator, consumers[i % len(consumers)], config, stop, pause)
+            for i in range(count)
+        ]
         process_workers: list[ProcessWorker] = []
         for worker in workers:
             worker.start()
         try:
             self._wait_for_warm_workers(workers)
             self.log(
-                f"{config.workers} app workers calling s3:GetObject and sts:GetCallerIdentity"
-                f" (refresh window {config.refresh_seconds:g} s,"
+                f"{len(workers)} app workers calling s3:GetObject and sts:GetCallerIdentity"
+                + (f" for {len(consumers)} consumers" if len(consumers) > 1 else "")
+                + f" (refresh window {config.refresh_seconds:g} s,"
                 f" retry on rejected key {'on' if config.auth_retry else 'OFF'})"
             )
             for number in range(1, config.rotations + 1):
                 label = f"rotation {number}/{config.rotations}"
-                result = self._rotate(emulator, consumer, sm, iam, label)
-                self.log(
-                    f"{label}: {result.seconds:.2f} s, current key {result.current_key_id}"
-                    f" | {_progress(workers)}"
-                )
+                results = [
+                    self._rotate(emulator, consumer, sm, iam, label) for consumer in consumers
+                ]
+                if len(consumers) == 1:
+                    self.log(
+                        f"{label}: {results[0].seconds:.2f} s, current key"
+                        f" {results[0].current_key_id} | {_progress(workers)}"
+                    )
+                else:
+                    took = percentiles([result.seconds for result in results])
+                    self.log(
+                        f"{label} of each of {len(consumers)} consumers: p50 {took['p50']:.2f}"
+                        f" s, max {took['max']:.2f} s | {_progress(workers)}"
+                    )
                 time.sleep(config.pause_seconds)
-            self._sweep(emulator, consumer, sm, iam)
+            for consumer in consumers:
+                self._sweep(emulator, consumer, sm, iam)
             time.sleep(config.pause_seconds)
             if config.process_workers:
-                process_workers = self._process_phase(
-                    emulator, consumer, sm, iam, home, process_stop
-                )
-            revoked = operations.revoke(sm, iam, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
-            self.rotations.append(revoked.rotation)
-            self.revoke = {
-                "current_key_id": revoked.rotation.current_key_id,
-                "deactivated_key_id": revoked.deactivated_key_id,
-            }
-            self._check(emulator, consumer, sm, iam, "after revoke")
-            self.log(
-                f"revoke: current key {revoked.rotation.current_key_id}, deactivated"
-                f" {revoked.deactivated_key_id} | {_progress(workers)}"
-            )
+                process_workers = self._process_phase(emulator, first, sm, iam, home, process_stop)
+            for consumer in consumers:
+                self._revoke(emulator, consumer, sm, iam, workers)
             if process_workers:
-                self._after_revoke(sm, consumer, home, revoked.rotation.current_key_id)
+                self._after_revoke(sm, first, home, self.revokes[first.name]["current_key_id"])
             # Let every worker's window expire at least once on the final key.
             time.sleep(config.refresh_seconds + 0.5)
         finally:
@@ -317,16 +367,34 @@ class _Drill:
             process_stop.set()
             for thread in [*workers, *process_workers]:
                 thread.join(timeout=10)
-        self._check(emulator, consumer, sm, iam, "at the end")
+        for consumer in consumers:
+            self._check(emulator, consumer, sm, iam, "at the end")
         self.log(f"workers stopped | {_progress(workers)}")
-        return self._report(emulator, consumer, sm, iam, workers, process_workers)
+        return self._report(emulator, consumers, sm, iam, workers, process_workers)
+
+    def _revoke(
+        self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, workers: list[AppWorker]
+    ) -> None:
+        revoked = operations.revoke(sm, iam, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
+        self.rotations.append(revoked.rotation)
+        self.rotations_of[consumer.name] += 1
+        self.revokes[consumer.name] = {
+            "current_key_id": revoked.rotation.current_key_id,
+            "deactivated_key_id": revoked.deactivated_key_id,
+        }
+        self._check(emulator, consumer, sm, iam, f"after revoke{self._of(consumer)}")
+        self.log(
+            f"revoke{self._of(consumer)}: current key {revoked.rotation.current_key_id},"
+            f" deactivated {revoked.deactivated_key_id} | {_progress(workers)}"
+        )
 
     def _rotate(
         self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, label: str
     ) -> operations.RotationResult:
         result = operations.rotate(sm, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
         self.rotations.append(result)
-        self._check(emulator, consumer, sm, iam, f"after {label}")
+        self.rotations_of[consumer.name] += 1
+        self._check(emulator, consumer, sm, iam, f"after {label}{self._of(consumer)}")
         return result
 
     def _process_phase(
@@ -467,7 +535,7 @@ class _Drill:
 
     def _sweep(self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) -> None:
         """RetirePreviousKey through Lambda's Invoke API, as the schedule does, with zero grace."""
-        _, previous, _ = operations.read_version(sm, consumer.secret_arn, stage="AWSPREVIOUS")
+        _, previous, _ = operations.read_version(sm, consumer.secret_arn, stage=PREVIOUS)
         calls_before = len(emulator.invocations)
         with emulator.function_environment(consumer.function_name, PREVIOUS_KEY_GRACE_HOURS="0"):
             response = emulator.client("lambda").invoke(
@@ -490,13 +558,15 @@ class _Drill:
                 f"the sweep with zero grace left the previous key {previous_id}"
                 f" {statuses.get(previous_id, 'deleted')}"
             )
-        self.sweep = {
+        self.sweeps[consumer.name] = {
             "ok": not response.get("FunctionError"),
             "deactivated_key_id": previous_id,
             "api_calls": dict(sorted(calls.items())),
         }
-        self._check(emulator, consumer, sm, iam, "after the sweep")
-        self.log(f"sweep with zero grace: deactivated the previous key {previous_id}")
+        self._check(emulator, consumer, sm, iam, f"after the sweep{self._of(consumer)}")
+        self.log(
+            f"sweep with zero grace{self._of(consumer)}: deactivated the previous key {previous_id}"
+        )
 
     def _check(self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, when: str) -> None:
         """The invariants: AWSCURRENT authenticates as the user; at most 2 keys; every
@@ -508,12 +578,13 @@ class _Drill:
     def _report(
         self,
         emulator: Emulator,
-        consumer: Consumer,
+        consumers: list[Consumer],
         sm: Any,
         iam: Any,
         workers: list[AppWorker],
         process_workers: list[ProcessWorker],
     ) -> dict[str, Any]:
+        first = consumers[0]
         seconds = [result.seconds for result in self.rotations]
         tokens = {result.token for result in self.rotations}
         per_rotation: Counter[str] = Counter()
@@ -524,7 +595,13 @@ class _Drill:
         app_calls = sum(worker.calls for worker in workers)
         failures = [failure for worker in workers for failure in worker.failures]
         secret_reads = sum(worker.secret_reads for worker in workers)
-        snapshot = operations.take_snapshot(sm, iam, consumer.secret_arn, read_policies=False)
+        per_consumer = [
+            self._consumer_report(emulator, consumer, sm, workers) for consumer in consumers
+        ]
+        functions = sorted({arn for entry in per_consumer for arn in entry["functions_invoked"]})
+        shared = sorted({c.function_arn for c in consumers if c.shared_function})
+        shared_arn = shared[0] if len(shared) == 1 else None
+        snapshot = operations.take_snapshot(sm, iam, first.secret_arn, read_policies=False)
         keys_at_end = [
             {
                 "access_key_id": row.access_key_id,
@@ -535,6 +612,22 @@ class _Drill:
             for row in key_rows(snapshot)
         ]
         report: dict[str, Any] = {
+            "consumers": len(consumers),
+            "rotation_functions": functions,
+            "shared_function": {
+                "arn": shared_arn,
+                # Consumers all of whose invocations ran on it (from the emulator's record).
+                "consumers_served": sum(
+                    entry["functions_invoked"] == [shared_arn] for entry in per_consumer
+                ),
+                "invocations": sum(
+                    1
+                    for invocation in emulator.invocations
+                    if invocation.function_arn == shared_arn
+                ),
+            },
+            "keys_changed": sum(entry["key_changed"] for entry in per_consumer),
+            "per_consumer": per_consumer,
             "rotations": rotations,
             "rotations_requested": self.config.rotations,
             "rotations_with_process_workers": self.process_rotations,
@@ -546,15 +639,15 @@ class _Drill:
                     for operation, count in sorted(per_rotation.items())
                 },
             },
-            "sweep": self.sweep,
-            "revoke": self.revoke,
+            "sweep": self.sweeps.get(first.name, {}),
+            "revoke": self.revokes.get(first.name, {}),
             "app_calls": app_calls,
             "app_failures": len(failures),
             "app_failure_samples": sorted(Counter(failures).items())[:10],
             "app_calls_recovered_by_retry": sum(worker.recovered for worker in workers),
             "secret_reads": secret_reads,
             "secret_reads_per_app_call": round(secret_reads / max(app_calls, 1), 5),
-            "workers": self.config.workers,
+            "workers": len(workers),
             "refresh_seconds": self.config.refresh_seconds,
             "auth_retry": self.config.auth_retry,
             "handler_failures": emulator.handler_failures,
@@ -563,7 +656,9 @@ class _Drill:
             "keys_at_end": keys_at_end,
             "emulator_only_allowance": {
                 "policy": EMULATOR_ONLY_POLICY,
-                "attached_to": list(consumer.emulator_only_policies),
+                "attached_to": sorted(
+                    {where for consumer in consumers for where in consumer.emulator_only_policies}
+                ),
                 "why": "moto matches IAM and Secrets Manager permissions against '*' only, so"
                 " the component's ARN-scoped statements are repeated on '*' in the emulator;"
                 " the documents themselves are exactly components.iam_policies' output",
@@ -576,8 +671,52 @@ class _Drill:
             and not report["credential_process_workers"]["app_failures"]
             and not self.violations
             and not emulator.handler_failures
+            and report["keys_changed"] == len(consumers)
         )
         return report
+
+    def _consumer_report(
+        self, emulator: Emulator, consumer: Consumer, sm: Any, workers: list[AppWorker]
+    ) -> dict[str, Any]:
+        """One consumer's figures, each read back from the emulator or counted by a worker:
+        the functions that ran for its secret, the rotations they finished, its keys."""
+        secret_ids = {consumer.secret_arn, ConsumerNames(consumer.name).secret}
+        invoked = [i for i in emulator.invocations if i.secret_id in secret_ids]
+        functions = sorted({invocation.function_arn for invocation in invoked})
+        if functions != [consumer.function_arn]:
+            self.violations.append(
+                f"{consumer.name}: its secret was rotated by {functions}, not by its rotation"
+                f" function {consumer.function_arn}"
+            )
+        _, current, _ = operations.read_version(sm, consumer.secret_arn, stage=CURRENT)
+        current_key_id = current.access_key_id if current else None
+        first_key_id = self.first_keys.get(consumer.name)
+        finished = sum(1 for i in invoked if i.step == "finishSecret" and not i.failed)
+        if finished != self.rotations_of[consumer.name]:
+            self.violations.append(
+                f"{consumer.name}: {self.rotations_of[consumer.name]} rotations completed but"
+                f" the function finished {finished}"
+            )
+        mine = [worker for worker in workers if worker.consumer is consumer]
+        return {
+            "name": consumer.name,
+            "secret_arn": consumer.secret_arn,
+            "function_arn": consumer.function_arn,
+            "shared_function": consumer.shared_function,
+            "functions_invoked": functions,
+            "invocations": len(invoked),
+            "rotations": self.rotations_of[consumer.name],
+            # Rotations the function completed for this secret (finishSecret that succeeded).
+            "rotations_finished_by_function": finished,
+            "first_key_id": first_key_id,
+            "current_key_id": current_key_id,
+            "key_changed": current_key_id is not None and current_key_id != first_key_id,
+            "app_workers": len(mine),
+            "app_calls": sum(worker.calls for worker in mine),
+            "app_failures": sum(len(worker.failures) for worker in mine),
+            "sweep": self.sweeps.get(consumer.name, {}),
+            "revoke": self.revokes.get(consumer.name, {}),
+        }
 
     def _process_report(self, workers: list[ProcessWorker]) -> dict[str, Any]:
         failures = [failure for worker in workers for failure in worker.failures]
@@ -632,6 +771,18 @@ def check_invariants(emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) 
     return violations
 
 
+def consumer_name(index: int) -> str:
+    """The drill's consumers: drill-app, then drill-app-2, drill-app-3..."""
+    return CONSUMER_NAME if index == 0 else f"{CONSUMER_NAME}-{index + 1}"
+
+
+def _consumers_text(consumers: list[Consumer]) -> str:
+    if len(consumers) == 1:
+        consumer = consumers[0]
+        return f"user {consumer.user_name}, secret {consumer.secret_arn}"
+    return f"{len(consumers)} consumers ({consumers[0].name} to {consumers[-1].name})"
+
+
 def run_drill(config: DrillConfig | None = None, progress: TextIO | None = None) -> dict[str, Any]:
     """Run the drill; return its report (``report["passed"]`` is the verdict)."""
     return _Drill(config or DrillConfig(), progress).run()
@@ -660,12 +811,32 @@ def format_report(report: dict[str, Any]) -> str:
         f"{operation} {count:g}" for operation, count in per_rotation["by_operation"].items()
     )
     with_process = report["rotations_with_process_workers"]
-    extra = report["rotations"] - report["rotations_requested"] - with_process
+    count = report["consumers"]
+    extra = report["rotations"] - count * report["rotations_requested"] - with_process
+    shared = report["shared_function"]
+    functions = [_function_name(arn) for arn in report["rotation_functions"]]
+    if shared["arn"] is not None and shared["consumers_served"] == count:
+        served = (
+            f"{'all' if count > 1 else ''} rotated by one shared function"
+            f" {_function_name(shared['arn'])} ({shared['invocations']} invocations)"
+        ).lstrip()
+    else:
+        served = f"rotated by {len(functions)} functions: {', '.join(functions)}"
+    per_consumer = report["per_consumer"]
+    finished = sorted(entry["rotations_finished_by_function"] for entry in per_consumer)
     lines = [
         "Drill report",
-        f"  Rotations          {report['rotations']} ({report['rotations_requested']}"
+        f"  Consumers          {count}, {served}",
+        f"  Rotations          {report['rotations']} ("
+        + (
+            f"{report['rotations_requested']}"
+            if count == 1
+            else f"{count} x {report['rotations_requested']}"
+        )
         + (f" + {with_process} with process workers" if with_process else "")
         + f" + {extra} by revoke), rotation handler failures {report['handler_failures']}",
+        f"  Per consumer       {_span(finished)} rotations finished by the function, key"
+        f" changed {report['keys_changed']}/{count}",
         f"  Rotation time      p50 {seconds['p50']:.3f} s, p95 {seconds['p95']:.3f} s,"
         f" max {seconds['max']:.3f} s",
         f"  AWS calls/rotation {per_rotation['total']:g} ({by_operation})",
@@ -685,8 +856,18 @@ def format_report(report: dict[str, Any]) -> str:
             if report["invariant_violations"]
             else "all held"
         ),
-        "  Keys at end",
+        "  Keys at end" + (f" ({per_consumer[0]['name']})" if count > 1 else ""),
     ]
+    if count > 1:
+        sweep_line = next(i for i, line in enumerate(lines) if line.startswith("  Sweep"))
+        for entry in reversed(per_consumer):
+            lines.insert(
+                sweep_line,
+                f"    {entry['name']:<16} {entry['rotations']} rotations, {entry['app_calls']}"
+                f" app calls by {entry['app_workers']} workers, {entry['app_failures']} failed;"
+                f" key {entry['first_key_id']} -> {entry['current_key_id']}",
+            )
+    keys_at = next(i for i, line in enumerate(lines) if line.startswith("  Keys at end"))
     lines.extend(
         f"    {key['access_key_id']}  {key['status']:<8}  {key['role']}"
         for key in report["keys_at_end"]
@@ -699,19 +880,22 @@ def format_report(report: dict[str, Any]) -> str:
             else "NOT locked out after the revoke"
         )
         lines.insert(
-            lines.index("  Keys at end"),
+            keys_at,
             f"  Process workers    {process['app_calls']} app calls made by"
             f" {process['workers']} credential_process workers, {process['app_failures']}"
             f" failed; {process['keys_used']} keys followed by self-read (refresh window"
             f" {process['refresh_seconds']:g} s); {after_revoke}, re-seeded by export: "
             + ("works" if process["reseeded_after_revoke"] else "FAILED"),
         )
-    for failure, count in [*report["app_failure_samples"], *process["app_failure_samples"]]:
-        lines.append(f"  FAILED app call    {failure} x{count}")
+    for failure, times in [*report["app_failure_samples"], *process["app_failure_samples"]]:
+        lines.append(f"  FAILED app call    {failure} x{times}")
     lines.extend(f"  VIOLATION          {v}" for v in report["invariant_violations"])
     allowance = report["emulator_only_allowance"]
+    attached = allowance["attached_to"]
+    if len(attached) > 4:
+        attached = [*attached[:3], f"and {len(attached) - 3} more"]
     lines.append(
-        f"  Emulator-only      {allowance['policy']} on {', '.join(allowance['attached_to'])}:"
+        f"  Emulator-only      {allowance['policy']} on {', '.join(attached)}:"
         " moto checks IAM/Secrets Manager permissions against '*' only; the component's"
         " policy documents are used unchanged"
     )
@@ -720,6 +904,18 @@ def format_report(report: dict[str, Any]) -> str:
         f" in {report['duration_seconds']:.1f} s"
     )
     return "\n".join(lines)
+
+
+def _function_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+def _span(values: list[int]) -> str:
+    """ "3" or "3-5": the smallest and largest of ``values``."""
+    if not values:
+        return "0"
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def _process_progress(workers: list[ProcessWorker]) -> str:

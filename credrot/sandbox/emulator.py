@@ -10,6 +10,9 @@ and patches moto where it differs from AWS in ways rotation depends on:
   AWSPENDING stays on the new version. Lambda's Invoke API runs the same handler.
 - RotateSecret refuses to start while another version is AWSPENDING ("A previous rotation
   isn't complete"), as AWS does; moto would silently drop the label.
+- RotateSecret with RotateImmediately=false runs Secrets Manager's configuration test as
+  AWS does: a new AWSPENDING version with no value, testSecret only, then that version
+  goes. moto copies the current value into it, and fails on a secret with no version yet.
 - With ``reject_inactive_keys`` (default), IAM authentication rejects Inactive keys like AWS
   does; moto only rejects deleted keys.
 - What the handler logs (its ``rotation_lambda`` logger), and the error of a failed
@@ -54,6 +57,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -425,18 +429,26 @@ class Emulator:
         with self._invoke_lock:
             self._faults.extend([(step, error)] * times)
 
-    def configure_rotation(self, secret_id: str, function_arn: str, days: int) -> None:
-        """Enable rotation with ``function_arn`` every ``days`` days WITHOUT rotating now
-        (RotateSecret with RotateImmediately=false would run testSecret on a bootstrap value).
-        """
-        from moto.secretsmanager.models import secretsmanager_backends
-
-        secret: Any = secretsmanager_backends[ACCOUNT_ID][self.region].secrets[secret_id]
-        secret.rotation_requested = True
-        secret.rotation_lambda_arn = function_arn
-        secret.auto_rotate_after_days = days
-        secret.rotation_enabled = True
-        secret.next_rotation_date = int(time.time()) + days * 86400
+    def enable_rotation(self, secret_id: str, function_arn: str, days: int) -> None:
+        """Enable rotation with ``function_arn`` every ``days`` days WITHOUT rotating now, as
+        the component's SecretRotation does: RotateSecret with RotateImmediately=false, whose
+        configuration test (testSecret) runs the real handler. Raises RuntimeError naming the
+        handler's error if that test fails."""
+        token = self.client("secretsmanager").rotate_secret(
+            SecretId=secret_id,
+            RotationLambdaARN=function_arn,
+            RotationRules={"AutomaticallyAfterDays": days},
+            RotateImmediately=False,
+        )["VersionId"]
+        failed = [
+            invocation.error
+            for invocation in self.invocations
+            if invocation.token == token and invocation.failed
+        ]
+        if failed:
+            raise RuntimeError(
+                f"the configuration test of {secret_id}'s rotation failed: {failed[-1]}"
+            )
 
     @contextmanager
     def function_environment(self, function_name: str, **overrides: str) -> Iterator[None]:
@@ -615,6 +627,8 @@ class Emulator:
 
         def rotate_secret(backend: Any, secret_id: str, **kwargs: Any) -> str:
             secret = backend.secrets[secret_id] if backend._is_valid_identifier(secret_id) else None
+            if secret is not None and not kwargs.get("rotate_immediately", True):
+                return emulator._configuration_test(backend, secret, **kwargs)
             default_before = None
             if secret is not None:
                 token = kwargs.get("client_request_token")
@@ -657,6 +671,51 @@ class Emulator:
         self._patch_source_ip_conditions()
         if self.reject_inactive_keys:
             self._patch_inactive_key_rejection()
+
+    def _configuration_test(
+        self,
+        backend: Any,
+        secret: Any,
+        client_request_token: str | None = None,
+        rotation_lambda_arn: str | None = None,
+        rotation_rules: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> str:
+        """RotateSecret with RotateImmediately=false as AWS does it (FIELD-NOTES): rotation
+        is configured, a new AWSPENDING version WITHOUT a value is staged, only testSecret
+        runs, and the version is removed afterwards. moto copies the current value into that
+        version (so testSecret would test a key that is not pending) and fails outright on a
+        secret with no version yet, which is how the component leaves a new secret."""
+        from moto.awslambda.utils import get_backend
+
+        token = client_request_token or str(uuid.uuid4())
+        apply_aws_rotation_rule(secret, token)
+        if rotation_lambda_arn:
+            secret.rotation_lambda_arn = rotation_lambda_arn
+        days = (rotation_rules or {}).get("AutomaticallyAfterDays")
+        if days:
+            secret.auto_rotate_after_days = int(days)
+            secret.next_rotation_date = int(time.time()) + int(days) * 86400
+        secret.rotation_requested = True
+        secret.rotation_enabled = secret.auto_rotate_after_days > 0
+        secret.versions[token] = {
+            "createdate": int(time.time()),
+            "version_id": token,
+            "version_stages": ["AWSPENDING"],
+        }
+        try:
+            get_backend(backend.account_id, backend.region_name).invoke(
+                secret.rotation_lambda_arn,
+                qualifier=None,
+                body=json.dumps(
+                    {"Step": "testSecret", "SecretId": secret.name, "ClientRequestToken": token}
+                ),
+                headers={},
+                response_headers={},
+            )
+        finally:
+            secret.versions.pop(token, None)
+        return json.dumps({"ARN": secret.arn, "Name": secret.name, "VersionId": token})
 
     def _patch_source_ip_conditions(self) -> None:
         from moto.core.authorization import ActionAuthenticatorMixin

@@ -194,7 +194,7 @@ def test_status_warns_when_the_key_may_read_its_own_secret_from_anywhere(
     [warning] = report["warnings"]
     assert warning["code"] == "self-read-from-anywhere"
     assert "a leaked key can read every next key" in warning["message"]
-    policy = f"policy/ai-credential-rotation/credrot-{anywhere.name}-data-access"
+    policy = f"inline policy credrot-{anywhere.name}-data-access"
     assert policy in warning["message"]
     assert main(["status", anywhere.secret_arn]) == EXIT_OK
     assert "[self-read-from-anywhere]" in capsys.readouterr().out
@@ -423,16 +423,19 @@ def test_status_says_plainly_when_a_secret_is_not_managed_by_this_product(
 def test_status_names_a_value_that_names_another_user(
     consumer: Any, emulator: Any, operator_env: Any, capsys: Any
 ) -> None:
+    # A user of no consumer (the reader user carries the consumer's tag, for ABAC).
+    stranger = f"{consumer.name}-stranger"
+    emulator.client("iam").create_user(UserName=stranger, Path="/ai-credential-rotation/")
     sm = emulator.client("secretsmanager")
     sm.put_secret_value(
         SecretId=consumer.secret_arn,
-        SecretString=json.dumps({"UserName": consumer.reader_user_name}),
+        SecretString=json.dumps({"UserName": stranger}),
         VersionStages=["AWSCURRENT"],
     )
     capsys.readouterr()
     assert main(["status", consumer.secret_arn, "--json"]) == EXIT_PROBLEMS
     problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
-    assert f"names IAM user {consumer.reader_user_name}" in problems["names-another-user"]
+    assert f"names IAM user {stranger}" in problems["names-another-user"]
 
 
 def test_status_of_a_managed_secret_raises_no_ownership_problem(

@@ -111,30 +111,59 @@ def managed_document(iam: Any, principal_policies: dict[str, Any], name: str) ->
     return iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
 
 
+def function_environment(emulator: Emulator, function_name: str) -> dict[str, str]:
+    """A function's variables, as ListFunctions reports them. Call it with IAM
+    authentication off: moto's Lambda read APIs fail their signature check under it."""
+    [function] = [
+        function
+        for function in emulator.client("lambda").list_functions()["Functions"]
+        if function["FunctionName"] == function_name
+    ]
+    variables: dict[str, str] = function["Environment"]["Variables"]
+    return variables
+
+
+def tags(listed: list[dict[str, str]]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in listed}
+
+
 def test_the_consumer_gets_the_components_policy_documents_unchanged(
     consumer: Any, emulator: Any
 ) -> None:
     iam = emulator.client("iam")
     assert iam.get_user(UserName=consumer.user_name)["User"]["Path"] == USER_PATH
-    attached = iam.list_attached_user_policies(UserName=consumer.user_name)
-    assert managed_document(iam, attached, f"credrot-{consumer.name}-data-access") == (
-        iam_policies.consumer_user_policy([f"s3://{consumer.bucket}/data/"], [])
+    data = iam.get_user_policy(
+        UserName=consumer.user_name, PolicyName=f"credrot-{consumer.name}-data-access"
     )
+    assert data["PolicyDocument"] == iam_policies.consumer_user_policy(
+        [f"s3://{consumer.bucket}/data/"], []
+    )
+    assert consumer.shared_function is True
+    # The stack's function: credrot-_shared-rotator, or _shared2... for other grace settings.
+    base = consumer.function_name.removesuffix("-rotator")
+    assert base.startswith("credrot-_shared")
     role = consumer.role_arn.rsplit("/", 1)[-1]
-    rotation = iam.get_role_policy(
-        RoleName=role, PolicyName=f"credrot-{consumer.name}-rotation-policy"
+    assert role == f"{base}-rotation-role"
+    rotation = iam.get_role_policy(RoleName=role, PolicyName=f"{base}-rotation-policy")
+    arns = iam_policies.ArnParts(partition="aws", region="us-east-1", account="123456789012")
+    assert rotation["PolicyDocument"] == iam_policies.shared_rotation_function_policy(
+        arns=arns,
+        function_arn=consumer.function_arn,
+        iam_path=USER_PATH,
+        secret_name_prefix="credrot-",
+        rotator_tag="ai-credential-rotation:rotator",
+        rotator_id="drill",
+        log_group_arn=f"arn:aws:logs:us-east-1:123456789012:log-group:{base}-rotation-logs",
     )
-    assert rotation["PolicyDocument"] == iam_policies.rotation_function_policy(
-        user_arn=consumer.user_arn,
-        secret_arn=consumer.secret_arn,
-        log_group_arn=(
-            f"arn:aws:logs:us-east-1:123456789012:log-group:credrot-{consumer.name}-rotation-logs"
-        ),
+    reader = iam.list_attached_user_policies(UserName=consumer.reader_user_name)
+    assert managed_document(iam, reader, "credrot-_shared-reader") == (
+        iam_policies.abac_reader_policy(
+            arns=arns, secret_name_prefix="credrot-", consumer_tag="ai-credential-rotation:consumer"
+        )
     )
-    attached = iam.list_attached_user_policies(UserName=consumer.reader_user_name)
-    assert managed_document(iam, attached, f"credrot-{consumer.name}-reader") == (
-        iam_policies.reader_policy(secret_arn=consumer.secret_arn)
-    )
+    assert tags(iam.list_user_tags(UserName=consumer.reader_user_name)["Tags"]) == {
+        "ai-credential-rotation:consumer": consumer.name
+    }
     # The emulator-only allowance is separate, named, and never on the consumer itself.
     assert EMULATOR_ONLY_POLICY in iam.list_role_policies(RoleName=role)["PolicyNames"]
     user_inline = iam.list_user_policies(UserName=consumer.user_name)["PolicyNames"]
@@ -143,6 +172,85 @@ def test_the_consumer_gets_the_components_policy_documents_unchanged(
         f"role/{role}",
         f"user/{consumer.reader_user_name}",
     )
+
+
+def test_the_user_and_the_secret_carry_the_binding_tags_the_shared_function_follows(
+    consumer: Any, emulator: Any
+) -> None:
+    user_tags = tags(emulator.client("iam").list_user_tags(UserName=consumer.user_name)["Tags"])
+    assert user_tags == {
+        "ai-credential-rotation:consumer": consumer.name,
+        "ai-credential-rotation:secret": consumer.secret_arn,
+        "ai-credential-rotation:rotator": "drill",
+    }
+    described = emulator.client("secretsmanager").describe_secret(SecretId=consumer.secret_arn)
+    assert described["Name"] == f"credrot-{consumer.name}-secret"
+    assert tags(described["Tags"]) == {
+        "ai-credential-rotation:consumer": consumer.name,
+        "ai-credential-rotation:user": consumer.user_name,
+    }
+
+
+def test_consumers_share_one_function_whose_environment_names_no_user_or_secret(
+    consumer: Any, bootstrap_consumer: Any, emulator: Any
+) -> None:
+    # Provisioned with other grace settings: the shared function is the stack's, not the
+    # consumer's, so it is another stack's function, shared in turn.
+    emulator.disable_iam_authentication()
+    other = provision_consumer(emulator, "neighbour", previous_key_grace_hours=0)
+    environment = function_environment(emulator, consumer.function_name)
+    emulator.enable_iam_authentication()
+    assert other.function_arn == consumer.function_arn
+    assert bootstrap_consumer.function_arn != consumer.function_arn
+    assert bootstrap_consumer.shared_function is True
+    assert environment["IAM_USER_PATH"] == USER_PATH
+    assert environment["SECRET_NAME_PREFIX"] == "credrot-"
+    assert not {"IAM_USER_NAME", "IAM_USER_ARN", "SECRET_ARN"} & set(environment)
+
+
+def test_rotation_is_enabled_by_a_configuration_test_before_the_first_key_is_minted(
+    emulator: Any,
+) -> None:
+    emulator.disable_iam_authentication()
+    before = len(emulator.invocations)
+    created = provision_consumer(emulator, "ordered", previous_key_grace_hours=0)
+    emulator.enable_iam_authentication()
+    mine = [i for i in emulator.invocations[before:] if i.function_arn == created.function_arn]
+    assert [i.step for i in mine] == ["testSecret", "ProvisionKey"]
+    assert not any(i.failed for i in mine)
+    assert mine[0].api_calls["iam:CreateAccessKey"] == 0  # the test mints nothing
+    described = emulator.client("secretsmanager").describe_secret(SecretId=created.secret_arn)
+    assert described["RotationEnabled"] is True
+    # The configuration test's version is gone; nothing is left pending.
+    assert mine[0].token not in described["VersionIdsToStages"]
+    assert not any("AWSPENDING" in s for s in described["VersionIdsToStages"].values())
+
+
+def test_an_isolated_consumer_gets_its_own_function_bound_to_its_user_and_secret(
+    emulator: Any, aws: Any
+) -> None:
+    emulator.disable_iam_authentication()
+    isolated = provision_consumer(emulator, "alone", isolated=True, previous_key_grace_hours=0)
+    environment = function_environment(emulator, isolated.function_name)
+    emulator.enable_iam_authentication()
+    assert isolated.shared_function is False
+    assert isolated.function_name == "credrot-alone-rotator"
+    assert environment["IAM_USER_NAME"] == isolated.user_name
+    assert environment["SECRET_ARN"] == isolated.secret_arn
+    rotation = emulator.client("iam").get_role_policy(
+        RoleName="credrot-alone-rotation-role", PolicyName="credrot-alone-rotation-policy"
+    )
+    assert rotation["PolicyDocument"] == iam_policies.rotation_function_policy(
+        user_arn=isolated.user_arn,
+        secret_arn=isolated.secret_arn,
+        log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:credrot-alone-rotation-logs",
+    )
+    before = aws.current_value(isolated)["AccessKeyId"]
+    token = rotate_secret(emulator, isolated)
+    assert {i.function_arn for i in emulator.invocations if i.token == token} == {
+        isolated.function_arn
+    }
+    assert aws.current_value(isolated)["AccessKeyId"] != before
 
 
 def test_the_consumer_reads_only_its_data_prefix(consumer: Any, emulator: Any, aws: Any) -> None:
@@ -217,11 +325,10 @@ def test_self_read_is_provisioned_as_deployed_and_its_source_ip_condition_is_enf
         emulator, f"ip{len(source_cidrs[0])}{restrict:d}", self_read=self_read
     )
     iam = emulator.client("iam")
-    [attached] = iam.list_attached_user_policies(UserName=consumer.user_name)["AttachedPolicies"]
-    policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-    document = iam.get_policy_version(
-        PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
-    )["PolicyVersion"]["Document"]
+    assert iam.list_attached_user_policies(UserName=consumer.user_name)["AttachedPolicies"] == []
+    document = iam.get_user_policy(
+        UserName=consumer.user_name, PolicyName=f"credrot-{consumer.name}-data-access"
+    )["PolicyDocument"]
     assert document == iam_policies.consumer_user_policy(
         [f"s3://{consumer.bucket}/data/"],
         [],
@@ -341,14 +448,10 @@ def test_the_long_term_key_keeps_working_under_its_deny_of_temporary_credentials
     # emulator evaluates it as AWS does, so this shows the product's document, as attached,
     # leaves the key's own requests alone. (Session credentials from sts:GetSessionToken
     # cannot be shown denied here: moto authenticates them as no user at all.)
-    iam = emulator.client("iam")
-    [attached] = iam.list_attached_user_policies(UserName=self_read_consumer.user_name)[
-        "AttachedPolicies"
-    ]
-    version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
-    document = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)[
-        "PolicyVersion"
-    ]["Document"]
+    document = emulator.client("iam").get_user_policy(
+        UserName=self_read_consumer.user_name,
+        PolicyName=f"credrot-{self_read_consumer.name}-data-access",
+    )["PolicyDocument"]
     assert document["Statement"][-1] == iam_policies.deny_temporary_credentials()
     value = json.loads(
         emulator.client("secretsmanager").get_secret_value(

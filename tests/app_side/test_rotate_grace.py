@@ -205,11 +205,11 @@ def test_a_failing_rotation_shows_the_functions_error_instead_of_waiting_for_the
     consumer: Any, emulator: Any, aws: Any, operator_env: Any, capsys: Any
 ) -> None:
     before = aws.current_value(consumer)["AccessKeyId"]
-    with emulator.function_environment(consumer.function_name, IAM_USER_NAME="someone-else"):
+    with emulator.function_environment(consumer.function_name, PREVIOUS_KEY_GRACE_HOURS="soon"):
         capsys.readouterr()
         assert main(["rotate", consumer.secret_arn, "--timeout", "300"]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert "is failing: the function failed: createSecret: ConfigurationError" in err
-    assert "IAM_USER_NAME" in err
+    assert "PREVIOUS_KEY_GRACE_HOURS" in err
     assert "did not finish" not in err and "unstick" in err
     assert aws.current_value(consumer)["AccessKeyId"] == before

@@ -75,9 +75,17 @@ class Command:
 Number = TypeVar("Number", int, float)
 
 
-def number(kind: type[Number], minimum: Number, *, above: bool = False) -> Callable[[str], Number]:
+def number(
+    kind: type[Number],
+    minimum: Number,
+    *,
+    above: bool = False,
+    maximum: Number | None = None,
+    why: str = "",
+) -> Callable[[str], Number]:
     """An argparse ``type=``: a finite ``kind`` of at least ``minimum`` (greater than it
-    with ``above``). argparse puts the flag's name before the message."""
+    with ``above``) and at most ``maximum`` (``why`` says why, in the error). argparse puts
+    the flag's name before the message."""
     noun = "whole number" if kind is int else "number"
 
     def parse(text: str) -> Number:
@@ -90,6 +98,10 @@ def number(kind: type[Number], minimum: Number, *, above: bool = False) -> Calla
             raise argparse.ArgumentTypeError(f"{text!r}: give {least} or more")
         if above and value == minimum:
             raise argparse.ArgumentTypeError(f"{text!r}: give a number above {minimum:g}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give from {minimum:g} to {maximum:g}{f' ({why})' if why else ''}"
+            )
         return value
 
     return parse
