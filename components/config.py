@@ -18,7 +18,10 @@ Keys (all under the ``ai-credential-rotation:`` namespace):
   the user), ``selfRead`` (``{"sourceCidrs": [...], "sourceVpces": [...],
   "restrictDataAccess": bool, "allowFromAnywhere": bool}``, for workloads outside AWS that
   read their own secret) and ``isolatedRotator`` (default false: the stack's shared rotation
-  function; true: a dedicated function whose role reaches this consumer's user and secret only).
+  function; true: a dedicated function whose role reaches this consumer's user and secret only)
+  and ``ownReaderPolicy`` (default false: readers use the stack's attribute-based reader policy;
+  true: also a managed policy reading this consumer's secret only, the one releases up to
+  5f8b18f created, so roles that attached it keep reading through a migration).
 - ``rotatorConcurrency`` (default 10, 1-1000): reserved concurrency of the shared rotation
   function, so a fleet's rotations can neither starve the region's Lambda concurrency nor burst
   Secrets Manager's write quota (about 50 TPS).
@@ -107,6 +110,7 @@ CONSUMER_KEYS = (
     "extraPolicyArns",
     "selfRead",
     "isolatedRotator",
+    "ownReaderPolicy",
 )
 SELF_READ_KEYS = ("sourceCidrs", "sourceVpces", "restrictDataAccess", "allowFromAnywhere")
 
@@ -185,6 +189,7 @@ class ConsumerConfig:
     extra_policy_arns: tuple[str, ...] = ()
     self_read: SelfRead | None = None
     isolated_rotator: bool = False
+    own_reader_policy: bool = False
 
 
 @dataclass(frozen=True)
@@ -335,6 +340,9 @@ def _parse_consumer(entry: object, field: str) -> ConsumerConfig:
         self_read=None if self_read is None else _parse_self_read(self_read, f"{field}.selfRead"),
         isolated_rotator=check_bool(
             entry.get("isolatedRotator", False), f"{field}.isolatedRotator"
+        ),
+        own_reader_policy=check_bool(
+            entry.get("ownReaderPolicy", False), f"{field}.ownReaderPolicy"
         ),
     )
 

@@ -122,7 +122,9 @@ class RotatedAccessKeyArgs:
     (``schedule.window_slot``; the program spreads a fleet's slots, see config). With
     ``isolated_rotator`` the consumer gets its own rotation function (the alarm topic and the
     sweep role stay the stack's SharedRotator's). ``self_read`` lets the consumer's own key
-    read its own secret (from its CIDRs).
+    read its own secret (from its CIDRs). ``own_reader_policy`` adds a managed policy reading
+    this secret only, under the logical name releases up to 5f8b18f used: roles that attached
+    it keep reading while their teams move to the stack's attribute-based reader policy.
     """
 
     read_paths: tuple[str, ...] = ()
@@ -141,6 +143,7 @@ class RotatedAccessKeyArgs:
     code_signing_config_arn: str | None = None
     self_read: SelfRead | None = None
     isolated_rotator: bool = False
+    own_reader_policy: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     # Derived from rotation_days/rotation_schedule/rotation_window by validation.
     rotation: schedule.RotationSchedule = field(init=False, repr=False, compare=False)
@@ -181,6 +184,7 @@ class RotatedAccessKeyArgs:
                 anywhere_field="self_read.allow_from_anywhere",
             )
         check_bool(self.isolated_rotator, "isolated_rotator")
+        check_bool(self.own_reader_policy, "own_reader_policy")
         _check_tags(self.tags)
         object.__setattr__(self, "rotation", rotation)
 
@@ -204,6 +208,7 @@ class RotatedAccessKeyArgs:
             code_signing_config_arn=stack.code_signing_config_arn,
             self_read=consumer.self_read,
             isolated_rotator=consumer.isolated_rotator,
+            own_reader_policy=consumer.own_reader_policy,
         )
 
 
@@ -356,7 +361,11 @@ class RotatedAccessKey(pulumi.ComponentResource):
         self.secret_arn = secret.arn
         self.user_name = user.name
         self.user_arn = user.arn
-        self.reader_policy_arn = rotator.reader_policy_arn
+        self.reader_policy_arn = (
+            self._own_reader_policy(secret).arn
+            if args.own_reader_policy
+            else rotator.reader_policy_arn
+        )
         self.rotation_function_name = function_name
         self.alarm_topic_arn = rotator.alarm_topic_arn
         self.self_read_access = pulumi.Output.from_input(_self_read_access(args.self_read))
@@ -370,6 +379,24 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 "alarm_topic_arn": self.alarm_topic_arn,
                 "self_read_access": self.self_read_access,
             }
+        )
+
+    def _own_reader_policy(self, secret: aws.secretsmanager.Secret) -> aws.iam.Policy:
+        """A managed policy reading this secret only. Same logical name as the per-consumer
+        reader of releases up to 5f8b18f: a migrated stack keeps that policy (an in-place
+        update at most), so the roles it is attached to never lose their read."""
+        kms_key_arn = self._consumer_args.kms_key_arn
+        return aws.iam.Policy(
+            self._names.reader_policy,
+            path=IAM_PATH,
+            description=f"Read the rotated access key of AI consumer {self._consumer}",
+            policy=secret.arn.apply(
+                lambda arn: json.dumps(
+                    iam_policies.reader_policy(secret_arn=arn, kms_key_arn=kms_key_arn)
+                )
+            ),
+            tags=self._tags,
+            opts=self._child(),
         )
 
     def _child(self, **options: Any) -> pulumi.ResourceOptions:

@@ -49,6 +49,11 @@ MIGRATION_CONFIG: dict[str, Any] = {
     "kmsKeyArn": KMS_KEY_ARN,
     "alarmEmail": "oncall@example.com",
 }
+# The per-consumer reader policies app teams attached: kept with ownReaderPolicy, so the
+# inputs an update would change are recorded too (the policy document is compared by what it
+# grants, since it carries the mock's secret ARN).
+READER_POLICY = "aws:iam/policy:Policy"
+READER_INPUTS = ("description", "name", "namePrefix", "path", "tags")
 # Inputs whose change replaces the resource (ForceNew in the provider).
 REPLACE_INPUTS = {
     "aws:iam/user:User": ("name", "namePrefix", "path"),
@@ -123,6 +128,11 @@ def record(tree: Path) -> dict[str, Any]:
             urn: effective_inputs(typ, name, mocks.inputs[(typ, name)])
             for (typ, name), urn in sorted(monitor.urns.items())
             if typ in REPLACE_INPUTS
+        },
+        "reader_policies": {
+            urn: {key: mocks.inputs[(typ, name)].get(key) for key in READER_INPUTS}
+            for (typ, name), urn in sorted(monitor.urns.items())
+            if typ == READER_POLICY and name.endswith("-reader")
         },
     }
 

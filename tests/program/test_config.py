@@ -292,13 +292,17 @@ def test_isolated_rotator_is_read_per_consumer_and_defaults_to_false() -> None:
     assert [c.isolated_rotator for c in config.consumers] == [False, True]
 
 
+@pytest.mark.parametrize("key", ["isolatedRotator", "ownReaderPolicy"])
 @pytest.mark.parametrize("value", ['"true"', "1"])
-def test_isolated_rotator_must_be_a_json_boolean(value: str) -> None:
-    entry = json.dumps([{**SUPPORT_BOT, "isolatedRotator": json.loads(value)}])
-    with pytest.raises(
-        ValueError, match=r"consumers\[0\]\.isolatedRotator: .* is not true or false"
-    ):
+def test_per_consumer_switches_must_be_json_booleans(key: str, value: str) -> None:
+    entry = json.dumps([{**SUPPORT_BOT, key: json.loads(value)}])
+    with pytest.raises(ValueError, match=rf"consumers\[0\]\.{key}: .* is not true or false"):
         parse_stack_config(raw() | {"consumers": entry})
+
+
+def test_own_reader_policy_is_read_per_consumer_and_defaults_to_false() -> None:
+    config = parse_stack_config(raw([consumer(), consumer(name="ext-bot", ownReaderPolicy=True)]))
+    assert [c.own_reader_policy for c in config.consumers] == [False, True]
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, 10), ("1", 1), ("1000", 1000)])

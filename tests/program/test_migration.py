@@ -21,6 +21,8 @@ sys.path.insert(0, str(HERE))
 
 from record_migration_fixture import (  # noqa: E402
     MIGRATION_CONFIG,
+    READER_INPUTS,
+    READER_POLICY,
     REPLACE_INPUTS,
     effective_inputs,
 )
@@ -60,3 +62,37 @@ def test_without_a_previous_export_a_new_user_gets_a_stable_name_its_secret_name
     assert len(user.inputs["name"]) == len("credrot-support-bot-user-") + 7
     assert secret.inputs["tags"]["ai-credential-rotation:user"] == user.inputs["name"]
     assert "name" in user.ignore_changes
+
+
+def test_own_reader_policies_keep_the_previous_release_urns_so_attached_roles_keep_reading(
+    engine: Any,
+) -> None:
+    fixture = json.loads(FIXTURE.read_text())
+    engine.mocks.previous_outputs = fixture["exports"]
+    config = {
+        **MIGRATION_CONFIG,
+        "consumers": [{**c, "ownReaderPolicy": True} for c in MIGRATION_CONFIG["consumers"]],
+    }
+    engine.run_program(config)
+    readers = {
+        r.urn.replace("urn:pulumi:test::", "urn:pulumi:prod::", 1): r
+        for r in engine.registered()
+        if r.type == READER_POLICY and "RotatedAccessKey$" in r.urn
+    }
+    assert {
+        urn: {key: r.inputs.get(key) for key in READER_INPUTS} for urn, r in readers.items()
+    } == fixture["reader_policies"]
+    for reader in readers.values():
+        consumer = reader.name.removeprefix("credrot-").removesuffix("-reader")
+        read = reader.policy()["Statement"][0]
+        assert read["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+        assert [arn.rsplit(":", 1)[1] for arn in read["Resource"]] == [
+            f"credrot-{consumer}-secret-AbCdEf"
+        ]
+
+
+def test_without_own_reader_policy_no_per_consumer_reader_is_deployed(engine: Any) -> None:
+    engine.run_program(MIGRATION_CONFIG)
+    assert not [
+        r for r in engine.registered() if r.type == READER_POLICY and "RotatedAccessKey$" in r.urn
+    ]
