@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from components.contract import CONSUMER_TAG, IAM_PATH
+from components.contract import CONSUMER_TAG, IAM_PATH, SECRET_USER_TAG
 
 # Named here too (``as``) because credrot.sandbox.drill imports the stages from this module.
 from credrot.app.secret import CURRENT, PENDING, PREVIOUS
@@ -337,7 +337,13 @@ def ownership_problems(snapshot: Snapshot) -> list[Problem]:
     if user is None:
         return []
     consumer = (snapshot.secret_tags or {}).get(CONSUMER_TAG)
+    # The shared function rotates the user the secret's tag names (and no other): the check
+    # that still holds when the value names a user carrying the consumer's tag, as an
+    # attribute-based reader does.
+    bound_user = (snapshot.secret_tags or {}).get(SECRET_USER_TAG)
     reasons = []
+    if bound_user and bound_user != user:
+        reasons.append(f"the secret's {SECRET_USER_TAG} tag names {bound_user}")
     if snapshot.function_user_name and snapshot.function_user_name != user:
         reasons.append(f"its rotation function rotates {snapshot.function_user_name}")
     if snapshot.user_tags is not None and snapshot.user_tags.get(CONSUMER_TAG) != consumer:

@@ -438,6 +438,31 @@ def test_status_names_a_value_that_names_another_user(
     assert f"names IAM user {stranger}" in problems["names-another-user"]
 
 
+def test_status_names_a_value_naming_a_user_tagged_as_the_consumers_reader(
+    consumer: Any, emulator: Any, operator_env: Any, capsys: Any
+) -> None:
+    # An attribute-based reader carries the consumer's own tag: only the secret's user tag,
+    # which the shared function follows, tells it apart from the consumer's user.
+    reader = f"{consumer.name}-app-reader"
+    emulator.client("iam").create_user(
+        UserName=reader,
+        Path="/ai-credential-rotation/",
+        Tags=[{"Key": "ai-credential-rotation:consumer", "Value": consumer.name}],
+    )
+    emulator.client("secretsmanager").put_secret_value(
+        SecretId=consumer.secret_arn,
+        SecretString=json.dumps({"UserName": reader}),
+        VersionStages=["AWSCURRENT"],
+    )
+    capsys.readouterr()
+    assert main(["status", consumer.secret_arn, "--json"]) == EXIT_PROBLEMS
+    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert (
+        f"the secret's ai-credential-rotation:user tag names {consumer.user_name}"
+        in problems["names-another-user"]
+    )
+
+
 def test_status_of_a_managed_secret_raises_no_ownership_problem(
     consumer: Any, operator_env: Any, capsys: Any
 ) -> None:
