@@ -72,6 +72,8 @@ FULL_SPEED_WORKERS = 4
 # process, which takes seconds on a loaded machine.
 WARMUP_TIMEOUT = 120.0
 ROTATION_TIMEOUT = 120.0
+# How long the process workers may take to finish their last call before the revoke.
+PROCESS_WORKER_STOP_SECONDS = 120.0
 # How long process workers may take to pick up a new key (their window plus a process run).
 PICKUP_TIMEOUT = 60.0
 
@@ -435,9 +437,12 @@ class _Drill:
         self.process_rotations = config.process_rotations
         # The revoke that follows deactivates the key they hold: they would be locked out
         # (see _after_revoke), which is the point of a revoke, not an app failure.
+        # Each must have stopped before the revoke: one still mid-call (a credential_process
+        # start takes seconds on a loaded machine) would meet the revoked key and count as a
+        # failed app call. The bound only keeps a wedged worker from hanging the drill.
         stop.set()
         for worker in workers:
-            worker.join(timeout=10)
+            worker.join(timeout=PROCESS_WORKER_STOP_SECONDS)
         return workers
 
     def _export(self, sm: Any, consumer: Consumer, home: Path) -> dict[str, Any]:
