@@ -101,7 +101,29 @@ def consumers_config(count: int, *, isolated: bool = False) -> list[dict[str, An
     ]
 
 
-def worker(count: int, *, isolated: bool = False, schedules: bool = False) -> dict[str, Any]:
+def floor_program(count: int, per_consumer: int) -> None:
+    """The SDK's own floor: per consumer one component and ``per_consumer`` bare
+    ``aws.iam.User`` children with one constant input, as many registrations as the program
+    makes, none of its inputs, Outputs or dependencies."""
+    import pulumi
+    import pulumi_aws as aws
+
+    class Bare(pulumi.ComponentResource):
+        def __init__(self, name: str) -> None:
+            super().__init__("bench:index:Bare", name, None, None)
+            for index in range(per_consumer):
+                aws.iam.User(
+                    f"{name}-{index}", path="/bench/", opts=pulumi.ResourceOptions(parent=self)
+                )
+            self.register_outputs({})
+
+    for index in range(count):
+        Bare(f"bare-{index:04d}")
+
+
+def worker(
+    count: int, *, isolated: bool = False, schedules: bool = False, floor: int = 0
+) -> dict[str, Any]:
     """Run the program once with ``count`` consumers in this process; return the figures.
     ``schedules``: also return the RECORDED_INPUTS of every resource of those types."""
     import gc
@@ -150,7 +172,11 @@ def worker(count: int, *, isolated: bool = False, schedules: bool = False) -> di
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run_program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        if floor:
+            gc.set_threshold(100_000, 50, 100)  # as __main__.py sets it
+            floor_program(count, floor)
+        else:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
     run_program()
     program_seconds = time.perf_counter() - started
@@ -187,6 +213,7 @@ def run_once(
     *,
     isolated: bool = False,
     schedules: bool = False,
+    floor: int = 0,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
 ) -> dict[str, Any]:
@@ -210,6 +237,7 @@ def run_once(
                 str(count),
                 *(["--isolated"] if isolated else []),
                 *(["--schedules"] if schedules else []),
+                *(["--floor", str(floor)] if floor else []),
             ],
             cwd=ROOT,
             env=environ,
@@ -304,9 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--schedules", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
-        figures = worker(args.worker, isolated=args.isolated, schedules=args.schedules)
+        figures = worker(
+            args.worker, isolated=args.isolated, schedules=args.schedules, floor=args.floor
+        )
         print(json.dumps(figures), flush=True)
         return 0
     try:
@@ -338,6 +369,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(runs) < 2:
         print("\n".join(unfinished), flush=True)
         return 1
+    target_run = next((run for run in runs if run["consumers"] == TARGET_SIZE), None)
+    if target_run is not None:
+        # What the Pulumi SDK alone costs for as many registrations: the part of the program
+        # time no change to this program can remove.
+        per_consumer = round(target_run["registrations"] / TARGET_SIZE)  # component included
+        target_run["floor"] = run_size(
+            TARGET_SIZE, args.repeats, floor=per_consumer - 1, timeout=args.timeout
+        )
     return report(runs, unfinished, args.repeats)
 
 
@@ -397,6 +436,16 @@ def report(runs: list[dict[str, Any]], unfinished: list[str], repeats: int) -> i
             verdict,
         )
     table.notes.extend(f"did not finish: {line}" for line in unfinished)
+    floor = target_run.get("floor") if target_run is not None else None
+    if target_run is not None and floor is not None:
+        share = floor["program_cpu_seconds"] / target_run["program_cpu_seconds"]
+        table.notes.append(
+            f"SDK floor at {TARGET_SIZE}: {floor['registrations']} bare registrations (per"
+            f" consumer a component and {round(floor['registrations'] / TARGET_SIZE) - 1}"
+            f" aws.iam.User with one constant input) take {floor['program_seconds']:.1f} s"
+            f" wall, {floor['program_cpu_seconds']:.1f} s CPU: {share:.0%} of the program's"
+            " CPU is the Pulumi SDK registering that many resources at all"
+        )
 
     growth = Table(
         "Growth per consumer (least squares over the sizes)",
