@@ -49,7 +49,6 @@ from components.config import (
     DEFAULT_PREVIOUS_KEY_GRACE_HOURS,
     DEFAULT_PROPAGATION_TIMEOUT_SECONDS,
     DEFAULT_RECOVERY_WINDOW_DAYS,
-    LAMBDA_TIMEOUT_MARGIN_SECONDS,
     ConsumerConfig,
     SelfRead,
     StackConfig,
@@ -86,6 +85,7 @@ from components.contract import (
     sweep_event,
 )
 from components.packaging import LambdaArchive
+from components.rotation_function import FunctionSettings, rotation_function
 from components.shared_rotator import (
     LAMBDA_PACKAGE_DIR,
     SharedRotator,
@@ -495,26 +495,35 @@ class RotatedAccessKey(pulumi.ComponentResource):
     ) -> tuple[aws.lambda_.Function, list[pulumi.Resource]]:
         """Today's dedicated function: a role reaching this user's keys and this secret only."""
         name, args, names = self._consumer, self._consumer_args, self._names
-        log_group = aws.cloudwatch.LogGroup(
-            names.rotation_logs,
-            retention_in_days=args.log_retention_days,
+        deployed = rotation_function(
+            logs_name=names.rotation_logs,
+            role_name=names.rotation_role,
+            function_name=names.rotation_function,
+            description=f"Rotates the IAM access key of AI consumer {name}",
+            role_description=f"Rotation Lambda of AI consumer {name}",
+            settings=FunctionSettings(
+                archive=archive,
+                log_retention_days=args.log_retention_days,
+                propagation_timeout_seconds=args.propagation_timeout_seconds,
+                permissions_boundary_arn=args.permissions_boundary_arn,
+                code_signing_config_arn=args.code_signing_config_arn,
+            ),
+            environment=function_environment(
+                user_name=user.name,
+                user_arn=user.arn,
+                propagation_timeout_seconds=args.propagation_timeout_seconds,
+                previous_key_grace_hours=args.previous_key_grace_hours,
+                log_level=args.log_level,
+                secret_arn=secret.arn,
+            ),
             tags=self._tags,
-            opts=self._child(),
+            child=self._child,
         )
-        role = aws.iam.Role(
-            names.rotation_role,
-            path=IAM_PATH,
-            description=f"Rotation Lambda of AI consumer {name}",
-            assume_role_policy=json.dumps(iam_policies.lambda_assume_role_policy()),
-            # The pipeline's deploy role creates and edits roles only inside the boundary.
-            permissions_boundary=args.permissions_boundary_arn,
-            tags=self._tags,
-            opts=self._child(),
-        )
+        function = deployed.function
         role_policy = aws.iam.RolePolicy(
             names.rotation_policy,
-            role=role.name,
-            policy=pulumi.Output.all(user.arn, secret.arn, log_group.arn).apply(
+            role=deployed.role.name,
+            policy=pulumi.Output.all(user.arn, secret.arn, deployed.log_group.arn).apply(
                 lambda arns: json.dumps(
                     iam_policies.rotation_function_policy(
                         user_arn=arns[0],
@@ -524,35 +533,6 @@ class RotatedAccessKey(pulumi.ComponentResource):
                     )
                 )
             ),
-            opts=self._child(),
-        )
-        function = aws.lambda_.Function(
-            names.rotation_function,
-            description=f"Rotates the IAM access key of AI consumer {name}",
-            role=role.arn,
-            runtime=RUNTIME,
-            architectures=[ARCHITECTURE],
-            handler=HANDLER,
-            code=pulumi.FileArchive(str(archive.path)),
-            source_code_hash=archive.source_code_hash,
-            code_signing_config_arn=args.code_signing_config_arn,
-            timeout=args.propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=function_environment(
-                    user_name=user.name,
-                    user_arn=user.arn,
-                    propagation_timeout_seconds=args.propagation_timeout_seconds,
-                    previous_key_grace_hours=args.previous_key_grace_hours,
-                    log_level=args.log_level,
-                    secret_arn=secret.arn,
-                )
-            ),
-            # Pointing at our log group makes it exist before the function (an implicit
-            # dependency), so Lambda never creates an unmanaged group without retention.
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="Text", log_group=log_group.name
-            ),
-            tags=self._tags,
             opts=self._child(),
         )
         # source_arn: only this secret's rotation may invoke the function (confused deputy).

@@ -39,7 +39,6 @@ from components.config import (
     DEFAULT_PREVIOUS_KEY_GRACE_HOURS,
     DEFAULT_PROPAGATION_TIMEOUT_SECONDS,
     DEFAULT_ROTATOR_CONCURRENCY,
-    LAMBDA_TIMEOUT_MARGIN_SECONDS,
     StackConfig,
     check_alarm_destination,
     check_code_signing_config_arn,
@@ -52,19 +51,18 @@ from components.config import (
     check_rotator_concurrency,
 )
 from components.contract import (
-    ARCHITECTURE,
     CONSUMER_TAG,
     HANDLER,
     IAM_PATH,
     RESOURCE_NAME_PREFIX,
     ROTATOR_TAG,
-    RUNTIME,
     SHARED_ROTATOR_TYPE,
     ConsumerNames,
     shared_function_environment,
     shared_names,
 )
 from components.packaging import LambdaArchive, write_lambda_zip
+from components.rotation_function import FunctionSettings, rotation_function
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_PACKAGE_DIR = PROJECT_ROOT / "rotation_lambda"
@@ -181,52 +179,36 @@ class SharedRotator(pulumi.ComponentResource):
         names = shared_names()
         self._tags = {**args.tags, ROTATOR_TAG: args.rotator_id}
 
-        log_group = aws.cloudwatch.LogGroup(
-            names.rotation_logs,
-            retention_in_days=args.log_retention_days,
-            tags=self._tags,
-            opts=self._child(),
-        )
-        # The stack's partition, region and account, from an ARN of its own (see module doc).
-        self.arns: pulumi.Output[iam_policies.ArnParts] = log_group.arn.apply(
-            iam_policies.ArnParts.of
-        )
-        role = aws.iam.Role(
-            names.rotation_role,
-            path=IAM_PATH,
-            description="Shared rotation Lambda of ai-credential-rotation",
-            assume_role_policy=json.dumps(iam_policies.lambda_assume_role_policy()),
-            permissions_boundary=args.permissions_boundary_arn,
-            tags=self._tags,
-            opts=self._child(),
-        )
-        function = aws.lambda_.Function(
-            names.rotation_function,
+        deployed = rotation_function(
+            logs_name=names.rotation_logs,
+            role_name=names.rotation_role,
+            function_name=names.rotation_function,
             description="Rotates the IAM access keys of the stack's AI consumers",
-            role=role.arn,
-            runtime=RUNTIME,
-            architectures=[ARCHITECTURE],
-            handler=HANDLER,
-            code=pulumi.FileArchive(str(archive.path)),
-            source_code_hash=archive.source_code_hash,
-            code_signing_config_arn=args.code_signing_config_arn,
-            timeout=args.propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
+            role_description="Shared rotation Lambda of ai-credential-rotation",
+            settings=FunctionSettings(
+                archive=archive,
+                log_retention_days=args.log_retention_days,
+                propagation_timeout_seconds=args.propagation_timeout_seconds,
+                permissions_boundary_arn=args.permissions_boundary_arn,
+                code_signing_config_arn=args.code_signing_config_arn,
+            ),
+            environment=shared_function_environment(
+                propagation_timeout_seconds=args.propagation_timeout_seconds,
+                previous_key_grace_hours=args.previous_key_grace_hours,
+                log_level=args.log_level,
+            ),
+            tags=self._tags,
+            child=self._child,
             # A fleet's rotations can neither take the region's whole Lambda concurrency nor
             # burst Secrets Manager's ~50 TPS of writes; throttled async invocations (the
             # sweeps) are retried by EventBridge Scheduler, rotations by Secrets Manager.
-            reserved_concurrent_executions=args.concurrency,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables=shared_function_environment(
-                    propagation_timeout_seconds=args.propagation_timeout_seconds,
-                    previous_key_grace_hours=args.previous_key_grace_hours,
-                    log_level=args.log_level,
-                )
-            ),
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="Text", log_group=log_group.name
-            ),
-            tags=self._tags,
-            opts=self._child(),
+            reserved_concurrency=args.concurrency,
+        )
+        log_group, function = deployed.log_group, deployed.function
+        role = deployed.role
+        # The stack's partition, region and account, from an ARN of its own (see module doc).
+        self.arns: pulumi.Output[iam_policies.ArnParts] = log_group.arn.apply(
+            iam_policies.ArnParts.of
         )
         role_policy = aws.iam.RolePolicy(
             names.rotation_policy,
