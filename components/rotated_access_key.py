@@ -85,7 +85,7 @@ from components.contract import (
     sweep_event,
 )
 from components.packaging import LambdaArchive
-from components.rotation_function import FunctionSettings, rotation_function
+from components.rotation_function import FunctionSettings, Grants, rotation_function
 from components.shared_rotator import (
     LAMBDA_PACKAGE_DIR,
     SharedRotator,
@@ -498,7 +498,9 @@ class RotatedAccessKey(pulumi.ComponentResource):
         deployed = rotation_function(
             logs_name=names.rotation_logs,
             role_name=names.rotation_role,
+            role_policy_name=names.rotation_policy,
             function_name=names.rotation_function,
+            permission_name=names.allow_secretsmanager,
             description=f"Rotates the IAM access key of AI consumer {name}",
             role_description=f"Rotation Lambda of AI consumer {name}",
             settings=FunctionSettings(
@@ -518,32 +520,22 @@ class RotatedAccessKey(pulumi.ComponentResource):
             ),
             tags=self._tags,
             child=self._child,
+            grants=lambda log_group, _: Grants(
+                policy=pulumi.Output.all(user.arn, secret.arn, log_group.arn).apply(
+                    lambda arns: json.dumps(
+                        iam_policies.rotation_function_policy(
+                            user_arn=arns[0],
+                            secret_arn=arns[1],
+                            log_group_arn=arns[2],
+                            kms_key_arn=args.kms_key_arn,
+                        )
+                    )
+                ),
+                # Only this secret's rotation may invoke the function (confused deputy).
+                invoked_for=secret.arn,
+            ),
         )
         function = deployed.function
-        role_policy = aws.iam.RolePolicy(
-            names.rotation_policy,
-            role=deployed.role.name,
-            policy=pulumi.Output.all(user.arn, secret.arn, deployed.log_group.arn).apply(
-                lambda arns: json.dumps(
-                    iam_policies.rotation_function_policy(
-                        user_arn=arns[0],
-                        secret_arn=arns[1],
-                        log_group_arn=arns[2],
-                        kms_key_arn=args.kms_key_arn,
-                    )
-                )
-            ),
-            opts=self._child(),
-        )
-        # source_arn: only this secret's rotation may invoke the function (confused deputy).
-        permission = aws.lambda_.Permission(
-            names.allow_secretsmanager,
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="secretsmanager.amazonaws.com",
-            source_arn=secret.arn,
-            opts=self._child(),
-        )
         errors = errors_alarm(
             names.errors_alarm,
             description=f"The rotation Lambda of AI consumer {name} failed",
@@ -552,7 +544,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             tags=self._tags,
             opts=self._child(),
         )
-        return function, [permission, role_policy, errors]
+        return function, [deployed.permission, deployed.role_policy, errors]
 
 
 def default_user_name(consumer: str, rotator_id: str) -> str:

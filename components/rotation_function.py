@@ -1,10 +1,12 @@
-"""The rotation Lambda as deployed: its log group, execution role and function.
+"""The rotation Lambda as deployed: log group, execution role and its policy, function, and
+Secrets Manager's permission to invoke it.
 
 Pure wiring, shared by the stack's shared function (components/shared_rotator.py) and a
 consumer's isolated one (components/rotated_access_key.py), so the two cannot drift apart in
 runtime, packaging, timeout or logging. What differs is passed in: the environment (which
-user and secret, or none), the role's description, reserved concurrency. The role's policy
-is the caller's: it is what makes a function shared or isolated.
+user and secret, or none), the role's description, reserved concurrency, and the two grants
+that make a function shared or isolated: the role's policy document and the secrets whose
+rotation may invoke it.
 """
 
 from __future__ import annotations
@@ -24,11 +26,24 @@ from components.packaging import LambdaArchive
 
 @dataclass(frozen=True)
 class RotationFunction:
-    """The three resources of one rotation function."""
+    """The resources of one rotation function."""
 
     log_group: aws.cloudwatch.LogGroup
     role: aws.iam.Role
     function: aws.lambda_.Function
+    # What a rotation must wait for: the function may act, and Secrets Manager may invoke it.
+    role_policy: aws.iam.RolePolicy
+    permission: aws.lambda_.Permission
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What makes a rotation function shared or isolated: its role's policy document, and
+    the secret ARN (or ARN pattern, then with the account) whose rotation may invoke it."""
+
+    policy: pulumi.Input[str]
+    invoked_for: pulumi.Input[str]
+    invoked_from_account: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -46,17 +61,21 @@ def rotation_function(
     *,
     logs_name: str,
     role_name: str,
+    role_policy_name: str,
     function_name: str,
+    permission_name: str,
     description: str,
     role_description: str,
     settings: FunctionSettings,
     environment: Mapping[str, pulumi.Input[str]],
     tags: Mapping[str, pulumi.Input[str]],
     child: Callable[[], pulumi.ResourceOptions],
+    grants: Callable[[aws.cloudwatch.LogGroup, aws.lambda_.Function], Grants],
     reserved_concurrency: int | None = None,
 ) -> RotationFunction:
-    """Register the log group, the role (no policy yet) and the function; ``child`` gives
-    each its options (parented to the calling component)."""
+    """Register the pieces; ``child`` gives each its options (parented to the calling
+    component), ``grants`` what the function may do and who may invoke it (from the log
+    group and the function, which the role's policy names)."""
     log_group = aws.cloudwatch.LogGroup(
         logs_name,
         retention_in_days=settings.log_retention_days,
@@ -94,4 +113,19 @@ def rotation_function(
         tags=tags,
         opts=child(),
     )
-    return RotationFunction(log_group, role, function)
+    granted = grants(log_group, function)
+    role_policy = aws.iam.RolePolicy(
+        role_policy_name, role=role.name, policy=granted.policy, opts=child()
+    )
+    # source_arn (matched with ArnLike) and source_account: only the rotation of these
+    # secrets, in this account, may invoke the function (confused deputy).
+    permission = aws.lambda_.Permission(
+        permission_name,
+        action="lambda:InvokeFunction",
+        function=function.name,
+        principal="secretsmanager.amazonaws.com",
+        source_arn=granted.invoked_for,
+        source_account=granted.invoked_from_account,
+        opts=child(),
+    )
+    return RotationFunction(log_group, role, function, role_policy, permission)

@@ -62,7 +62,7 @@ from components.contract import (
     shared_names,
 )
 from components.packaging import LambdaArchive, write_lambda_zip
-from components.rotation_function import FunctionSettings, rotation_function
+from components.rotation_function import FunctionSettings, Grants, rotation_function
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_PACKAGE_DIR = PROJECT_ROOT / "rotation_lambda"
@@ -182,7 +182,9 @@ class SharedRotator(pulumi.ComponentResource):
         deployed = rotation_function(
             logs_name=names.rotation_logs,
             role_name=names.rotation_role,
+            role_policy_name=names.rotation_policy,
             function_name=names.rotation_function,
+            permission_name=names.allow_secretsmanager,
             description="Rotates the IAM access keys of the stack's AI consumers",
             role_description="Shared rotation Lambda of ai-credential-rotation",
             settings=FunctionSettings(
@@ -199,49 +201,16 @@ class SharedRotator(pulumi.ComponentResource):
             ),
             tags=self._tags,
             child=self._child,
+            grants=self._grants,
             # A fleet's rotations can neither take the region's whole Lambda concurrency nor
             # burst Secrets Manager's ~50 TPS of writes; throttled async invocations (the
             # sweeps) are retried by EventBridge Scheduler, rotations by Secrets Manager.
             reserved_concurrency=args.concurrency,
         )
-        log_group, function = deployed.log_group, deployed.function
-        role = deployed.role
-        # The stack's partition, region and account, from an ARN of its own (see module doc).
-        self.arns: pulumi.Output[iam_policies.ArnParts] = log_group.arn.apply(
-            iam_policies.ArnParts.of
-        )
-        role_policy = aws.iam.RolePolicy(
-            names.rotation_policy,
-            role=role.name,
-            policy=pulumi.Output.all(self.arns, function.arn, log_group.arn).apply(
-                lambda values: json.dumps(
-                    iam_policies.shared_rotation_function_policy(
-                        arns=values[0],
-                        function_arn=values[1],
-                        iam_path=IAM_PATH,
-                        secret_name_prefix=RESOURCE_NAME_PREFIX,
-                        rotator_tag=ROTATOR_TAG,
-                        rotator_id=args.rotator_id,
-                        log_group_arn=values[2],
-                        kms_key_arn=args.kms_key_arn,
-                    )
-                )
-            ),
-            opts=self._child(),
-        )
-        # One permission for every consumer: the source account (StringEquals AWS:SourceAccount)
-        # and the project's secrets by prefix (the provider sends SourceArn, which Lambda
-        # matches with ArnLike: terraform-provider-aws internal/service/lambda/permission.go
-        # reads it back from Condition.ArnLike["AWS:SourceArn"]). A resource policy holds
-        # 20 KB; one statement per secret would stop near 100 consumers.
-        permission = aws.lambda_.Permission(
-            names.allow_secretsmanager,
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="secretsmanager.amazonaws.com",
-            source_account=self.arns.apply(lambda a: a.account),
-            source_arn=self.arns.apply(lambda a: a.secrets_arn_pattern(RESOURCE_NAME_PREFIX)),
-            opts=self._child(),
+        function, role_policy, permission = (
+            deployed.function,
+            deployed.role_policy,
+            deployed.permission,
         )
         scheduler_role, scheduler_policy = self._scheduler_role(names, function)
         topic_arn, alarm_wiring = self._alarms(names, function)
@@ -293,6 +262,35 @@ class SharedRotator(pulumi.ComponentResource):
     def tags(self) -> dict[str, str]:
         """The tags every shared resource carries (the rotator tag included)."""
         return dict(self._tags)
+
+    def _grants(self, log_group: aws.cloudwatch.LogGroup, function: aws.lambda_.Function) -> Grants:
+        """The shared role's reach (users by path and rotator tag, secrets by prefix and
+        rotation function), and one invoke permission for every consumer: the account and
+        the project's secrets by prefix (the provider sends SourceArn, which Lambda matches
+        with ArnLike: terraform-provider-aws internal/service/lambda/permission.go reads it
+        back from Condition.ArnLike["AWS:SourceArn"]). A resource policy holds 20 KB; one
+        statement per secret would stop near 100 consumers."""
+        args = self.args
+        # The stack's partition, region and account, from an ARN of its own (see module doc).
+        self.arns = log_group.arn.apply(iam_policies.ArnParts.of)
+        return Grants(
+            policy=pulumi.Output.all(self.arns, function.arn, log_group.arn).apply(
+                lambda values: json.dumps(
+                    iam_policies.shared_rotation_function_policy(
+                        arns=values[0],
+                        function_arn=values[1],
+                        iam_path=IAM_PATH,
+                        secret_name_prefix=RESOURCE_NAME_PREFIX,
+                        rotator_tag=ROTATOR_TAG,
+                        rotator_id=args.rotator_id,
+                        log_group_arn=values[2],
+                        kms_key_arn=args.kms_key_arn,
+                    )
+                )
+            ),
+            invoked_for=self.arns.apply(lambda a: a.secrets_arn_pattern(RESOURCE_NAME_PREFIX)),
+            invoked_from_account=self.arns.apply(lambda a: a.account),
+        )
 
     def _child(self, **options: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **options)
