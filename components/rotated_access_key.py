@@ -503,13 +503,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             permission_name=names.allow_secretsmanager,
             description=f"Rotates the IAM access key of AI consumer {name}",
             role_description=f"Rotation Lambda of AI consumer {name}",
-            settings=FunctionSettings(
-                archive=archive,
-                log_retention_days=args.log_retention_days,
-                propagation_timeout_seconds=args.propagation_timeout_seconds,
-                permissions_boundary_arn=args.permissions_boundary_arn,
-                code_signing_config_arn=args.code_signing_config_arn,
-            ),
+            settings=FunctionSettings.of(args, archive),
             environment=function_environment(
                 user_name=user.name,
                 user_arn=user.arn,

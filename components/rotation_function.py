@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
@@ -46,6 +47,19 @@ class Grants:
     invoked_from_account: pulumi.Input[str] | None = None
 
 
+class _StackArgs(Protocol):
+    """The stack-wide settings both SharedRotatorArgs and RotatedAccessKeyArgs carry."""
+
+    @property
+    def log_retention_days(self) -> int: ...
+    @property
+    def propagation_timeout_seconds(self) -> int: ...
+    @property
+    def permissions_boundary_arn(self) -> str | None: ...
+    @property
+    def code_signing_config_arn(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class FunctionSettings:
     """What every rotation function of a stack shares, from the stack's configuration."""
@@ -55,6 +69,17 @@ class FunctionSettings:
     propagation_timeout_seconds: int
     permissions_boundary_arn: str | None
     code_signing_config_arn: str | None
+
+    @classmethod
+    def of(cls, args: _StackArgs, archive: LambdaArchive) -> FunctionSettings:
+        """The settings from a component's (validated) args."""
+        return cls(
+            archive=archive,
+            log_retention_days=args.log_retention_days,
+            propagation_timeout_seconds=args.propagation_timeout_seconds,
+            permissions_boundary_arn=args.permissions_boundary_arn,
+            code_signing_config_arn=args.code_signing_config_arn,
+        )
 
 
 def rotation_function(

@@ -187,13 +187,7 @@ class SharedRotator(pulumi.ComponentResource):
             permission_name=names.allow_secretsmanager,
             description="Rotates the IAM access keys of the stack's AI consumers",
             role_description="Shared rotation Lambda of ai-credential-rotation",
-            settings=FunctionSettings(
-                archive=archive,
-                log_retention_days=args.log_retention_days,
-                propagation_timeout_seconds=args.propagation_timeout_seconds,
-                permissions_boundary_arn=args.permissions_boundary_arn,
-                code_signing_config_arn=args.code_signing_config_arn,
-            ),
+            settings=FunctionSettings.of(args, archive),
             environment=shared_function_environment(
                 propagation_timeout_seconds=args.propagation_timeout_seconds,
                 previous_key_grace_hours=args.previous_key_grace_hours,
