@@ -4,7 +4,11 @@ The implementation lives in ``credrot.app.client``; this name is the public cont
 stays when internal modules move.
 """
 
-from credrot.app.client import SecretCredentials, SelfReadCredentials, session
+from credrot.app.client import (
+    SecretCredentials,
+    SelfReadCredentials,
+    session,
+)
 from credrot.app.secret import DEFAULT_REFRESH_SECONDS
 from credrot.app.secret import REJECTED_KEY_CODES as AUTH_FAILURE_CODES
 
