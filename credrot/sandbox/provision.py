@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,54 +165,26 @@ def shared_function(
                     )
     names = contract.ConsumerNames(contract.SHARED_NAME + (str(stacks + 1) if stacks else ""))
 
-    iam = emulator.client("iam")
-    log_group = names.rotation_logs
-    emulator.client("logs").create_log_group(logGroupName=log_group)
-    role_arn = iam.create_role(
-        RoleName=names.rotation_role,
-        Path=USER_PATH,
-        AssumeRolePolicyDocument=json.dumps(iam_policies.lambda_assume_role_policy()),
-    )["Role"]["Arn"]
-    function_arn = lambda_client.create_function(
-        FunctionName=names.rotation_function,
-        Runtime=RUNTIME,
-        Architectures=[contract.ARCHITECTURE],
-        Role=role_arn,
-        Handler=HANDLER,
-        Code={"ZipFile": _placeholder_zip()},
-        Timeout=propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
-        Environment={"Variables": environment},
-    )["FunctionArn"]
     arns = _arn_parts(emulator)
-    policy = iam_policies.shared_rotation_function_policy(
-        arns=arns,
-        function_arn=function_arn,
-        iam_path=USER_PATH,
-        secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
-        rotator_tag=contract.ROTATOR_TAG,
-        rotator_id=ROTATOR_ID,
-        log_group_arn=f"arn:aws:logs:{emulator.region}:{ACCOUNT_ID}:log-group:{log_group}",
-    )
-    iam.put_role_policy(
-        RoleName=names.rotation_role,
-        PolicyName=names.rotation_policy,
-        PolicyDocument=json.dumps(policy),
-    )
-    _allow_in_emulator_only(iam, policy, [], role=names.rotation_role)
-    lambda_client.put_function_concurrency(
-        FunctionName=names.rotation_function,
-        ReservedConcurrentExecutions=ROTATOR_CONCURRENCY,
-    )
-    lambda_client.add_permission(
-        FunctionName=names.rotation_function,
-        StatementId=names.allow_secretsmanager,
-        Action="lambda:InvokeFunction",
-        Principal="secretsmanager.amazonaws.com",
-        SourceAccount=ACCOUNT_ID,
-        SourceArn=arns.secrets_arn_pattern(contract.RESOURCE_NAME_PREFIX),
-    )
-    return RotationFunction(
-        names.rotation_function, function_arn, names.rotation_role, role_arn, shared=True
+    return _deploy_function(
+        emulator,
+        names,
+        environment=environment,
+        timeout=propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
+        policy_of=lambda function_arn, log_group_arn: iam_policies.shared_rotation_function_policy(
+            arns=arns,
+            function_arn=function_arn,
+            iam_path=USER_PATH,
+            secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
+            rotator_tag=contract.ROTATOR_TAG,
+            rotator_id=ROTATOR_ID,
+            log_group_arn=log_group_arn,
+        ),
+        allowances=[],
+        invoked_for=arns.secrets_arn_pattern(contract.RESOURCE_NAME_PREFIX),
+        invoked_from_account=ACCOUNT_ID,
+        reserved_concurrency=ROTATOR_CONCURRENCY,
+        shared=True,
     )
 
 
@@ -380,6 +353,44 @@ def _isolated_function(
 ) -> RotationFunction:
     """A consumer's own rotation function (``isolatedRotator: true``), scoped to its one user
     and one secret as before the shared rotator."""
+    return _deploy_function(
+        emulator,
+        names,
+        environment=contract.function_environment(
+            user_name=user_name,
+            user_arn=user_arn,
+            propagation_timeout_seconds=propagation_timeout_seconds,
+            previous_key_grace_hours=previous_key_grace_hours,
+            log_level="INFO",
+            secret_arn=secret_arn,
+        ),
+        timeout=propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
+        policy_of=lambda _, log_group_arn: iam_policies.rotation_function_policy(
+            user_arn=user_arn, secret_arn=secret_arn, log_group_arn=log_group_arn
+        ),
+        allowances=allowances,
+        invoked_for=secret_arn,
+        shared=False,
+    )
+
+
+def _deploy_function(
+    emulator: Emulator,
+    names: contract.ConsumerNames,
+    *,
+    environment: dict[str, str],
+    timeout: int,
+    policy_of: Callable[[str, str], iam_policies.PolicyDocument],
+    allowances: list[str],
+    invoked_for: str,
+    shared: bool,
+    invoked_from_account: str | None = None,
+    reserved_concurrency: int | None = None,
+) -> RotationFunction:
+    """A rotation function as components/rotation_function.py deploys it: log group, role,
+    function, the role's policy (``policy_of(function ARN, log group ARN)``), reserved
+    concurrency, and Secrets Manager's permission for ``invoked_for`` (a secret ARN, or an
+    ARN pattern with ``invoked_from_account``)."""
     iam = emulator.client("iam")
     lambda_client = emulator.client("lambda")
     log_group = names.rotation_logs
@@ -389,17 +400,6 @@ def _isolated_function(
         Path=USER_PATH,
         AssumeRolePolicyDocument=json.dumps(iam_policies.lambda_assume_role_policy()),
     )["Role"]["Arn"]
-    rotation_policy = iam_policies.rotation_function_policy(
-        user_arn=user_arn,
-        secret_arn=secret_arn,
-        log_group_arn=f"arn:aws:logs:{emulator.region}:{ACCOUNT_ID}:log-group:{log_group}",
-    )
-    iam.put_role_policy(
-        RoleName=names.rotation_role,
-        PolicyName=names.rotation_policy,
-        PolicyDocument=json.dumps(rotation_policy),
-    )
-    _allow_in_emulator_only(iam, rotation_policy, allowances, role=names.rotation_role)
     function_arn = lambda_client.create_function(
         FunctionName=names.rotation_function,
         Runtime=RUNTIME,
@@ -407,27 +407,35 @@ def _isolated_function(
         Role=role_arn,
         Handler=HANDLER,
         Code={"ZipFile": _placeholder_zip()},
-        Timeout=propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
-        Environment={
-            "Variables": contract.function_environment(
-                user_name=user_name,
-                user_arn=user_arn,
-                propagation_timeout_seconds=propagation_timeout_seconds,
-                previous_key_grace_hours=previous_key_grace_hours,
-                log_level="INFO",
-                secret_arn=secret_arn,
-            )
-        },
+        Timeout=timeout,
+        Environment={"Variables": environment},
     )["FunctionArn"]
+    policy = policy_of(
+        function_arn, f"arn:aws:logs:{emulator.region}:{ACCOUNT_ID}:log-group:{log_group}"
+    )
+    iam.put_role_policy(
+        RoleName=names.rotation_role,
+        PolicyName=names.rotation_policy,
+        PolicyDocument=json.dumps(policy),
+    )
+    _allow_in_emulator_only(iam, policy, allowances, role=names.rotation_role)
+    if reserved_concurrency is not None:
+        lambda_client.put_function_concurrency(
+            FunctionName=names.rotation_function,
+            ReservedConcurrentExecutions=reserved_concurrency,
+        )
+    permission: dict[str, str] = {"SourceArn": invoked_for}
+    if invoked_from_account is not None:
+        permission["SourceAccount"] = invoked_from_account
     lambda_client.add_permission(
         FunctionName=names.rotation_function,
         StatementId=names.allow_secretsmanager,
         Action="lambda:InvokeFunction",
         Principal="secretsmanager.amazonaws.com",
-        SourceArn=secret_arn,
+        **permission,
     )
     return RotationFunction(
-        names.rotation_function, function_arn, names.rotation_role, role_arn, shared=False
+        names.rotation_function, function_arn, names.rotation_role, role_arn, shared=shared
     )
 
 
