@@ -150,6 +150,13 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
     def __repr__(self) -> str:
         return f"SecretCredentials(secret_id={self._secret_id!r})"
 
+    def _is_expired(self) -> bool:
+        # botocore asks this only just after a refresh, and raises if the window it was
+        # given has already passed. A key has no expiry: a window that ran out while the
+        # process stalled (busy CPU, GC, a short window) means "read again at the next
+        # call", never a failed call now.
+        return False
+
     def get_frozen_credentials(self) -> Any:
         """The current credentials (refreshed first if the window is over)."""
         frozen = super().get_frozen_credentials()

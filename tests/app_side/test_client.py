@@ -369,6 +369,26 @@ def test_no_secret_access_key_is_printed_or_logged_by_the_client(
     assert secret not in output()
 
 
+def test_a_key_read_on_a_stalled_machine_is_used_even_if_its_window_is_already_over(
+    monkeypatch: pytest.MonkeyPatch, clock: Any
+) -> None:
+    # Each look at the clock finds a whole window gone: a process paused (CPU starved,
+    # GC, a laptop lid) between reading the key and using it. The key itself never
+    # expires, so the call goes ahead and the next one reads again.
+    import credrot.app.client
+
+    def stalled() -> Any:
+        clock.advance(10.0)
+        return clock()
+
+    monkeypatch.setattr(credrot.app.client, "_now", stalled)
+    secrets = FakeSecrets(VALUE)
+    s = session(ARN, refresh_seconds=10.0, secrets_client=secrets)
+    assert frozen(s).access_key == "AKIAEXAMPLE1"
+    assert frozen(s).access_key == "AKIAEXAMPLE1"
+    assert secrets.reads == 2
+
+
 # -- a fleet started together ---------------------------------------------------------------
 
 
