@@ -8,19 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rotation_lambda.decisions import (
-    MAX_KEYS_PER_USER,
-    AccessKey,
-    KeyRole,
-    backoff_delay,
-    classify_keys,
-    current_since,
-    current_since_label,
-    grace_is_over,
-    is_current_since_label,
-    keys_to_retire,
-    plan_deletions,
-)
+from rotation_lambda import decisions
+from rotation_lambda.decisions import MAX_KEYS_PER_USER, AccessKey, KeyRole
 from rotation_lambda.errors import KeyInGraceError, UnknownKeyError
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -32,17 +21,17 @@ def key(key_id, *, active=True, minutes=0):
 
 
 def plan(keys, roles, *, grace_over=True):
-    return plan_deletions(keys, roles, grace_over=grace_over, grace_ends=GRACE_ENDS)
+    return decisions.plan_deletions(keys, roles, grace_over=grace_over, grace_ends=GRACE_ENDS)
 
 
 def test_the_current_key_is_current_even_if_other_versions_record_it():
-    roles = classify_keys([key("A")], current_key_id="A", previous_key_ids={"A"})
+    roles = decisions.classify_keys([key("A")], current_key_id="A", previous_key_ids={"A"})
 
     assert roles == {"A": KeyRole.CURRENT}
 
 
 def test_an_inactive_current_key_is_still_current_and_never_a_candidate():
-    roles = classify_keys([key("A", active=False)], current_key_id="A", older_key_ids=())
+    roles = decisions.classify_keys([key("A", active=False)], current_key_id="A", older_key_ids=())
 
     assert roles == {"A": KeyRole.CURRENT}
 
@@ -50,7 +39,7 @@ def test_an_inactive_current_key_is_still_current_and_never_a_candidate():
 def test_keys_are_classified_by_what_the_old_versions_record():
     keys = [key("CUR"), key("PREV"), key("OLD"), key("OFF", active=False), key("NEW")]
 
-    roles = classify_keys(
+    roles = decisions.classify_keys(
         keys, current_key_id="CUR", previous_key_ids={"PREV", "OLD"}, older_key_ids={"OLD"}
     )
 
@@ -61,14 +50,16 @@ def test_keys_are_classified_by_what_the_old_versions_record():
         "OFF": KeyRole.INACTIVE,
         "NEW": KeyRole.UNKNOWN,
     }
-    older = classify_keys(keys, current_key_id="CUR", older_key_ids={"OLD"})
+    older = decisions.classify_keys(keys, current_key_id="CUR", older_key_ids={"OLD"})
     assert older["OLD"] is KeyRole.OLDER
 
 
 def test_a_key_created_after_the_rotation_started_is_not_taken_for_the_rotations_own():
     # The old "created in a later second" rule took a hand-made key for the rotation's own
     # and deleted it. Dates prove nothing: an Active key no version records is unknown.
-    roles = classify_keys([key("HAND", minutes=60)], current_key_id=None, older_key_ids=())
+    roles = decisions.classify_keys(
+        [key("HAND", minutes=60)], current_key_id=None, older_key_ids=()
+    )
 
     assert roles == {"HAND": KeyRole.UNKNOWN}
 
@@ -145,7 +136,7 @@ def test_the_sweep_retires_previous_and_older_keys_only():
         "HAND": KeyRole.UNKNOWN,
     }
 
-    assert keys_to_retire(roles) == ["OLD", "PREV"]
+    assert decisions.keys_to_retire(roles) == ["OLD", "PREV"]
 
 
 ROLES = st.sampled_from(list(KeyRole))
@@ -182,21 +173,24 @@ def test_a_plan_never_deletes_a_current_unknown_or_in_grace_key(specs, grace_ove
 def test_the_finish_time_label_round_trips_to_the_second():
     moment = datetime(2026, 12, 1, 17, 30, 5, 900_000, tzinfo=UTC)
 
-    label = current_since_label(moment)
+    label = decisions.current_since_label(moment)
 
     assert label == "credrot-current-since-1796146205"
-    assert is_current_since_label(label)
-    assert current_since(["AWSCURRENT", label]) == moment.replace(microsecond=0)
+    assert decisions.is_current_since_label(label)
+    assert decisions.current_since(["AWSCURRENT", label]) == moment.replace(microsecond=0)
 
 
 def test_a_version_with_no_finish_label_has_no_known_since():
-    assert current_since(["AWSCURRENT", "BOOTSTRAP", "credrot-current-since-x"]) is None
+    assert decisions.current_since(["AWSCURRENT", "BOOTSTRAP", "credrot-current-since-x"]) is None
 
 
 def test_the_latest_of_several_finish_labels_counts():
-    early, late = current_since_label(T0), current_since_label(T0 + timedelta(hours=1))
+    early, late = (
+        decisions.current_since_label(T0),
+        decisions.current_since_label(T0 + timedelta(hours=1)),
+    )
 
-    assert current_since([late, early]) == T0 + timedelta(hours=1)
+    assert decisions.current_since([late, early]) == T0 + timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
@@ -208,22 +202,22 @@ def test_the_latest_of_several_finish_labels_counts():
     ],
 )
 def test_the_grace_period_is_over_once_that_long_has_passed_since_the_finish(age, grace, over):
-    assert grace_is_over(T0, T0 + age, grace) is over
+    assert decisions.grace_is_over(T0, T0 + age, grace) is over
 
 
 def test_an_unknown_finish_time_never_counts_as_grace_over():
-    assert grace_is_over(None, T0 + timedelta(days=3650), timedelta(0)) is False
+    assert decisions.grace_is_over(None, T0 + timedelta(days=3650), timedelta(0)) is False
 
 
 def test_backoff_doubles_from_half_a_second_up_to_an_eight_second_cap():
-    delays = [backoff_delay(attempt, lambda: 1.0) for attempt in range(7)]
+    delays = [decisions.backoff_delay(attempt, lambda: 1.0) for attempt in range(7)]
 
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
 @given(st.integers(0, 10_000), st.floats(0, 1, exclude_max=True))
 def test_backoff_has_full_jitter_within_the_cap(attempt, rand):
-    delay = backoff_delay(attempt, lambda: rand)
+    delay = decisions.backoff_delay(attempt, lambda: rand)
 
     assert 0 <= delay <= 8.0
     assert delay == pytest.approx(rand * min(8.0, 0.5 * 2 ** min(attempt, 32)))
