@@ -12,6 +12,19 @@ def names(violations: list[tuple[str, str]]) -> set[str]:
     return {name for name, _ in violations}
 
 
+def messages(violations: list[tuple[str, str]], name: str) -> list[str]:
+    return [message for found, message in violations if found == name]
+
+
+def rotated_once(sandbox: Sandbox):
+    """A new target after one rotation, and the value its AWSCURRENT version holds."""
+    target = sandbox.new_target()
+    target.rotate()
+    current = target.value(stage=CURRENT)
+    assert current is not None
+    return target, current
+
+
 def test_a_healthy_consumer_after_two_rotations_violates_nothing(sandbox: Sandbox) -> None:
     target = sandbox.new_target()
     target.rotate()
@@ -30,10 +43,7 @@ def test_an_active_key_that_no_version_records_is_caught(sandbox: Sandbox) -> No
 
 
 def test_a_current_key_that_no_longer_works_is_caught(sandbox: Sandbox) -> None:
-    target = sandbox.new_target()
-    target.rotate()
-    current = target.value(stage=CURRENT)
-    assert current is not None
+    target, current = rotated_once(sandbox)
     target.set_key_status_by_hand(current["AccessKeyId"], "Inactive")
 
     assert "current-authenticates" in names(target.violations(rotation_in_progress=False))
@@ -42,15 +52,10 @@ def test_a_current_key_that_no_longer_works_is_caught(sandbox: Sandbox) -> None:
 def test_a_deleted_current_key_is_caught_although_moto_accepts_any_secret(
     sandbox: Sandbox,
 ) -> None:
-    target = sandbox.new_target()
-    target.rotate()
-    current = target.value(stage=CURRENT)
-    assert current is not None
+    target, current = rotated_once(sandbox)
     target.delete_key_by_hand(current["AccessKeyId"])
 
-    found = [
-        m for n, m in target.violations(rotation_in_progress=False) if n == "current-authenticates"
-    ]
+    found = messages(target.violations(rotation_in_progress=False), "current-authenticates")
     assert any("deleted" in message for message in found)
     assert any("user/moto" in message for message in found)  # STS answered for nobody
 
@@ -84,15 +89,10 @@ def test_a_minted_secret_in_the_handlers_output_is_caught_without_printing_it(
     sandbox: Sandbox,
 ) -> None:
     # Last in this module on purpose: a leak stays counted for the sandbox's lifetime.
-    target = sandbox.new_target()
-    target.rotate()
-    current = target.value(stage=CURRENT)
-    assert current is not None
+    target, current = rotated_once(sandbox)
     secret = current["SecretAccessKey"]
     sandbox.output.chunks.append(json.dumps({"oops": secret}))
 
-    found = [
-        m for n, m in target.violations(rotation_in_progress=False) if n == "no-secret-in-output"
-    ]
+    found = messages(target.violations(rotation_in_progress=False), "no-secret-in-output")
     assert found
     assert secret not in " ".join(found)
