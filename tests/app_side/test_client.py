@@ -218,11 +218,29 @@ def test_repr_of_the_session_credentials_and_frozen_credentials_hide_the_secret(
 # -- against the emulator (IAM authentication on) -------------------------------------------
 
 
+def counted_session(aws: Any, consumer: Any, **options: Any) -> tuple[Any, Any]:
+    """A credrot session on the consumer's secret, read as the app, and its read counter."""
+    secrets, reads = aws.reader_client(consumer)
+    return session(consumer.secret_arn, secrets_client=secrets, **options), reads
+
+
+class App:
+    """The app side of one test: a default credrot session, its STS client and its read counter."""
+
+    def __init__(self, aws: Any, consumer: Any) -> None:
+        self.session, self.reads = counted_session(aws, consumer)
+        self.sts = self.session.client("sts")
+
+
+@pytest.fixture
+def app(consumer: Any, aws: Any, operator_env: Any) -> App:
+    return App(aws, consumer)
+
+
 def test_the_session_authenticates_as_the_consumer_with_the_current_key(
     consumer: Any, aws: Any, operator_env: Any
 ) -> None:
-    secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, secrets_client=secrets)
+    s, reads = counted_session(aws, consumer)
     assert aws.whoami(s) == consumer.user_arn
     assert frozen(s).access_key == aws.current_value(consumer)["AccessKeyId"]
     assert reads.count == 1
@@ -239,8 +257,7 @@ def test_the_default_secrets_client_uses_the_apps_own_identity(
 def test_the_session_follows_a_rotation_after_its_window(
     consumer: Any, aws: Any, operator_env: Any, clock: Any
 ) -> None:
-    secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, refresh_seconds=60, secrets_client=secrets)
+    s, reads = counted_session(aws, consumer, refresh_seconds=60)
     first = frozen(s).access_key
     new_key = aws.rotate(consumer)
     assert frozen(s).access_key == first  # the previous key still works: no hurry
@@ -250,81 +267,64 @@ def test_the_session_follows_a_rotation_after_its_window(
     assert reads.count == 2
 
 
-def test_concurrent_app_calls_read_the_secret_once_per_window(
-    consumer: Any, aws: Any, operator_env: Any
-) -> None:
-    secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, secrets_client=secrets)
-    sts = s.client("sts")
-    errors = hammer(12, 5, lambda: sts.get_caller_identity())
+def test_concurrent_app_calls_read_the_secret_once_per_window(app: App) -> None:
+    errors = hammer(12, 5, lambda: app.sts.get_caller_identity())
     assert errors == []
-    assert reads.count == 1
+    assert app.reads.count == 1
 
 
 def test_a_key_deleted_under_the_app_is_refreshed_and_the_call_retried(
-    consumer: Any, aws: Any, operator_env: Any
+    app: App, consumer: Any, aws: Any
 ) -> None:
-    secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, secrets_client=secrets)
-    sts = s.client("sts")
-    held = frozen(s).access_key
+    held = frozen(app.session).access_key
     aws.rotate(consumer)
     aws.rotate(consumer)  # the second rotation deletes the key the app still holds
     assert held not in aws.user_keys(consumer)
-    response = sts.get_caller_identity()
+    response = app.sts.get_caller_identity()
     assert response["Arn"] == consumer.user_arn
     assert response["ResponseMetadata"]["RetryAttempts"] == 1
-    assert reads.count == 2
+    assert app.reads.count == 2
 
 
 def test_a_deactivated_key_is_refreshed_and_the_s3_call_retried(
-    consumer: Any, aws: Any, emulator: Any, operator_env: Any
+    app: App, consumer: Any, aws: Any, emulator: Any
 ) -> None:
-    secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, secrets_client=secrets)
-    s3 = s.client("s3")
-    held = frozen(s).access_key
+    s3 = app.session.client("s3")
+    held = frozen(app.session).access_key
     aws.rotate(consumer)
     emulator.client("iam").update_access_key(
         UserName=consumer.user_name, AccessKeyId=held, Status="Inactive"
     )
     body = s3.get_object(Bucket=consumer.bucket, Key=consumer.object_keys[0])["Body"].read()
     assert body.startswith(consumer.object_keys[0].encode())
-    assert reads.count == 2
+    assert app.reads.count == 2
 
 
 def test_threads_failing_with_the_same_stale_key_share_one_refresh(
-    consumer: Any, aws: Any, operator_env: Any
+    app: App, consumer: Any, aws: Any
 ) -> None:
-    secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, secrets_client=secrets)
-    sts = s.client("sts")
-    sts.get_caller_identity()
+    app.sts.get_caller_identity()
     aws.rotate(consumer)
     aws.rotate(consumer)
     arns: list[str] = []
-    errors = hammer(8, 1, lambda: arns.append(sts.get_caller_identity()["Arn"]))
+    errors = hammer(8, 1, lambda: arns.append(app.sts.get_caller_identity()["Arn"]))
     assert errors == []
     assert arns == [consumer.user_arn] * 8
-    assert reads.count == 2
+    assert app.reads.count == 2
 
 
-def test_a_call_is_retried_only_once(
-    consumer: Any, aws: Any, emulator: Any, operator_env: Any
-) -> None:
-    secrets, reads = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, secrets_client=secrets)
-    sts = s.client("sts")
+def test_a_call_is_retried_only_once(app: App, consumer: Any, emulator: Any) -> None:
+    sts = app.sts
     attempts: list[str] = []
     sts.meta.events.register("before-send.sts.GetCallerIdentity", lambda **kw: attempts.append("x"))
-    held = frozen(s).access_key
+    held = frozen(app.session).access_key
     # The key the secret records is deleted: re-reading the secret cannot help.
     emulator.client("iam").delete_access_key(UserName=consumer.user_name, AccessKeyId=held)
     with pytest.raises(ClientError) as error:
         sts.get_caller_identity()
     assert error.value.response["Error"]["Code"] == "InvalidClientTokenId"
     assert len(attempts) == 2
-    assert reads.count == 2
+    assert app.reads.count == 2
     attempts.clear()
     with pytest.raises(ClientError):
         sts.get_caller_identity()
@@ -334,8 +334,7 @@ def test_a_call_is_retried_only_once(
 def test_without_the_retry_a_deleted_key_fails_the_call(
     consumer: Any, aws: Any, operator_env: Any
 ) -> None:
-    secrets, _ = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, secrets_client=secrets, retry_on_auth_failure=False)
+    s, _ = counted_session(aws, consumer, retry_on_auth_failure=False)
     sts = s.client("sts")
     sts.get_caller_identity()
     aws.rotate(consumer)
@@ -348,8 +347,7 @@ def test_without_the_retry_a_deleted_key_fails_the_call(
 def test_a_bootstrap_secret_fails_the_first_call_with_the_credential_error(
     bootstrap_consumer: Any, aws: Any, operator_env: Any
 ) -> None:
-    secrets, _ = aws.reader_client(bootstrap_consumer)
-    s = session(bootstrap_consumer.secret_arn, secrets_client=secrets)
+    s, _ = counted_session(aws, bootstrap_consumer)
     with pytest.raises(CredentialError, match="rotation has not minted a key yet"):
         s.client("sts").get_caller_identity()
 
@@ -357,8 +355,7 @@ def test_a_bootstrap_secret_fails_the_first_call_with_the_credential_error(
 def test_no_secret_access_key_is_printed_or_logged_by_the_client(
     consumer: Any, aws: Any, operator_env: Any, output: Any
 ) -> None:
-    secrets, _ = aws.reader_client(consumer)
-    s = session(consumer.secret_arn, refresh_seconds=0.2, secrets_client=secrets)
+    s, _ = counted_session(aws, consumer, refresh_seconds=0.2)
     sts = s.client("sts")
     secret = aws.current_value(consumer)["SecretAccessKey"]
     sts.get_caller_identity()
