@@ -41,20 +41,33 @@ def test_a_definite_create_refusal_creates_nothing_so_nothing_is_listed_or_delet
     assert deployment.access_keys() == keys
 
 
+@pytest.mark.parametrize(
+    ("attempts", "error"),
+    [
+        # Every attempt's response is lost: the first one minted a key nobody saw.
+        pytest.param(4, "InternalError", id="when-every-attempts-response-is-lost"),
+        # The first attempt mints a key but its response is lost; botocore's retry then hits
+        # IAM's 2-key limit, and the step fails after deleting the key nobody saw.
+        pytest.param(1, "LimitExceeded", id="when-the-retry-hits-the-two-key-limit"),
+    ],
+)
 def test_a_create_whose_outcome_is_unknown_deletes_only_the_key_the_listings_prove_new(
-    deployment, faults
+    deployment, faults, attempts, error
 ):
     deployment.rotate_fully()
     current_key = deployment.value()["AccessKeyId"]
     token = deployment.stage_rotation()
-    # Every attempt's response is lost: the first one minted a key nobody saw.
-    faults.lose_responses("iam.CreateAccessKey", code="InternalError", status=500, attempts=4)
+    faults.lose_responses(
+        "iam.CreateAccessKey", code="InternalError", status=500, attempts=attempts
+    )
 
-    with pytest.raises(ClientError, match="InternalError"):
+    with pytest.raises(ClientError, match=error):
         deployment.run("createSecret", token)
 
+    assert faults.injected == ["iam.CreateAccessKey"] * attempts
     assert deployment.access_keys() == {current_key: "Active"}
     deployment.run_steps(token)  # Secrets Manager's retry
+    assert set(deployment.access_keys()) == {current_key, deployment.value()["AccessKeyId"]}
     deployment.assert_healthy()
 
 

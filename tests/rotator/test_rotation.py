@@ -236,24 +236,6 @@ def test_a_key_the_function_could_not_clean_up_is_refused_by_name_and_never_dele
     deployment.assert_healthy()
 
 
-def test_a_key_minted_by_a_create_attempt_whose_response_was_lost_is_deleted(deployment, faults):
-    deployment.rotate_fully()
-    current_key = deployment.value()["AccessKeyId"]
-    token = deployment.stage_rotation()
-    # The first attempt mints a key but its response is lost; botocore's retry then hits
-    # IAM's 2-key limit, and the step fails after deleting the key nobody saw.
-    faults.lose_responses("iam.CreateAccessKey", code="InternalError", status=500, attempts=1)
-    with pytest.raises(ClientError, match="LimitExceeded"):
-        deployment.run("createSecret", token)
-    assert faults.injected == ["iam.CreateAccessKey"]
-    assert set(deployment.access_keys()) == {current_key}
-
-    deployment.run_steps(token)  # Secrets Manager's retry
-
-    assert set(deployment.access_keys()) == {current_key, deployment.value()["AccessKeyId"]}
-    deployment.assert_healthy()
-
-
 def test_a_retried_create_deletes_the_key_its_lost_first_attempt_minted(deployment, faults):
     token = deployment.stage_rotation()  # bootstrap: room for both attempts' keys
     faults.lose_responses("iam.CreateAccessKey", code="InternalError", status=500, attempts=1)
