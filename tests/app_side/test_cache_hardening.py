@@ -79,6 +79,21 @@ def assert_carries_no_secret(error: BaseException) -> None:
             assert SECRET not in text, type(link).__name__
 
 
+def assert_neither_loaded_nor_stored(path: Path, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        KeyCache(path).load()
+    with pytest.raises(error, match=match):
+        KeyCache(path).store(key())
+
+
+def export(secret_arn: str, config: Path, cache: Path | None = None) -> int:
+    """`credrot export` of the secret as the profile "agent" in ``config``, caching at ``cache``."""
+    caching = [] if cache is None else ["--cache", str(cache)]
+    return main(
+        ["export", secret_arn, "--profile", "agent", "--config-file", str(config), *caching]
+    )
+
+
 # -- modes and owners -----------------------------------------------------------------------
 
 
@@ -154,10 +169,7 @@ def test_a_symlinked_cache_file_is_not_followed(tmp_path: Path) -> None:
     target = seeded(tmp_path / "real.json")
     link = tmp_path / "c.json"
     link.symlink_to(target.path)
-    with pytest.raises(UnsafeCacheError, match="symbolic link"):
-        KeyCache(link).load()
-    with pytest.raises(UnsafeCacheError, match="symbolic link"):
-        KeyCache(link).store(key())
+    assert_neither_loaded_nor_stored(link, UnsafeCacheError, "symbolic link")
     assert link.is_symlink()
 
 
@@ -255,10 +267,7 @@ def test_an_invalid_date_error_does_not_quote_the_date(tmp_path: Path) -> None:
 def test_a_directory_given_as_the_cache_is_refused_and_left_alone(tmp_path: Path) -> None:
     directory = tmp_path / "c.json"
     directory.mkdir(mode=0o700)
-    with pytest.raises(CacheFileError, match="is a directory"):
-        KeyCache(directory).load()
-    with pytest.raises(CacheFileError, match="is a directory"):
-        KeyCache(directory).store(key())
+    assert_neither_loaded_nor_stored(directory, CacheFileError, "is a directory")
     assert directory.is_dir()
 
 
@@ -413,9 +422,7 @@ def test_export_never_replaces_a_config_file_that_is_not_a_regular_file(
 ) -> None:
     fifo = tmp_path / "config"
     os.mkfifo(fifo, 0o600)
-    code = main(
-        ["export", self_read_consumer.secret_arn, "--profile", "agent", "--config-file", str(fifo)]
-    )
+    code = export(self_read_consumer.secret_arn, fifo)
     assert code == EXIT_FILE
     assert "is not a regular file" in capsys.readouterr().err
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
@@ -428,18 +435,7 @@ def test_export_to_a_directory_is_an_error_line_with_exit_six(
     directory = tmp_path / "dir"
     directory.mkdir()
     files = {"config": tmp_path / "config", "cache": tmp_path / "cache.json", where: directory}
-    code = main(
-        [
-            "export",
-            self_read_consumer.secret_arn,
-            "--profile",
-            "agent",
-            "--config-file",
-            str(files["config"]),
-            "--cache",
-            str(files["cache"]),
-        ]
-    )
+    code = export(self_read_consumer.secret_arn, files["config"], files["cache"])
     err = capsys.readouterr().err
     assert code == EXIT_FILE, err
     assert err.startswith("credrot: error:") and "is a directory" in err
@@ -450,18 +446,7 @@ def test_export_on_a_read_only_disk_is_an_error_line_with_exit_six(
     self_read_consumer: Any, operator_env: Any, small_disk: Path, tmp_path: Path, capsys: Any
 ) -> None:
     read_only(small_disk)
-    code = main(
-        [
-            "export",
-            self_read_consumer.secret_arn,
-            "--profile",
-            "agent",
-            "--config-file",
-            str(tmp_path / "config"),
-            "--cache",
-            str(small_disk / "cache.json"),
-        ]
-    )
+    code = export(self_read_consumer.secret_arn, tmp_path / "config", small_disk / "cache.json")
     err = capsys.readouterr().err
     assert code == EXIT_FILE, err
     assert "read-only" in err and str(small_disk) in err

@@ -40,6 +40,25 @@ def stuck_rotation(emulator: Any, consumer: Any) -> str:
     return token
 
 
+@pytest.fixture
+def stuck_token(consumer: Any, emulator: Any) -> str:
+    """The token of the consumer's stuck rotation (see ``stuck_rotation``)."""
+    return stuck_rotation(emulator, consumer)
+
+
+def problems_by_code(report: dict[str, Any]) -> dict[str, str]:
+    return {p["code"]: p["message"] for p in report["problems"]}
+
+
+def name_in_current_value(emulator: Any, consumer: Any, user_name: str) -> None:
+    """A new AWSCURRENT value naming ``user_name``: a hand edit of the secret."""
+    emulator.client("secretsmanager").put_secret_value(
+        SecretId=consumer.secret_arn,
+        SecretString=json.dumps({"UserName": user_name}),
+        VersionStages=["AWSCURRENT"],
+    )
+
+
 def status_json(consumer: Any, capsys: Any, *extra: str) -> tuple[int, dict[str, Any]]:
     capsys.readouterr()
     code = main(["status", consumer.secret_arn, "--json", *extra])
@@ -135,13 +154,12 @@ def test_status_json_lists_roles_statuses_and_rotation_dates(
 
 
 def test_status_flags_a_stuck_rotation_and_exits_three(
-    consumer: Any, emulator: Any, operator_env: Any, capsys: Any
+    consumer: Any, stuck_token: str, operator_env: Any, capsys: Any
 ) -> None:
-    token = stuck_rotation(emulator, consumer)
     assert main(["status", consumer.secret_arn]) == EXIT_PROBLEMS
     out = capsys.readouterr().out
     assert "[stuck-pending] previous rotation isn't complete" in out
-    assert token in out
+    assert stuck_token in out
     assert "unstick" in out
 
 
@@ -151,7 +169,7 @@ def test_status_flags_a_key_the_secret_does_not_know(
     stray = emulator.client("iam").create_access_key(UserName=consumer.user_name)["AccessKey"]
     code, report = status_json(consumer, capsys)
     assert code == EXIT_PROBLEMS
-    problems = {p["code"]: p["message"] for p in report["problems"]}
+    problems = problems_by_code(report)
     assert stray["AccessKeyId"] in problems["unknown-keys"]
     assert {k["access_key_id"]: k["role"] for k in report["keys"]}[stray["AccessKeyId"]] == (
         "unknown"
@@ -175,7 +193,7 @@ def test_status_flags_a_previous_key_still_active_past_its_grace(
     aws.mark_current_since(consumer, datetime.now(UTC) - timedelta(hours=2))
     code, report = status_json(consumer, capsys, "--grace-hours", "1")
     assert code == EXIT_PROBLEMS
-    problems = {p["code"]: p["message"] for p in report["problems"]}
+    problems = problems_by_code(report)
     assert previous in problems["previous-key-past-grace"]
     assert report["grace_hours"] == 1
 
@@ -275,12 +293,11 @@ def test_rotate_mints_the_first_key_of_a_bootstrap_secret(
 
 
 def test_rotate_refuses_while_a_previous_rotation_is_stuck(
-    consumer: Any, emulator: Any, operator_env: Any, capsys: Any
+    consumer: Any, stuck_token: str, operator_env: Any, capsys: Any
 ) -> None:
-    token = stuck_rotation(emulator, consumer)
     assert main(["rotate", consumer.secret_arn]) == EXIT_ERROR
     err = capsys.readouterr().err
-    assert "isn't complete" in err and token in err and "unstick" in err
+    assert "isn't complete" in err and stuck_token in err and "unstick" in err
 
 
 def test_rotate_times_out_with_exit_four_when_the_rotation_does_not_finish(
@@ -295,12 +312,11 @@ def test_rotate_times_out_with_exit_four_when_the_rotation_does_not_finish(
 
 
 def test_unstick_refuses_a_recent_pending_version_without_force(
-    consumer: Any, emulator: Any, aws: Any, operator_env: Any, capsys: Any
+    consumer: Any, stuck_token: str, aws: Any, operator_env: Any, capsys: Any
 ) -> None:
-    token = stuck_rotation(emulator, consumer)
     assert main(["unstick", consumer.secret_arn]) == EXIT_ERROR
     assert "--force" in capsys.readouterr().err
-    assert "AWSPENDING" in aws.stages(consumer)[token]
+    assert "AWSPENDING" in aws.stages(consumer)[stuck_token]
 
 
 def test_unstick_clears_a_stuck_rotation_and_names_the_key_left_behind(
@@ -416,7 +432,7 @@ def test_status_says_plainly_when_a_secret_is_not_managed_by_this_product(
     )["ARN"]
     capsys.readouterr()
     assert main(["status", arn, "--json"]) == EXIT_PROBLEMS
-    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    problems = problems_by_code(json.loads(capsys.readouterr().out))
     assert "is not managed by ai-credential-rotation" in problems["not-managed"]
 
 
@@ -426,16 +442,10 @@ def test_status_names_a_value_that_names_another_user(
     # A user of no consumer (the reader user carries the consumer's tag, for ABAC).
     stranger = f"{consumer.name}-stranger"
     emulator.client("iam").create_user(UserName=stranger, Path="/ai-credential-rotation/")
-    sm = emulator.client("secretsmanager")
-    sm.put_secret_value(
-        SecretId=consumer.secret_arn,
-        SecretString=json.dumps({"UserName": stranger}),
-        VersionStages=["AWSCURRENT"],
-    )
-    capsys.readouterr()
-    assert main(["status", consumer.secret_arn, "--json"]) == EXIT_PROBLEMS
-    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
-    assert f"names IAM user {stranger}" in problems["names-another-user"]
+    name_in_current_value(emulator, consumer, stranger)
+    code, report = status_json(consumer, capsys)
+    assert code == EXIT_PROBLEMS
+    assert f"names IAM user {stranger}" in problems_by_code(report)["names-another-user"]
 
 
 def test_status_names_a_value_naming_a_user_tagged_as_the_consumers_reader(
@@ -449,17 +459,12 @@ def test_status_names_a_value_naming_a_user_tagged_as_the_consumers_reader(
         Path="/ai-credential-rotation/",
         Tags=[{"Key": "ai-credential-rotation:consumer", "Value": consumer.name}],
     )
-    emulator.client("secretsmanager").put_secret_value(
-        SecretId=consumer.secret_arn,
-        SecretString=json.dumps({"UserName": reader}),
-        VersionStages=["AWSCURRENT"],
-    )
-    capsys.readouterr()
-    assert main(["status", consumer.secret_arn, "--json"]) == EXIT_PROBLEMS
-    problems = {p["code"]: p["message"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    name_in_current_value(emulator, consumer, reader)
+    code, report = status_json(consumer, capsys)
+    assert code == EXIT_PROBLEMS
     assert (
         f"the secret's ai-credential-rotation:user tag names {consumer.user_name}"
-        in problems["names-another-user"]
+        in problems_by_code(report)["names-another-user"]
     )
 
 

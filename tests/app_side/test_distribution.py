@@ -45,6 +45,20 @@ def uv(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def run_installed(
+    venv: Path, program: str, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a program of the clean venv from ``cwd``, a directory outside this checkout."""
+    return subprocess.run(  # noqa: S603 - the venv's own program
+        [str(venv / "bin" / program), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
@@ -109,19 +123,10 @@ def test_a_clean_venv_gets_nothing_but_credrot_and_boto3s_family(clean_venv: Pat
 def test_the_installed_package_imports_from_any_directory_and_has_the_command(
     clean_venv: Path, tmp_path: Path
 ) -> None:
-    python = str(clean_venv / "bin" / "python")
     code = "from credrot.client import session; import credrot.app.self_read; print('ok')"
-    result = subprocess.run(  # noqa: S603
-        [python, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    result = run_installed(clean_venv, "python", "-c", code, cwd=tmp_path)
     assert result.stdout.strip() == "ok", result.stderr
-    helped = subprocess.run(  # noqa: S603
-        [str(clean_venv / "bin" / "credrot"), "--help"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    helped = run_installed(clean_venv, "credrot", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     for command in ("status", "rotate", "revoke", "unstick", "export", "credential-process"):
         assert command in helped.stdout
@@ -130,13 +135,7 @@ def test_the_installed_package_imports_from_any_directory_and_has_the_command(
 def test_the_drill_without_its_extra_names_the_extra_to_install(
     clean_venv: Path, tmp_path: Path
 ) -> None:
-    result = subprocess.run(  # noqa: S603
-        [str(clean_venv / "bin" / "credrot"), "drill"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_installed(clean_venv, "credrot", "drill", cwd=tmp_path)
     assert result.returncode == 1
     assert "credrot[drill]" in result.stderr
     assert "Traceback" not in result.stderr
@@ -161,21 +160,17 @@ def test_an_sdk_in_the_clean_venv_authenticates_through_the_installed_credential
         "AWS_ACCESS_KEY_ID": emulator.operator.access_key_id,
         "AWS_SECRET_ACCESS_KEY": emulator.operator.secret_access_key,
     }
-    exported = subprocess.run(  # noqa: S603
-        [
-            str(clean_venv / "bin" / "credrot"),
-            "export",
-            self_read_consumer.secret_arn,
-            "--profile",
-            "agent",
-            "--region",
-            emulator.region,
-        ],
+    exported = run_installed(
+        clean_venv,
+        "credrot",
+        "export",
+        self_read_consumer.secret_arn,
+        "--profile",
+        "agent",
+        "--region",
+        emulator.region,
         cwd=tmp_path,
         env=operator,
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert exported.returncode == 0, exported.stderr
     line = next(
@@ -189,14 +184,7 @@ def test_an_sdk_in_the_clean_venv_authenticates_through_the_installed_credential
         "import boto3, json; s = boto3.Session(profile_name='agent');"
         " print(json.dumps(s.client('sts').get_caller_identity()['Arn']))"
     )
-    app = subprocess.run(  # noqa: S603
-        [str(clean_venv / "bin" / "python"), "-c", code],
-        cwd=tmp_path,
-        env=base_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    app = run_installed(clean_venv, "python", "-c", code, cwd=tmp_path, env=base_env)
     assert app.returncode == 0, app.stderr
     assert json.loads(app.stdout) == self_read_consumer.user_arn
     assert os.stat(home / ".cache" / "credrot").st_mode & 0o777 == 0o700

@@ -338,28 +338,16 @@ def test_self_read_is_provisioned_as_deployed_and_its_source_ip_condition_is_enf
     )
     emulator.enable_iam_authentication()
     try:
-        value = json.loads(
-            emulator.client("secretsmanager").get_secret_value(
-                SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
-            )["SecretString"]
-        )
-        key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
-
-        def outcome(call: Any) -> str:
-            try:
-                call()
-            except ClientError:
-                return "denied"
-            return "ok"
+        key = _current_key(emulator, consumer)
 
         sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
         assert (
-            outcome(
+            _outcome(
                 lambda: sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage="AWSCURRENT")
             )
             == reads
         )
-        assert outcome(lambda: s3.list_objects_v2(Bucket=consumer.bucket, Prefix="data/")) == lists
+        assert _outcome(lambda: s3.list_objects_v2(Bucket=consumer.bucket, Prefix="data/")) == lists
     finally:
         emulator.disable_iam_authentication()
 
@@ -422,12 +410,7 @@ def test_vpc_endpoint_statements_let_no_caller_from_the_internet_in_and_cidrs_st
         source_cidrs=source_cidrs, source_vpces=source_vpces, restrict_data_access=True
     )
     consumer = provision_consumer(emulator, f"vpce{len(source_cidrs)}", self_read=self_read)
-    value = json.loads(
-        emulator.client("secretsmanager").get_secret_value(
-            SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
-        )["SecretString"]
-    )
-    key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
+    key = _current_key(emulator, consumer)
     emulator.enable_iam_authentication()
     try:
         sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
@@ -453,12 +436,7 @@ def test_the_long_term_key_keeps_working_under_its_deny_of_temporary_credentials
         PolicyName=f"credrot-{self_read_consumer.name}-data-access",
     )["PolicyDocument"]
     assert document["Statement"][-1] == iam_policies.deny_temporary_credentials()
-    value = json.loads(
-        emulator.client("secretsmanager").get_secret_value(
-            SecretId=self_read_consumer.secret_arn, VersionStage="AWSCURRENT"
-        )["SecretString"]
-    )
-    key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
+    key = _current_key(emulator, self_read_consumer)
     emulator.enable_iam_authentication()
     try:
         sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
@@ -477,3 +455,13 @@ def _outcome(call: Any) -> str:
     except ClientError:
         return "denied"
     return "ok"
+
+
+def _current_key(emulator: Emulator, consumer: Any) -> AccessKeyPair:
+    """The key the consumer's AWSCURRENT version holds, read as the emulator's operator."""
+    value = json.loads(
+        emulator.client("secretsmanager").get_secret_value(
+            SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
+        )["SecretString"]
+    )
+    return AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])

@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from credrot.ops.cli import main
 from credrot.ops.health import (
     UNKNOWN_SINCE,
@@ -57,14 +59,29 @@ def rotated_once_more(consumer: Any, aws: Any) -> tuple[str, str]:
     return previous, aws.rotate(consumer)
 
 
+@pytest.fixture
+def unlabelled(consumer: Any, aws: Any, operator_env: Any) -> tuple[str, str]:
+    """(previous, current) after a second rotation, with no record of when it finished."""
+    keys = rotated_once_more(consumer, aws)
+    aws.unmark_current_since(consumer)
+    return keys
+
+
+def credrot(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    """The CLI's exit code, stdout and stderr for one run (nothing printed before it)."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def test_rotate_refuses_while_the_previous_key_is_active_inside_its_grace(
     consumer: Any, aws: Any, operator_env: Any, capsys: Any
 ) -> None:
     previous, current = rotated_once_more(consumer, aws)
     aws.mark_current_since(consumer, datetime.now(UTC) - timedelta(hours=1))
-    capsys.readouterr()
-    assert main(["rotate", consumer.secret_arn]) == EXIT_ERROR
-    err = capsys.readouterr().err
+    code, _, err = credrot(capsys, "rotate", consumer.secret_arn)
+    assert code == EXIT_ERROR
     assert "credrot: error: the previous key" in err
     assert previous in err and "retires at" in err and "--force" in err and "revoke" in err
     assert aws.current_value(consumer)["AccessKeyId"] == current
@@ -72,13 +89,11 @@ def test_rotate_refuses_while_the_previous_key_is_active_inside_its_grace(
 
 
 def test_rotate_counts_an_unlabelled_previous_key_as_in_grace(
-    consumer: Any, aws: Any, operator_env: Any, capsys: Any
+    consumer: Any, aws: Any, unlabelled: tuple[str, str], capsys: Any
 ) -> None:
-    previous, current = rotated_once_more(consumer, aws)
-    aws.unmark_current_since(consumer)
-    capsys.readouterr()
-    assert main(["rotate", consumer.secret_arn]) == EXIT_ERROR
-    err = capsys.readouterr().err
+    previous, current = unlabelled
+    code, _, err = credrot(capsys, "rotate", consumer.secret_arn)
+    assert code == EXIT_ERROR
     assert UNKNOWN_SINCE in err and previous in err
     assert aws.current_value(consumer)["AccessKeyId"] == current
 
@@ -103,9 +118,8 @@ def test_rotate_force_deactivates_the_previous_key_first_and_says_so(
     sm_backend = _rotate_secret_spy(
         monkeypatch, lambda: statuses_at_rotation.append(aws.user_keys(consumer))
     )
-    capsys.readouterr()
-    assert main(["rotate", consumer.secret_arn, "--force"]) == EXIT_OK
-    out = capsys.readouterr().out
+    code, out, _ = credrot(capsys, "rotate", consumer.secret_arn, "--force")
+    assert code == EXIT_OK
     assert f"Deactivated the previous key {previous} first (--force)" in out
     assert statuses_at_rotation[0][previous] == "Inactive"  # before RotateSecret ran
     assert aws.current_value(consumer)["AccessKeyId"] not in (previous, current)
@@ -117,9 +131,9 @@ def test_rotate_force_json_names_the_key_deactivated_first(
 ) -> None:
     previous, current = rotated_once_more(consumer, aws)
     aws.mark_current_since(consumer, datetime.now(UTC))
-    capsys.readouterr()
-    assert main(["rotate", consumer.secret_arn, "--force", "--json"]) == EXIT_OK
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = credrot(capsys, "rotate", consumer.secret_arn, "--force", "--json")
+    assert code == EXIT_OK
+    report = json.loads(out)
     assert report["deactivated_first"] == previous
     assert report["previous_key_id"] == current
     assert report["current_key_id"] == aws.current_value(consumer)["AccessKeyId"]
@@ -129,9 +143,9 @@ def test_rotate_json_without_a_key_in_grace_deactivates_nothing(
     consumer: Any, aws: Any, operator_env: Any, capsys: Any
 ) -> None:
     before = aws.current_value(consumer)["AccessKeyId"]
-    capsys.readouterr()
-    assert main(["rotate", consumer.secret_arn, "--json"]) == EXIT_OK
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = credrot(capsys, "rotate", consumer.secret_arn, "--json")
+    assert code == EXIT_OK
+    report = json.loads(out)
     assert report["deactivated_first"] is None and report["previous_key_id"] == before
 
 
@@ -140,9 +154,9 @@ def test_revoke_keeps_working_while_an_earlier_key_is_in_its_grace(
 ) -> None:
     earlier, leaked = rotated_once_more(consumer, aws)
     aws.mark_current_since(consumer, datetime.now(UTC))
-    capsys.readouterr()
-    assert main(["revoke", consumer.secret_arn, "--json"]) == EXIT_OK
-    report = json.loads(capsys.readouterr().out)
+    code, out, _ = credrot(capsys, "revoke", consumer.secret_arn, "--json")
+    assert code == EXIT_OK
+    report = json.loads(out)
     assert report["deactivated_first"] == earlier
     assert report["deactivated_key_id"] == leaked
     current = aws.current_value(consumer)["AccessKeyId"]
@@ -167,13 +181,11 @@ def test_status_shows_when_the_previous_key_retires(
 
 
 def test_status_says_an_unknown_retirement_counts_as_in_grace(
-    consumer: Any, aws: Any, operator_env: Any, capsys: Any
+    consumer: Any, unlabelled: tuple[str, str], capsys: Any
 ) -> None:
-    previous, _ = rotated_once_more(consumer, aws)
-    aws.unmark_current_since(consumer)
-    capsys.readouterr()
-    main(["status", consumer.secret_arn])
-    assert f"previous key {previous} retires at {UNKNOWN_SINCE}" in capsys.readouterr().out
+    previous, _ = unlabelled
+    _, out, _ = credrot(capsys, "status", consumer.secret_arn)
+    assert f"previous key {previous} retires at {UNKNOWN_SINCE}" in out
 
 
 def test_status_shows_the_finish_time_the_rotation_function_recorded(
