@@ -23,6 +23,16 @@ def rotated_twice(deployment):
     return deployment
 
 
+def assert_retired_exactly_when_its_grace_ends(deployment, key_id):
+    """The sweep leaves ``key_id`` active an hour before its grace ends, and retires it after."""
+    deployment.clock.advance(hours=GRACE_HOURS - 1)
+    deployment.retire_previous_key()
+    assert deployment.access_keys()[key_id] == "Active"
+    deployment.clock.advance(hours=1, seconds=1)
+    deployment.retire_previous_key()
+    assert deployment.access_keys()[key_id] == "Inactive"
+
+
 def test_the_previous_key_is_deactivated_once_the_grace_since_the_finish_is_over(rotated_twice):
     deployment = rotated_twice
     previous_key = deployment.value("AWSPREVIOUS")["AccessKeyId"]
@@ -139,13 +149,7 @@ def test_a_key_whose_successor_was_deleted_by_hand_is_retired_after_the_repairin
     assert deployment.retire_previous_key()["decision"] == "current-key-not-active"
 
     deployment.rotate_fully()  # the repair: a new current key; first_key is in an old version
-    deployment.clock.advance(hours=GRACE_HOURS - 1)
-    deployment.retire_previous_key()
-    assert deployment.access_keys()[first_key] == "Active"
-
-    deployment.clock.advance(hours=1, seconds=1)
-    deployment.retire_previous_key()
-    assert deployment.access_keys()[first_key] == "Inactive"
+    assert_retired_exactly_when_its_grace_ends(deployment, first_key)
     deployment.assert_healthy()
 
 
@@ -232,12 +236,7 @@ def test_a_current_version_without_a_finish_time_starts_its_grace_at_the_first_s
     deployment.clock.advance(days=30)
 
     assert deployment.retire_previous_key()["decision"] == "grace-starts-now"
-    deployment.clock.advance(hours=GRACE_HOURS - 1)
-    deployment.retire_previous_key()
-    assert deployment.access_keys()[previous_key] == "Active"
-    deployment.clock.advance(hours=1, seconds=1)
-    deployment.retire_previous_key()
-    assert deployment.access_keys()[previous_key] == "Inactive"
+    assert_retired_exactly_when_its_grace_ends(deployment, previous_key)
 
 
 ROTATION_PERIOD_HOURS = 30 * 24
