@@ -56,6 +56,31 @@ def replaced(resources: list[Any], old: Any, new: Any) -> list[Any]:
     return [new if r is old else r for r in resources]
 
 
+def violations_when_changed(
+    harness: Any, program: list[Any], resource: Any, **changes: Any
+) -> list[tuple[str, str | None]]:
+    """Every violation of the stack after ``resource`` took ``changes`` (None removes one)."""
+    return all_violations(harness, replaced(program, resource, resource.with_props(**changes)))
+
+
+def assert_the_one_violation(
+    harness: Any, program: list[Any], resource: Any, changes: dict[str, Any], complaint: str
+) -> None:
+    """With ``changes`` to ``resource``, the stack violates exactly one rule, on that resource."""
+    assert violations_when_changed(harness, program, resource, **changes) == [
+        (complaint, resource.urn)
+    ]
+
+
+def secretsmanager_permission(program: list[Any]) -> Any:
+    """The permission that lets Secrets Manager invoke the rotation function."""
+    return next(
+        r
+        for r in only(program, guardrails.LAMBDA_PERMISSION)
+        if r.props.get("principal") == "secretsmanager.amazonaws.com"
+    )
+
+
 def document(actions: Any, resources: Any = "*", **extra: Any) -> str:
     statement = {"Effect": "Allow", "Action": actions, "Resource": resources, **extra}
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
@@ -99,29 +124,25 @@ def test_an_access_key_in_the_program_is_refused(harness: Any, program: list[Any
 
 def test_a_rotation_every_365_days_is_refused(harness: Any, program: list[Any]) -> None:
     rotation = only(program, guardrails.SECRET_ROTATION)[0]
-    slow = rotation.with_props(rotationRules={"automaticallyAfterDays": 365.0})
-
-    found = all_violations(harness, replaced(program, rotation, slow))
-
-    assert found == [
-        (
-            f"SecretRotation '{slow.name}' can wait 365 days between two rotations; keys must "
-            "rotate at least every 90 days.",
-            slow.urn,
-        )
-    ]
+    complaint = (
+        f"SecretRotation '{rotation.name}' can wait 365 days between two rotations; keys must "
+        "rotate at least every 90 days."
+    )
+    assert_the_one_violation(
+        harness, program, rotation, {"rotationRules": {"automaticallyAfterDays": 365.0}}, complaint
+    )
 
 
 def test_a_quarterly_cron_rotation_is_refused_because_it_can_wait_92_days(
     harness: Any, program: list[Any]
 ) -> None:
     rotation = only(program, guardrails.SECRET_ROTATION)[0]
-    quarterly = rotation.with_props(rotationRules={"scheduleExpression": "cron(0 4 1 */3 ? *)"})
-
-    found = all_violations(harness, replaced(program, rotation, quarterly))
+    found = violations_when_changed(
+        harness, program, rotation, rotationRules={"scheduleExpression": "cron(0 4 1 */3 ? *)"}
+    )
 
     assert [message for message, _ in found] == [
-        f"SecretRotation '{quarterly.name}' can wait 92 days between two rotations; keys must "
+        f"SecretRotation '{rotation.name}' can wait 92 days between two rotations; keys must "
         "rotate at least every 90 days."
     ]
 
@@ -261,16 +282,13 @@ def test_every_program_policy_document_with_a_wildcard_on_everything_is_refused(
         for path, _ in guardrails.policy_documents(holder.type, holder.props):
             if path != "policy":
                 continue
-            broken = holder.with_props(policy=document("*"))
-
-            found = all_violations(harness, replaced(program, holder, broken))
-
-            assert found == [
-                (
-                    f"'{holder.name}' policy: statement 0 allows ['*'] on broad Resource ['*']",
-                    holder.urn,
-                )
-            ]
+            assert_the_one_violation(
+                harness,
+                program,
+                holder,
+                {"policy": document("*")},
+                f"'{holder.name}' policy: statement 0 allows ['*'] on broad Resource ['*']",
+            )
 
 
 def test_the_functions_log_group_without_retention_is_refused(
@@ -279,91 +297,73 @@ def test_the_functions_log_group_without_retention_is_refused(
     function = only(program, guardrails.LAMBDA_FUNCTION)[0]
     target = function.props["loggingConfig"]["logGroup"]
     group = next(r for r in only(program, guardrails.LOG_GROUP) if r.props["name"] == target)
-    forever = group.with_props(retentionInDays=None)
-
-    found = all_violations(harness, replaced(program, group, forever))
-
-    assert found == [
-        (
-            f"log group '{target}' of function '{function.name}': retentionInDays is not set, "
-            "so its logs are kept forever; set retentionInDays (e.g. 30).",
-            group.urn,
-        )
-    ]
+    complaint = (
+        f"log group '{target}' of function '{function.name}': retentionInDays is not set, "
+        "so its logs are kept forever; set retentionInDays (e.g. 30)."
+    )
+    assert_the_one_violation(harness, program, group, {"retentionInDays": None}, complaint)
 
 
 def test_a_function_whose_log_group_is_not_declared_is_refused(
     harness: Any, program: list[Any]
 ) -> None:
     function = only(program, guardrails.LAMBDA_FUNCTION)[0]
-    undeclared = function.with_props(loggingConfig={"logFormat": "JSON", "logGroup": "/elsewhere"})
-
-    found = all_violations(harness, replaced(program, function, undeclared))
-
-    assert found == [
-        (
-            f"function '{function.name}' logs to '/elsewhere', which this stack does not declare: "
-            "Lambda would create it with no retention. Declare the log group.",
-            function.urn,
-        )
-    ]
+    complaint = (
+        f"function '{function.name}' logs to '/elsewhere', which this stack does not declare: "
+        "Lambda would create it with no retention. Declare the log group."
+    )
+    assert_the_one_violation(
+        harness,
+        program,
+        function,
+        {"loggingConfig": {"logFormat": "JSON", "logGroup": "/elsewhere"}},
+        complaint,
+    )
 
 
 def test_a_secretsmanager_permission_without_source_arn_is_refused(
     harness: Any, program: list[Any]
 ) -> None:
-    permission = next(
-        r
-        for r in only(program, guardrails.LAMBDA_PERMISSION)
-        if r.props.get("principal") == "secretsmanager.amazonaws.com"
+    permission = secretsmanager_permission(program)
+    complaint = (
+        f"lambda permission '{permission.name}' lets secretsmanager.amazonaws.com invoke the "
+        "function for ANY secret (confused deputy): set sourceArn to the secret's ARN."
     )
-    unscoped = permission.with_props(sourceArn=None)
-
-    found = all_violations(harness, replaced(program, permission, unscoped))
-
-    assert found == [
-        (
-            f"lambda permission '{permission.name}' lets secretsmanager.amazonaws.com invoke the "
-            "function for ANY secret (confused deputy): set sourceArn to the secret's ARN.",
-            permission.urn,
-        )
-    ]
+    assert_the_one_violation(harness, program, permission, {"sourceArn": None}, complaint)
 
 
 # --- Preview: values not known yet ------------------------------------------------------------
 
 
+def secret_and_rotation_while_the_arn_is_unknown(harness: Any, *, linked: bool) -> list[Any]:
+    """A secret whose ARN preview does not know yet and a 30-day rotation of an unknown
+    secretId, which names the secret through a dependency only when ``linked``."""
+    secret = harness.registered(
+        guardrails.SECRET, "bot-secret", {"name": "x", "arn": harness.unknown}
+    )
+    rotation = harness.registered(
+        guardrails.SECRET_ROTATION,
+        "bot-rotation",
+        {"secretId": harness.unknown, "rotationRules": {"automaticallyAfterDays": 30.0}},
+        **({"secretId": [secret]} if linked else {}),
+    )
+    return [secret, rotation]
+
+
 def test_a_rotation_found_through_its_dependency_passes_while_the_secret_arn_is_unknown(
     harness: Any,
 ) -> None:
-    secret = harness.registered(
-        guardrails.SECRET, "bot-secret", {"name": "x", "arn": harness.unknown}
-    )
-    rotation = harness.registered(
-        guardrails.SECRET_ROTATION,
-        "bot-rotation",
-        {"secretId": harness.unknown, "rotationRules": {"automaticallyAfterDays": 30.0}},
-        secretId=[secret],
-    )
+    resources = secret_and_rotation_while_the_arn_is_unknown(harness, linked=True)
 
-    assert (
-        harness.stack_violations(validate_secrets_rotate_within_90_days, [secret, rotation]) == []
-    )
+    assert harness.stack_violations(validate_secrets_rotate_within_90_days, resources) == []
 
 
 def test_a_secret_whose_rotation_cannot_be_told_yet_is_left_to_pulumi_up(harness: Any) -> None:
-    secret = harness.registered(
-        guardrails.SECRET, "bot-secret", {"name": "x", "arn": harness.unknown}
-    )
-    rotation = harness.registered(
-        guardrails.SECRET_ROTATION,
-        "bot-rotation",
-        {"secretId": harness.unknown, "rotationRules": {"automaticallyAfterDays": 30.0}},
-    )
+    resources = secret_and_rotation_while_the_arn_is_unknown(harness, linked=False)
 
     # The analyzer reports this as "can't run policy ... during preview" (advisory).
     with pytest.raises(UnknownValueError):
-        harness.stack_violations(validate_secrets_rotate_within_90_days, [secret, rotation])
+        harness.stack_violations(validate_secrets_rotate_within_90_days, resources)
 
 
 def test_a_rotation_matched_by_secret_arn_passes(harness: Any) -> None:
@@ -382,24 +382,14 @@ def test_a_rotation_matched_by_secret_arn_passes(harness: Any) -> None:
 def test_a_secretsmanager_permission_on_a_prefix_without_source_account_is_refused(
     harness: Any, program: list[Any]
 ) -> None:
-    permission = next(
-        r
-        for r in only(program, guardrails.LAMBDA_PERMISSION)
-        if r.props.get("principal") == "secretsmanager.amazonaws.com"
-    )
+    permission = secretsmanager_permission(program)
     assert "*" in permission.props["sourceArn"]
-    unpinned = permission.with_props(sourceAccount=None)
-
-    found = all_violations(harness, replaced(program, permission, unpinned))
-
-    assert found == [
-        (
-            f"lambda permission '{permission.name}' lets secretsmanager.amazonaws.com invoke the"
-            f" function for secrets matching {permission.props['sourceArn']!r} without"
-            " sourceAccount: set sourceAccount to this account.",
-            permission.urn,
-        )
-    ]
+    complaint = (
+        f"lambda permission '{permission.name}' lets secretsmanager.amazonaws.com invoke the"
+        f" function for secrets matching {permission.props['sourceArn']!r} without"
+        " sourceAccount: set sourceAccount to this account."
+    )
+    assert_the_one_violation(harness, program, permission, {"sourceAccount": None}, complaint)
 
 
 def test_an_unknown_source_arn_counts_as_set(harness: Any) -> None:
