@@ -33,7 +33,8 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "ai-credential-rotation"
+# The config namespace and URN project: the name Pulumi.yaml gives the project.
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for a value not known in preview
 
 # Hand-written configurations: the smallest one, and one with every optional resource.

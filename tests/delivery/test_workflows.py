@@ -43,6 +43,7 @@ USES_LINE = re.compile(
 TEAM_TOKEN = "urn:pulumi:token-type:access_token:team"
 
 Workflow = dict[str, Any]
+Check = Callable[[Workflow], list[str]]
 
 
 def load(path: Path) -> Workflow:
@@ -398,177 +399,140 @@ def _pulumi_step(w: Workflow, job: str) -> dict[str, Any]:
     return pulumi_steps(w["jobs"][job])[0]
 
 
+# For each workflow file and check: the cases, by id, each an edit that breaks the file on
+# purpose and the start of the complaint the check must make about it.
+BROKEN_ON_PURPOSE: dict[tuple[str, Check], dict[str, tuple[Callable[[Workflow], None], str]]] = {
+    ("deploy.yml", static_aws_keys): {
+        "stored-aws-key": (
+            lambda w: _aws_step(w, "dev")["with"].update(
+                {"aws-access-key-id": "${{ secrets.AWS_ACCESS_KEY_ID }}"}
+            ),
+            "mentions aws-access-key-id",
+        ),
+    },
+    ("deploy.yml", oidc_access): {
+        "no-id-token": (
+            lambda w: w["jobs"]["prod"]["permissions"].pop("id-token"),
+            "prod: configures AWS without id-token: write",
+        ),
+    },
+    ("deploy.yml", one_operation_per_stack): {
+        "shared-concurrency-group": (
+            lambda w: w["jobs"]["prod"]["concurrency"].update(group="pulumi"),
+            "prod: concurrency",
+        ),
+    },
+    ("pull-request.yml", one_operation_per_stack): {
+        "cancel-in-progress": (
+            lambda w: w["jobs"]["preview"]["concurrency"].update({"cancel-in-progress": True}),
+            "preview: concurrency",
+        ),
+    },
+    ("deploy.yml", main_deploys_dev_then_prod): {
+        "prod-without-approval": (
+            lambda w: w["jobs"]["prod"].pop("environment"),
+            "prod: runs in environment None, not 'prod'",
+        ),
+        "dev-outside-its-environment": (
+            lambda w: w["jobs"]["dev"].pop("environment"),
+            "dev: runs in environment None, not 'dev'",
+        ),
+        "dev-in-the-prod-environment": (
+            lambda w: w["jobs"]["dev"].update(environment="prod"),
+            "dev: runs in environment 'prod', not 'dev'",
+        ),
+        "prod-before-dev": (
+            lambda w: w["jobs"]["prod"].update(needs="test"),
+            "prod: does not need dev",
+        ),
+    },
+    ("deploy.yml", pulumi_runs_guarded): {
+        "stored-pulumi-token": (
+            lambda w: _pulumi_step(w, "prod").update(
+                env={"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+            ),
+            "mentions PULUMI_ACCESS_TOKEN",
+        ),
+        "no-pulumi-token-exchange": (
+            lambda w: w["jobs"]["dev"]["steps"].remove(
+                steps_using(w["jobs"]["dev"], "pulumi/auth-actions")[0]
+            ),
+            "dev: no team token exchanged before up",
+        ),
+        "up-without-policy-pack": (
+            lambda w: _pulumi_step(w, "dev")["with"].pop("policyPacks"),
+            "dev: up without policyPacks: policy",
+        ),
+    },
+    ("pull-request.yml", pull_request_previews): {
+        "preview-with-deploy-team": (
+            lambda w: steps_using(w["jobs"]["preview"], "pulumi/auth-actions")[0]["with"].update(
+                scope="team:${{ vars.PULUMI_DEPLOY_TEAM }}"
+            ),
+            "preview: a pull request must take the read-only preview team token",
+        ),
+        "preview-in-prod-environment": (
+            lambda w: w["jobs"]["preview"].update(environment="prod"),
+            "preview: an environment would give a pull request its subject",
+        ),
+        "preview-not-commented": (
+            lambda w: _pulumi_step(w, "preview")["with"].update({"comment-on-pr": False}),
+            "preview: does not comment the preview on the pull request",
+        ),
+        "preview-with-deploy-role": (
+            lambda w: _aws_step(w, "preview")["with"].update(
+                {"role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}"}
+            ),
+            "preview: a pull request must assume the read-only preview role",
+        ),
+        "preview-on-forks": (
+            lambda w: w["jobs"]["preview"].pop("if"),
+            "preview: would run, and fail, for a fork's pull request",
+        ),
+    },
+    ("deploy.yml", deploys_install_the_runtime_lock): {
+        "deploy-installs-dev-tools": (
+            lambda w: w["jobs"]["prod"]["steps"][2].update(
+                run="python -m pip install -r requirements.txt"
+            ),
+            "prod: installs ['requirements.txt']",
+        ),
+        "install-without-hashes": (
+            lambda w: w["jobs"]["dev"]["steps"][2].update(
+                run=w["jobs"]["dev"]["steps"][2]["run"].replace(" --require-hashes", "")
+            ),
+            "dev: installs without --require-hashes",
+        ),
+    },
+    ("deploy.yml", checkouts_keep_no_credentials): {
+        "persisted-credentials": (
+            lambda w: w["jobs"]["test"]["steps"][0].pop("with"),
+            "test: checkout persists credentials",
+        ),
+    },
+    ("deploy.yml", actions_pinned): {
+        "action-on-a-tag": (
+            lambda w: w["jobs"]["dev"]["steps"][0].update(uses="actions/checkout@v4"),
+            "dev: uses actions/checkout@v4",
+        ),
+        "action-on-an-unknown-commit": (
+            lambda w: w["jobs"]["dev"]["steps"][0].update(
+                uses="actions/checkout@0000000000000000000000000000000000000000"
+            ),
+            "dev: uses actions/checkout@0000000000000000000000000000000000000000",
+        ),
+    },
+    ("deploy.yml", least_privilege): {
+        "write-all": (
+            lambda w: w.update(permissions="write-all"),
+            "workflow permissions are 'write-all'",
+        ),
+    },
+}
 BREAKS = [
-    pytest.param(
-        "deploy.yml",
-        static_aws_keys,
-        lambda w: _aws_step(w, "dev")["with"].update(
-            {"aws-access-key-id": "${{ secrets.AWS_ACCESS_KEY_ID }}"}
-        ),
-        "mentions aws-access-key-id",
-        id="stored-aws-key",
-    ),
-    pytest.param(
-        "deploy.yml",
-        oidc_access,
-        lambda w: w["jobs"]["prod"]["permissions"].pop("id-token"),
-        "prod: configures AWS without id-token: write",
-        id="no-id-token",
-    ),
-    pytest.param(
-        "deploy.yml",
-        one_operation_per_stack,
-        lambda w: w["jobs"]["prod"]["concurrency"].update(group="pulumi"),
-        "prod: concurrency",
-        id="shared-concurrency-group",
-    ),
-    pytest.param(
-        "pull-request.yml",
-        one_operation_per_stack,
-        lambda w: w["jobs"]["preview"]["concurrency"].update({"cancel-in-progress": True}),
-        "preview: concurrency",
-        id="cancel-in-progress",
-    ),
-    pytest.param(
-        "deploy.yml",
-        main_deploys_dev_then_prod,
-        lambda w: w["jobs"]["prod"].pop("environment"),
-        "prod: runs in environment None, not 'prod'",
-        id="prod-without-approval",
-    ),
-    pytest.param(
-        "deploy.yml",
-        main_deploys_dev_then_prod,
-        lambda w: w["jobs"]["dev"].pop("environment"),
-        "dev: runs in environment None, not 'dev'",
-        id="dev-outside-its-environment",
-    ),
-    pytest.param(
-        "deploy.yml",
-        main_deploys_dev_then_prod,
-        lambda w: w["jobs"]["dev"].update(environment="prod"),
-        "dev: runs in environment 'prod', not 'dev'",
-        id="dev-in-the-prod-environment",
-    ),
-    pytest.param(
-        "deploy.yml",
-        pulumi_runs_guarded,
-        lambda w: _pulumi_step(w, "prod").update(
-            env={"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
-        ),
-        "mentions PULUMI_ACCESS_TOKEN",
-        id="stored-pulumi-token",
-    ),
-    pytest.param(
-        "deploy.yml",
-        pulumi_runs_guarded,
-        lambda w: w["jobs"]["dev"]["steps"].remove(
-            steps_using(w["jobs"]["dev"], "pulumi/auth-actions")[0]
-        ),
-        "dev: no team token exchanged before up",
-        id="no-pulumi-token-exchange",
-    ),
-    pytest.param(
-        "pull-request.yml",
-        pull_request_previews,
-        lambda w: steps_using(w["jobs"]["preview"], "pulumi/auth-actions")[0]["with"].update(
-            scope="team:${{ vars.PULUMI_DEPLOY_TEAM }}"
-        ),
-        "preview: a pull request must take the read-only preview team token",
-        id="preview-with-deploy-team",
-    ),
-    pytest.param(
-        "pull-request.yml",
-        pull_request_previews,
-        lambda w: w["jobs"]["preview"].update(environment="prod"),
-        "preview: an environment would give a pull request its subject",
-        id="preview-in-prod-environment",
-    ),
-    pytest.param(
-        "deploy.yml",
-        deploys_install_the_runtime_lock,
-        lambda w: w["jobs"]["prod"]["steps"][2].update(
-            run="python -m pip install -r requirements.txt"
-        ),
-        "prod: installs ['requirements.txt']",
-        id="deploy-installs-dev-tools",
-    ),
-    pytest.param(
-        "deploy.yml",
-        deploys_install_the_runtime_lock,
-        lambda w: w["jobs"]["dev"]["steps"][2].update(
-            run=w["jobs"]["dev"]["steps"][2]["run"].replace(" --require-hashes", "")
-        ),
-        "dev: installs without --require-hashes",
-        id="install-without-hashes",
-    ),
-    pytest.param(
-        "deploy.yml",
-        checkouts_keep_no_credentials,
-        lambda w: w["jobs"]["test"]["steps"][0].pop("with"),
-        "test: checkout persists credentials",
-        id="persisted-credentials",
-    ),
-    pytest.param(
-        "deploy.yml",
-        main_deploys_dev_then_prod,
-        lambda w: w["jobs"]["prod"].update(needs="test"),
-        "prod: does not need dev",
-        id="prod-before-dev",
-    ),
-    pytest.param(
-        "pull-request.yml",
-        pull_request_previews,
-        lambda w: _pulumi_step(w, "preview")["with"].update({"comment-on-pr": False}),
-        "preview: does not comment the preview on the pull request",
-        id="preview-not-commented",
-    ),
-    pytest.param(
-        "pull-request.yml",
-        pull_request_previews,
-        lambda w: _aws_step(w, "preview")["with"].update(
-            {"role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}"}
-        ),
-        "preview: a pull request must assume the read-only preview role",
-        id="preview-with-deploy-role",
-    ),
-    pytest.param(
-        "pull-request.yml",
-        pull_request_previews,
-        lambda w: w["jobs"]["preview"].pop("if"),
-        "preview: would run, and fail, for a fork's pull request",
-        id="preview-on-forks",
-    ),
-    pytest.param(
-        "deploy.yml",
-        pulumi_runs_guarded,
-        lambda w: _pulumi_step(w, "dev")["with"].pop("policyPacks"),
-        "dev: up without policyPacks: policy",
-        id="up-without-policy-pack",
-    ),
-    pytest.param(
-        "deploy.yml",
-        actions_pinned,
-        lambda w: w["jobs"]["dev"]["steps"][0].update(uses="actions/checkout@v4"),
-        "dev: uses actions/checkout@v4",
-        id="action-on-a-tag",
-    ),
-    pytest.param(
-        "deploy.yml",
-        actions_pinned,
-        lambda w: w["jobs"]["dev"]["steps"][0].update(
-            uses="actions/checkout@0000000000000000000000000000000000000000"
-        ),
-        "dev: uses actions/checkout@0000000000000000000000000000000000000000",
-        id="action-on-an-unknown-commit",
-    ),
-    pytest.param(
-        "deploy.yml",
-        least_privilege,
-        lambda w: w.update(permissions="write-all"),
-        "workflow permissions are 'write-all'",
-        id="write-all",
-    ),
+    pytest.param(file, check, edit, complaint, id=case)
+    for (file, check), cases in BROKEN_ON_PURPOSE.items()
+    for case, (edit, complaint) in cases.items()
 ]
 
 
