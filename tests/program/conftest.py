@@ -247,6 +247,16 @@ class Engine:
         assert len(matches) == 1, f"expected one {resource_type} named {name}, got {matches}"
         return matches[0]
 
+    def rotation(self) -> Registered:
+        """The support-bot consumer's SecretRotation, the resource most tests look at."""
+        return self.one(
+            "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
+        )
+
+    def role_policy(self, name: str) -> dict[str, Any]:
+        """The document of the inline role policy ``name``."""
+        return self.one("aws:iam/rolePolicy:RolePolicy", name).policy()
+
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:

@@ -41,9 +41,7 @@ def test_the_first_key_step_invokes_the_rotation_function_once_on_creation(
 
     first_key = engine.one("aws:lambda/invocation:Invocation", "credrot-support-bot-first-key")
     function = engine.one("aws:lambda/function:Function", function_name)
-    rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
-    )
+    rotation = engine.rotation()
     assert first_key.inputs["functionName"] == function_name
     assert json.loads(first_key.inputs["input"]) == provision_event(SECRET_ARN)
     assert first_key.inputs["lifecycleScope"] == "CREATE_ONLY"
@@ -57,9 +55,7 @@ def test_rotation_is_enabled_before_the_first_key_and_never_rotates_on_a_rule_ch
 ) -> None:
     deploy()
 
-    rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
-    )
+    rotation = engine.rotation()
     first_key = engine.one("aws:lambda/invocation:Invocation", "credrot-support-bot-first-key")
     assert rotation.inputs["rotateImmediately"] is False
     assert first_key.urn not in rotation.dependencies

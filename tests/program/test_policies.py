@@ -39,6 +39,23 @@ DENY_TEMPORARY_CREDENTIALS = {
     "Condition": {"Null": {"aws:TokenIssueTime": "false"}},
 }
 
+# What both rotation roles may do, to one user and secret (isolated) or to tagged ones (shared).
+KEY_ACTIONS = [
+    "iam:CreateAccessKey",
+    "iam:DeleteAccessKey",
+    "iam:ListAccessKeys",
+    "iam:ListUserTags",
+    "iam:UpdateAccessKey",
+]
+SECRET_ROTATION_ACTIONS = [
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:ListSecretVersionIds",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+]
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+
 # A trust policy has a Principal and no Resource by design; parliament, written for
 # identity policies, reports exactly that.
 TRUST_POLICY_FINDINGS = frozenset(
@@ -64,14 +81,18 @@ SHARED_ROTATION_ROLE_FINDINGS = ROTATION_ROLE_FINDINGS | {
         "UNKNOWN_CONDITION_FOR_ACTION",
         f"Unknown condition iam:ResourceTag/ai-credential-rotation:rotator for action {action}",
     )
-    for action in (
-        "iam:CreateAccessKey",
-        "iam:DeleteAccessKey",
-        "iam:ListAccessKeys",
-        "iam:ListUserTags",
-        "iam:UpdateAccessKey",
-    )
+    for action in KEY_ACTIONS
 }
+
+
+def policy_document(*statements: dict[str, Any]) -> dict[str, Any]:
+    """A policy document of these statements, in this order."""
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(sid: str, actions: list[str], resources: list[str], **more: Any) -> dict[str, Any]:
+    """An Allow statement; ``more`` holds its other elements (Condition, Principal)."""
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, **more}
 
 
 def findings(
@@ -107,42 +128,35 @@ def test_the_data_access_policy_grants_the_paths_and_nothing_else(
     # Inline and minified: IAM counts a user's inline policies without white space.
     assert data_policy.inputs["policy"] == json.dumps(data_policy.policy(), separators=(",", ":"))
     document = data_policy.policy()
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadObjects",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject"],
-                "Resource": [
-                    "arn:aws:s3:::acme-knowledge-base/faq/*",
-                    "arn:aws:s3:::acme-knowledge-base/support/*",
-                    "arn:aws:s3:::acme-transcripts/support-bot/*",
-                ],
-            },
-            {
-                "Sid": "WriteObjects",
-                "Effect": "Allow",
-                "Action": ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
-                "Resource": ["arn:aws:s3:::acme-transcripts/support-bot/*"],
-            },
-            {
-                "Sid": "ListPrefixes0",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": ["arn:aws:s3:::acme-knowledge-base"],
-                "Condition": {"StringLike": {"s3:prefix": ["faq/*", "support/*"]}},
-            },
-            {
-                "Sid": "ListPrefixes1",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": ["arn:aws:s3:::acme-transcripts"],
-                "Condition": {"StringLike": {"s3:prefix": ["support-bot/*"]}},
-            },
-            DENY_TEMPORARY_CREDENTIALS,
-        ],
-    }
+    assert document == policy_document(
+        allow(
+            "ReadObjects",
+            ["s3:GetObject"],
+            [
+                "arn:aws:s3:::acme-knowledge-base/faq/*",
+                "arn:aws:s3:::acme-knowledge-base/support/*",
+                "arn:aws:s3:::acme-transcripts/support-bot/*",
+            ],
+        ),
+        allow(
+            "WriteObjects",
+            ["s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject"],
+            ["arn:aws:s3:::acme-transcripts/support-bot/*"],
+        ),
+        allow(
+            "ListPrefixes0",
+            ["s3:ListBucket"],
+            ["arn:aws:s3:::acme-knowledge-base"],
+            Condition={"StringLike": {"s3:prefix": ["faq/*", "support/*"]}},
+        ),
+        allow(
+            "ListPrefixes1",
+            ["s3:ListBucket"],
+            ["arn:aws:s3:::acme-transcripts"],
+            Condition={"StringLike": {"s3:prefix": ["support-bot/*"]}},
+        ),
+        DENY_TEMPORARY_CREDENTIALS,
+    )
     assert findings(document) == []
 
 
@@ -166,44 +180,16 @@ def test_the_isolated_rotation_role_reaches_one_user_one_secret_and_its_own_logs
 ) -> None:
     deploy(isolated_rotator=True)
     user_name = engine.one("aws:iam/user:User", "credrot-support-bot-user").inputs["name"]
-    document = engine.one(
-        "aws:iam/rolePolicy:RolePolicy", "credrot-support-bot-rotation-policy"
-    ).policy()
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ManageKeysOfOneUser",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:CreateAccessKey",
-                    "iam:DeleteAccessKey",
-                    "iam:ListAccessKeys",
-                    "iam:ListUserTags",
-                    "iam:UpdateAccessKey",
-                ],
-                "Resource": [USER_ARN.replace("credrot-support-bot-user", user_name)],
-            },
-            {
-                "Sid": "RotateOneSecret",
-                "Effect": "Allow",
-                "Action": [
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:GetSecretValue",
-                    "secretsmanager:ListSecretVersionIds",
-                    "secretsmanager:PutSecretValue",
-                    "secretsmanager:UpdateSecretVersionStage",
-                ],
-                "Resource": [SECRET_ARN],
-            },
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [f"{LOG_GROUP_ARN}:*"],
-            },
-        ],
-    }
+    document = engine.role_policy("credrot-support-bot-rotation-policy")
+    assert document == policy_document(
+        allow(
+            "ManageKeysOfOneUser",
+            KEY_ACTIONS,
+            [USER_ARN.replace("credrot-support-bot-user", user_name)],
+        ),
+        allow("RotateOneSecret", SECRET_ROTATION_ACTIONS, [SECRET_ARN]),
+        allow("WriteOwnLogs", LOG_ACTIONS, [f"{LOG_GROUP_ARN}:*"]),
+    )
     assert findings(document, ROTATION_ROLE_FINDINGS) == []
 
 
@@ -211,56 +197,28 @@ def test_the_shared_rotation_role_reaches_tagged_users_and_secrets_naming_it(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    document = engine.one(
-        "aws:iam/rolePolicy:RolePolicy", "credrot-_shared-rotation-policy"
-    ).policy()
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ManageKeysOfTaggedUsers",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:CreateAccessKey",
-                    "iam:DeleteAccessKey",
-                    "iam:ListAccessKeys",
-                    "iam:ListUserTags",
-                    "iam:UpdateAccessKey",
-                ],
-                "Resource": [PROJECT_USERS],
-                "Condition": {
-                    "StringEquals": {
-                        "iam:ResourceTag/ai-credential-rotation:rotator": (
-                            "ai-credential-rotation/test"
-                        )
-                    }
-                },
+    document = engine.role_policy("credrot-_shared-rotation-policy")
+    assert document == policy_document(
+        allow(
+            "ManageKeysOfTaggedUsers",
+            KEY_ACTIONS,
+            [PROJECT_USERS],
+            Condition={
+                "StringEquals": {
+                    "iam:ResourceTag/ai-credential-rotation:rotator": "ai-credential-rotation/test"
+                }
             },
-            {
-                "Sid": "RotateSecretsNamingThisFunction",
-                "Effect": "Allow",
-                "Action": [
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:GetSecretValue",
-                    "secretsmanager:ListSecretVersionIds",
-                    "secretsmanager:PutSecretValue",
-                    "secretsmanager:UpdateSecretVersionStage",
-                ],
-                "Resource": [PROJECT_SECRETS],
-                "Condition": {
-                    "ArnEquals": {
-                        "secretsmanager:resource/AllowRotationLambdaArn": SHARED_FUNCTION_ARN
-                    }
-                },
+        ),
+        allow(
+            "RotateSecretsNamingThisFunction",
+            SECRET_ROTATION_ACTIONS,
+            [PROJECT_SECRETS],
+            Condition={
+                "ArnEquals": {"secretsmanager:resource/AllowRotationLambdaArn": SHARED_FUNCTION_ARN}
             },
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [f"{SHARED_LOG_GROUP_ARN}:*"],
-            },
-        ],
-    }
+        ),
+        allow("WriteOwnLogs", LOG_ACTIONS, [f"{SHARED_LOG_GROUP_ARN}:*"]),
+    )
     assert findings(document, SHARED_ROTATION_ROLE_FINDINGS) == []
 
 
@@ -270,9 +228,7 @@ def test_a_customer_key_is_usable_only_through_secrets_manager_for_the_projects_
     deploy(kms_key_arn=KMS_KEY_ARN, rotator={"kms_key_arn": KMS_KEY_ARN})
     secret = engine.one("aws:secretsmanager/secret:Secret", "credrot-support-bot-secret")
     assert secret.inputs["kmsKeyId"] == KMS_KEY_ARN
-    rotation = engine.one(
-        "aws:iam/rolePolicy:RolePolicy", "credrot-_shared-rotation-policy"
-    ).policy()
+    rotation = engine.role_policy("credrot-_shared-rotation-policy")
     reader = engine.one("aws:iam/policy:Policy", "credrot-_shared-reader").policy()
     via_secrets_manager_for_project_secrets = {
         **VIA_SECRETS_MANAGER,
@@ -305,24 +261,20 @@ def test_the_reader_policy_reads_the_secret_whose_consumer_tag_is_the_callers(
         f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-_shared-reader"
     )
     document = reader.policy()
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadOwnConsumersRotatedKey",
-                "Effect": "Allow",
-                "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                "Resource": [PROJECT_SECRETS],
-                "Condition": {
-                    "StringEquals": {
-                        "aws:ResourceTag/ai-credential-rotation:consumer": (
-                            "${aws:PrincipalTag/ai-credential-rotation:consumer}"
-                        )
-                    }
-                },
-            }
-        ],
-    }
+    assert document == policy_document(
+        allow(
+            "ReadOwnConsumersRotatedKey",
+            ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            [PROJECT_SECRETS],
+            Condition={
+                "StringEquals": {
+                    "aws:ResourceTag/ai-credential-rotation:consumer": (
+                        "${aws:PrincipalTag/ai-credential-rotation:consumer}"
+                    )
+                }
+            },
+        )
+    )
     assert findings(document) == []
 
 
@@ -333,37 +285,32 @@ def test_only_our_rule_and_the_projects_alarms_may_publish_to_the_topic(
     topic_policy = engine.one("aws:sns/topicPolicy:TopicPolicy", "credrot-_shared-alarms-policy")
     assert topic_policy.inputs["arn"] == TOPIC_ARN
     document = topic_policy.policy()
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "EventBridgeRulesPublish",
-                "Effect": "Allow",
-                "Action": ["sns:Publish"],
-                "Resource": [TOPIC_ARN],
-                "Condition": {
-                    "ArnLike": {
-                        "aws:SourceArn": [
-                            f"arn:aws:events:us-east-1:{ACCOUNT}:rule/credrot-_shared-rotation-failed"
-                        ]
-                    }
-                },
-                "Principal": {"Service": "events.amazonaws.com"},
+    assert document == policy_document(
+        allow(
+            "EventBridgeRulesPublish",
+            ["sns:Publish"],
+            [TOPIC_ARN],
+            Condition={
+                "ArnLike": {
+                    "aws:SourceArn": [
+                        f"arn:aws:events:us-east-1:{ACCOUNT}:rule/credrot-_shared-rotation-failed"
+                    ]
+                }
             },
-            {
-                "Sid": "CloudWatchAlarmsPublish",
-                "Effect": "Allow",
-                "Action": ["sns:Publish"],
-                "Resource": [TOPIC_ARN],
-                "Condition": {
-                    "ArnLike": {
-                        "aws:SourceArn": [f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:credrot-*"]
-                    }
-                },
-                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            Principal={"Service": "events.amazonaws.com"},
+        ),
+        allow(
+            "CloudWatchAlarmsPublish",
+            ["sns:Publish"],
+            [TOPIC_ARN],
+            Condition={
+                "ArnLike": {
+                    "aws:SourceArn": [f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:credrot-*"]
+                }
             },
-        ],
-    }
+            Principal={"Service": "cloudwatch.amazonaws.com"},
+        ),
+    )
     assert findings(document) == []
 
 
@@ -377,17 +324,14 @@ def test_only_lambda_may_assume_a_rotation_role(
     registered = engine.one("aws:iam/role:Role", role)
     assert registered.inputs["path"] == "/ai-credential-rotation/"
     document = registered.policy("assumeRolePolicy")
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "LambdaAssumesRole",
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    assert document == policy_document(
+        {
+            "Sid": "LambdaAssumesRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    )
     assert findings(document, TRUST_POLICY_FINDINGS) == []
 
 
@@ -396,36 +340,27 @@ def test_the_sweep_role_is_assumed_by_this_accounts_scheduler_and_only_invokes_r
 ) -> None:
     deploy(isolated_rotator=True)
     role = engine.one("aws:iam/role:Role", "credrot-_shared-scheduler-role")
-    assert role.policy("assumeRolePolicy") == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "SchedulerAssumesRole",
-                "Effect": "Allow",
-                "Principal": {"Service": "scheduler.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
-            }
-        ],
-    }
-    document = engine.one(
-        "aws:iam/rolePolicy:RolePolicy", "credrot-_shared-scheduler-policy"
-    ).policy()
-    assert document == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "InvokeRotationFunctions",
-                "Effect": "Allow",
-                "Action": ["lambda:InvokeFunction"],
-                "Resource": [
-                    SHARED_FUNCTION_ARN,
-                    # The isolated consumer's function, named by its prefix (created later).
-                    f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:credrot-support-bot-rotator-*",
-                ],
-            }
-        ],
-    }
+    assert role.policy("assumeRolePolicy") == policy_document(
+        {
+            "Sid": "SchedulerAssumesRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    )
+    document = engine.role_policy("credrot-_shared-scheduler-policy")
+    assert document == policy_document(
+        allow(
+            "InvokeRotationFunctions",
+            ["lambda:InvokeFunction"],
+            [
+                SHARED_FUNCTION_ARN,
+                # The isolated consumer's function, named by its prefix (created later).
+                f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:credrot-support-bot-rotator-*",
+            ],
+        )
+    )
     assert findings(document) == []
 
 

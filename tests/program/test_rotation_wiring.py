@@ -158,9 +158,7 @@ def test_by_default_rotation_is_monthly_in_the_hashed_slot_without_rotating_now(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
-    )
+    rotation = engine.rotation()
     assert rotation.inputs == {
         "secretId": SECRET_ARN,
         "rotationLambdaArn": SHARED_FUNCTION_ARN,
@@ -186,9 +184,7 @@ def test_an_explicit_schedule_is_sent_as_written(
     engine: Any, deploy: Callable[..., dict[str, Any]], overrides: dict[str, Any], rules: Any
 ) -> None:
     deploy(**overrides)
-    rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
-    )
+    rotation = engine.rotation()
     assert rotation.inputs["rotationRules"] == rules
 
 
@@ -208,9 +204,7 @@ def test_rotation_waits_for_the_permission_the_role_policy_the_user_and_the_alar
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy()
-    rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
-    )
+    rotation = engine.rotation()
     permission = engine.one(
         "aws:lambda/permission:Permission", "credrot-_shared-allow-secretsmanager"
     )
@@ -232,9 +226,7 @@ def test_an_isolated_rotation_waits_for_its_own_permission_policy_and_alarm(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     deploy(isolated_rotator=True)
-    rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
-    )
+    rotation = engine.rotation()
     own = {
         engine.one(type_, name).urn
         for type_, name in (
@@ -253,9 +245,7 @@ def test_a_rotation_into_an_existing_topic_waits_for_the_rule_and_target(
 ) -> None:
     # The given topic's policy is its owner's: the rule and its target are what we wire.
     deploy(rotator={"alarm_topic_arn": GIVEN_TOPIC_ARN})
-    rotation = engine.one(
-        "aws:secretsmanager/secretRotation:SecretRotation", "credrot-support-bot-rotation"
-    )
+    rotation = engine.rotation()
 
     assert alarm_wiring_urns(engine, with_topic_policy=False) <= rotation.explicit_dependencies
     assert engine.of_type("aws:sns/topicPolicy:TopicPolicy") == []
@@ -448,15 +438,16 @@ def test_only_the_rotation_the_first_key_and_the_sweep_have_explicit_dependencie
     }
 
 
+def deploy_isolated_with_both(deploy: Callable[..., dict[str, Any]], **setting: str) -> None:
+    """An isolated consumer and the shared rotator, each given the same ``setting``."""
+    deploy(isolated_rotator=True, rotator=setting, **setting)
+
+
 def test_users_and_rotation_roles_carry_the_permissions_boundary(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
     # The pipeline's deploy role creates users and roles only with the boundary on them.
-    deploy(
-        isolated_rotator=True,
-        permissions_boundary_arn=BOUNDARY,
-        rotator={"permissions_boundary_arn": BOUNDARY},
-    )
+    deploy_isolated_with_both(deploy, permissions_boundary_arn=BOUNDARY)
 
     (user,) = engine.of_type("aws:iam/user:User")
     roles = engine.of_type("aws:iam/role:Role")
@@ -472,11 +463,7 @@ def test_users_and_rotation_roles_carry_the_permissions_boundary(
 def test_every_function_takes_the_code_signing_configuration_when_given(
     engine: Any, deploy: Callable[..., dict[str, Any]]
 ) -> None:
-    deploy(
-        isolated_rotator=True,
-        code_signing_config_arn=SIGNING,
-        rotator={"code_signing_config_arn": SIGNING},
-    )
+    deploy_isolated_with_both(deploy, code_signing_config_arn=SIGNING)
 
     functions = engine.of_type("aws:lambda/function:Function")
     assert len(functions) == 2

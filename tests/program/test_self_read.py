@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import parliament
+import pytest
 
 from components.config import SelfRead
-from components.iam_policies import rotation_function_policy
+from components.iam_policies import deny_temporary_credentials, rotation_function_policy
 
 SECRET_ARN = (
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:credrot-support-bot-secret-AbCdEf"
@@ -19,19 +20,17 @@ CIDRS = ("192.0.32.0/20", "2620:0:2d0::/48")
 FROM_CIDRS = {"IpAddress": {"aws:SourceIp": sorted(CIDRS)}}
 VPCES = ("vpce-0a1b2c3d4e5f67890", "vpce-1a2b3c4d")
 VIA_VPCES = {"StringEquals": {"aws:SourceVpce": sorted(VPCES)}}
-DENY_TEMPORARY_CREDENTIALS = {
-    "Sid": "DenyTemporaryCredentials",
-    "Effect": "Deny",
-    "Action": "*",
-    "Resource": "*",
-    "Condition": {"Null": {"aws:TokenIssueTime": "false"}},
-}
 READ_OWN_SECRET = {
     "Sid": "ReadOwnSecret",
     "Effect": "Allow",
     "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
     "Resource": [SECRET_ARN],
 }
+READ_FROM_CIDRS = {**READ_OWN_SECRET, "Condition": FROM_CIDRS}
+READ_VIA_VPCES = {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES}
+# The product's own denial, pinned statement by statement in test_policies.py: every consumer
+# user's policy ends with it, self-read or not.
+DENY_TEMPORARY_CREDENTIALS = deny_temporary_credentials()
 DATA_STATEMENTS = [
     {
         "Sid": "ReadObjects",
@@ -99,21 +98,55 @@ def user_policy(engine: Any) -> dict[str, Any]:
     return document
 
 
-def test_self_read_from_cidrs_adds_one_conditioned_statement_on_the_own_secret(
-    engine: Any, deploy: Callable[..., dict[str, Any]]
+def enabled_access(
+    *, cidrs: tuple[str, ...] = (), vpces: tuple[str, ...] = (), anywhere: bool = False
+) -> dict[str, Any]:
+    """The self_read_access output of an enabled self-read from these origins."""
+    return {
+        "enabled": True,
+        "sourceCidrs": list(cidrs),
+        "sourceVpces": list(vpces),
+        "fromAnywhere": anywhere,
+    }
+
+
+@pytest.mark.parametrize(
+    ("self_read", "read_own_secret", "origins"),
+    [
+        pytest.param(
+            SelfRead(source_cidrs=CIDRS),
+            READ_FROM_CIDRS,
+            enabled_access(cidrs=CIDRS),
+            id="from-cidrs-conditioned-on-aws-source-ip",
+        ),
+        pytest.param(
+            SelfRead(source_vpces=VPCES),
+            READ_VIA_VPCES,
+            enabled_access(vpces=VPCES),
+            id="through-vpc-endpoints-conditioned-on-aws-source-vpce",
+        ),
+        pytest.param(
+            SelfRead(allow_from_anywhere=True),
+            READ_OWN_SECRET,
+            enabled_access(anywhere=True),
+            id="from-anywhere-with-no-condition-and-says-so",
+        ),
+    ],
+)
+def test_self_read_adds_one_statement_on_the_own_secret_and_reports_its_origins(
+    engine: Any,
+    deploy: Callable[..., dict[str, Any]],
+    self_read: SelfRead,
+    read_own_secret: dict[str, Any],
+    origins: dict[str, Any],
 ) -> None:
-    outputs = deploy(self_read=SelfRead(source_cidrs=CIDRS))
+    outputs = deploy(self_read=self_read)
     assert user_policy(engine)["Statement"] == [
         *DATA_STATEMENTS,
-        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        read_own_secret,
         DENY_TEMPORARY_CREDENTIALS,
     ]
-    assert outputs["self_read_access"] == {
-        "enabled": True,
-        "sourceCidrs": list(CIDRS),
-        "sourceVpces": [],
-        "fromAnywhere": False,
-    }
+    assert outputs["self_read_access"] == origins
 
 
 def test_restricting_data_access_puts_the_same_condition_on_every_statement(
@@ -126,26 +159,9 @@ def test_restricting_data_access_puts_the_same_condition_on_every_statement(
     ]
     assert user_policy(engine)["Statement"] == [
         *restricted,
-        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        READ_FROM_CIDRS,
         DENY_TEMPORARY_CREDENTIALS,
     ]
-
-
-def test_self_read_through_vpc_endpoints_adds_one_statement_on_aws_source_vpce(
-    engine: Any, deploy: Callable[..., dict[str, Any]]
-) -> None:
-    outputs = deploy(self_read=SelfRead(source_vpces=VPCES))
-    assert user_policy(engine)["Statement"] == [
-        *DATA_STATEMENTS,
-        {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES},
-        DENY_TEMPORARY_CREDENTIALS,
-    ]
-    assert outputs["self_read_access"] == {
-        "enabled": True,
-        "sourceCidrs": [],
-        "sourceVpces": list(VPCES),
-        "fromAnywhere": False,
-    }
 
 
 def test_cidrs_and_vpc_endpoints_are_two_statements_so_either_origin_is_allowed(
@@ -156,8 +172,8 @@ def test_cidrs_and_vpc_endpoints_are_two_statements_so_either_origin_is_allowed(
     deploy(self_read=SelfRead(source_cidrs=CIDRS, source_vpces=VPCES))
     statements = user_policy(engine)["Statement"]
     assert statements[len(DATA_STATEMENTS) :] == [
-        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
-        {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES},
+        READ_FROM_CIDRS,
+        READ_VIA_VPCES,
         DENY_TEMPORARY_CREDENTIALS,
     ]
     assert not any(
@@ -180,27 +196,10 @@ def test_restricting_data_access_with_both_origins_doubles_every_data_statement(
     ]
     assert user_policy(engine)["Statement"] == [
         *restricted,
-        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
-        {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES},
+        READ_FROM_CIDRS,
+        READ_VIA_VPCES,
         DENY_TEMPORARY_CREDENTIALS,
     ]
-
-
-def test_self_read_from_anywhere_has_no_condition_and_says_so(
-    engine: Any, deploy: Callable[..., dict[str, Any]]
-) -> None:
-    outputs = deploy(self_read=SelfRead(allow_from_anywhere=True))
-    assert user_policy(engine)["Statement"] == [
-        *DATA_STATEMENTS,
-        READ_OWN_SECRET,
-        DENY_TEMPORARY_CREDENTIALS,
-    ]
-    assert outputs["self_read_access"] == {
-        "enabled": True,
-        "sourceCidrs": [],
-        "sourceVpces": [],
-        "fromAnywhere": True,
-    }
 
 
 def test_without_self_read_the_user_cannot_read_any_secret(
@@ -261,7 +260,7 @@ def test_with_a_customer_kms_key_self_read_decrypts_only_this_secret_via_secrets
     deploy(self_read=SelfRead(source_cidrs=CIDRS), kms_key_arn=kms_key_arn)
     assert user_policy(engine)["Statement"] == [
         *DATA_STATEMENTS,
-        {**READ_OWN_SECRET, "Condition": FROM_CIDRS},
+        READ_FROM_CIDRS,
         {
             # No aws:SourceIp here: Secrets Manager, not the workload, calls KMS.
             "Sid": "DecryptOwnSecret",
