@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,12 +50,13 @@ from components.contract import ConsumerNames, sweep_event
 from credrot.app.client import session
 from credrot.app.credential_process import export
 from credrot.app.key_cache import KeyCache
-from credrot.app.secret import CURRENT, PENDING, PREVIOUS
+from credrot.app.secret import CURRENT, PREVIOUS
 from credrot.app.self_read import LockedOutError, current_key, read_with_key
 from credrot.errors import CredentialError
 from credrot.ops import operations
 from credrot.ops.health import key_rows
 from credrot.ops.limits import MAX_DRILL_CONSUMERS
+from credrot.sandbox.aws import read_snapshot, read_value, state_violations
 from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
 from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
 
@@ -183,10 +184,10 @@ class ProcessWorker(_Worker):
         self._credentials = credentials
         self._s3 = app.client("s3")
         self._sts = app.client("sts")
-        self.key_ids: list[str] = [credentials.get_frozen_credentials().access_key]
+        self.key_ids: list[str | None] = [credentials.get_frozen_credentials().access_key]
 
     @property
-    def key_id(self) -> str:
+    def key_id(self) -> str | None:
         """The key the worker's calls are signed with now."""
         with self._lock:
             return self.key_ids[-1]
@@ -741,35 +742,24 @@ class _Drill:
 
 
 def check_invariants(emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) -> list[str]:
-    """Violations of the rotation invariants right now (empty when all hold)."""
-    violations: list[str] = []
-    snapshot = operations.take_snapshot(sm, iam, consumer.secret_arn, read_policies=False)
-    _, current, malformed = operations.read_version(sm, consumer.secret_arn, stage=CURRENT)
-    if current is None or not current.has_key:
-        violations.append(f"AWSCURRENT holds no key ({malformed or 'bootstrap value'})")
-    else:
-        assert current.access_key_id is not None and current.secret_access_key is not None
-        sts = emulator.client(
-            "sts", AccessKeyPair(current.access_key_id, current.secret_access_key)
-        )
+    """Violations of the rotation invariants right now (empty when all hold): the sandbox's
+    (``credrot.sandbox.aws.state_violations``), and no failed handler invocation."""
+
+    def authenticates_as(value: Mapping[str, Any]) -> str:
+        key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
         try:
-            arn = sts.get_caller_identity()["Arn"]
+            return emulator.client("sts", key).get_caller_identity()["Arn"]  # type: ignore[no-any-return]
         except Exception as error:  # noqa: BLE001 - reported as a violation
-            arn = f"an error ({type(error).__name__})"
-        if arn != consumer.user_arn:
-            violations.append(
-                f"the AWSCURRENT key {current.access_key_id} authenticates as {arn}, not"
-                f" {consumer.user_arn}"
-            )
-    keys = snapshot.user_keys or ()
-    if len(keys) > 2:
-        violations.append(f"the user has {len(keys)} keys")
-    for row in key_rows(snapshot):
-        if row.role == "unknown" and row.status == "Active":
-            violations.append(f"Active key {row.access_key_id} is not recorded in the secret")
-    pending = [v.version_id for v in snapshot.versions if PENDING in v.stages]
-    if pending:
-        violations.append(f"AWSPENDING left on version(s) {', '.join(pending)}")
+            return f"an error ({type(error).__name__})"
+
+    state = read_snapshot(sm, iam, consumer.secret_arn, consumer.user_name, {})
+    current = read_value(sm, consumer.secret_arn, stage=CURRENT)
+    violations = [
+        message
+        for _, message in state_violations(
+            state, current, authenticates_as, consumer.user_arn, rotation_in_progress=False
+        )
+    ]
     failed = [f"{i.step} ({i.error})" for i in emulator.invocations if i.failed]
     if failed:
         violations.append(f"rotation handler failures: {'; '.join(failed)}")

@@ -29,6 +29,7 @@ from typing import Any
 
 from components import contract, iam_policies
 from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
+from credrot.sandbox.aws import stack_function_environment
 from credrot.sandbox.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
 
 __all__ = [
@@ -125,7 +126,6 @@ def emulator_only_wildcard(document: iam_policies.PolicyDocument) -> dict[str, A
 
 def shared_function(
     emulator: Emulator,
-    *,
     previous_key_grace_hours: float = 24,
     propagation_timeout_seconds: int = 60,
 ) -> RotationFunction:
@@ -142,13 +142,7 @@ def shared_function(
     the next ``credrot-_shared2-rotator``...), as if deployed by another stack.
     """
     lambda_client = emulator.client("lambda")
-    environment = contract.shared_function_environment(
-        user_path=contract.IAM_PATH,
-        secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
-        propagation_timeout_seconds=propagation_timeout_seconds,
-        previous_key_grace_hours=previous_key_grace_hours,
-        log_level="INFO",
-    )
+    environment = stack_function_environment(propagation_timeout_seconds, previous_key_grace_hours)
     stacks = 0
     for page in lambda_client.get_paginator("list_functions").paginate():
         for function in page["Functions"]:
@@ -277,23 +271,12 @@ def provision_consumer(
         )
     _allow_in_emulator_only(iam, data_access, allowances, user=user_name)
 
+    # The function's settings: the grace, then the propagation timeout.
+    settings = (previous_key_grace_hours, propagation_timeout_seconds)
     if isolated:
-        function = _isolated_function(
-            emulator,
-            names,
-            user_name=user_name,
-            user_arn=user_arn,
-            secret_arn=secret_arn,
-            previous_key_grace_hours=previous_key_grace_hours,
-            propagation_timeout_seconds=propagation_timeout_seconds,
-            allowances=allowances,
-        )
+        function = _isolated_function(emulator, names, user_arn, secret_arn, allowances, *settings)
     else:
-        function = shared_function(
-            emulator,
-            previous_key_grace_hours=previous_key_grace_hours,
-            propagation_timeout_seconds=propagation_timeout_seconds,
-        )
+        function = shared_function(emulator, *settings)
         allowances.append(f"role/{function.role_name}")
 
     reader_user = f"{name}-workload"
@@ -343,13 +326,11 @@ def provision_consumer(
 def _isolated_function(
     emulator: Emulator,
     names: contract.ConsumerNames,
-    *,
-    user_name: str,
     user_arn: str,
     secret_arn: str,
+    allowances: list[str],
     previous_key_grace_hours: float,
     propagation_timeout_seconds: int,
-    allowances: list[str],
 ) -> RotationFunction:
     """A consumer's own rotation function (``isolatedRotator: true``), scoped to its one user
     and one secret as before the shared rotator."""
@@ -357,7 +338,7 @@ def _isolated_function(
         emulator,
         names,
         environment=contract.function_environment(
-            user_name=user_name,
+            user_name=names.user,
             user_arn=user_arn,
             propagation_timeout_seconds=propagation_timeout_seconds,
             previous_key_grace_hours=previous_key_grace_hours,
