@@ -991,7 +991,7 @@ class FaultInjector:
         self._moto_silenced = False
         events.register("before-call.*.*", self._before_call)
         # A handler that answers: botocore takes the first response any handler returns.
-        events.register_first("before-send", self._before_send_first)  # type: ignore[arg-type]
+        events.register_first("before-send", cast(Any, self._before_send_first))
         events.register_last("before-send", self._before_send_last)
 
     @property

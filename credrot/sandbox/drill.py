@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 import botocore.session
@@ -59,6 +59,10 @@ from credrot.ops.limits import MAX_DRILL_CONSUMERS
 from credrot.sandbox.aws import read_snapshot, read_value, state_violations
 from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
 from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
@@ -376,7 +380,12 @@ class _Drill:
         return self._report(emulator, consumers, sm, iam, workers, process_workers)
 
     def _revoke(
-        self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, workers: list[AppWorker]
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
+        workers: list[AppWorker],
     ) -> None:
         revoked = operations.revoke(sm, iam, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
         self.rotations.append(revoked.rotation)
@@ -392,7 +401,12 @@ class _Drill:
         )
 
     def _rotate(
-        self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, label: str
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
+        label: str,
     ) -> operations.RotationResult:
         result = operations.rotate(sm, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
         self.rotations.append(result)
@@ -404,8 +418,8 @@ class _Drill:
         self,
         emulator: Emulator,
         consumer: Consumer,
-        sm: Any,
-        iam: Any,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
         home: Path,
         stop: threading.Event,
     ) -> list[ProcessWorker]:
@@ -446,7 +460,7 @@ class _Drill:
             worker.join(timeout=PROCESS_WORKER_STOP_SECONDS)
         return workers
 
-    def _export(self, sm: Any, consumer: Consumer, home: Path) -> dict[str, Any]:
+    def _export(self, sm: SecretsManagerClient, consumer: Consumer, home: Path) -> dict[str, Any]:
         """The operator's one-time seeding, into a temporary AWS config file and cache."""
         result = export(
             sm,
@@ -487,7 +501,7 @@ class _Drill:
             time.sleep(0.02)
 
     def _after_revoke(
-        self, sm: Any, consumer: Consumer, home: Path, current_key_id: str | None
+        self, sm: SecretsManagerClient, consumer: Consumer, home: Path, current_key_id: str | None
     ) -> None:
         """The revoked key cannot read the next key (locked out); export re-seeds the profile."""
         assert self.profile is not None
@@ -539,7 +553,9 @@ class _Drill:
                 return
             time.sleep(0.02)
 
-    def _sweep(self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) -> None:
+    def _sweep(
+        self, emulator: Emulator, consumer: Consumer, sm: SecretsManagerClient, iam: IAMClient
+    ) -> None:
         """RetirePreviousKey through Lambda's Invoke API, as the schedule does, with zero grace."""
         _, previous, _ = operations.read_version(sm, consumer.secret_arn, stage=PREVIOUS)
         calls_before = len(emulator.invocations)
@@ -574,7 +590,14 @@ class _Drill:
             f"sweep with zero grace{self._of(consumer)}: deactivated the previous key {previous_id}"
         )
 
-    def _check(self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, when: str) -> None:
+    def _check(
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
+        when: str,
+    ) -> None:
         """The invariants: AWSCURRENT authenticates as the user; at most 2 keys; every
         Active key is recorded in the secret; no AWSPENDING left; no handler failure."""
         self.checks += 1
@@ -585,8 +608,8 @@ class _Drill:
         self,
         emulator: Emulator,
         consumers: list[Consumer],
-        sm: Any,
-        iam: Any,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
         workers: list[AppWorker],
         process_workers: list[ProcessWorker],
     ) -> dict[str, Any]:
@@ -682,7 +705,11 @@ class _Drill:
         return report
 
     def _consumer_report(
-        self, emulator: Emulator, consumer: Consumer, sm: Any, workers: list[AppWorker]
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        workers: list[AppWorker],
     ) -> dict[str, Any]:
         """One consumer's figures, each read back from the emulator or counted by a worker:
         the functions that ran for its secret, the rotations they finished, its keys."""
@@ -741,16 +768,19 @@ class _Drill:
         }
 
 
-def check_invariants(emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) -> list[str]:
+def check_invariants(
+    emulator: Emulator, consumer: Consumer, sm: SecretsManagerClient, iam: IAMClient
+) -> list[str]:
     """Violations of the rotation invariants right now (empty when all hold): the sandbox's
     (``credrot.sandbox.aws.state_violations``), and no failed handler invocation."""
 
     def authenticates_as(value: Mapping[str, Any]) -> str:
         key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
         try:
-            return emulator.client("sts", key).get_caller_identity()["Arn"]  # type: ignore[no-any-return]
+            arn: str = emulator.client("sts", key).get_caller_identity()["Arn"]
         except Exception as error:  # noqa: BLE001 - reported as a violation
             return f"an error ({type(error).__name__})"
+        return arn
 
     state = read_snapshot(sm, iam, consumer.secret_arn, consumer.user_name, {})
     current = read_value(sm, consumer.secret_arn, stage=CURRENT)

@@ -25,12 +25,17 @@ import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from components import contract, iam_policies
 from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
 from credrot.sandbox.aws import stack_function_environment
 from credrot.sandbox.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_lambda.literals import ArchitectureType, RuntimeType
+    from types_boto3_lambda.type_defs import AddPermissionRequestTypeDef
 
 __all__ = [
     "EMULATOR_ONLY_POLICY",
@@ -383,8 +388,8 @@ def _deploy_function(
     )["Role"]["Arn"]
     function_arn = lambda_client.create_function(
         FunctionName=names.rotation_function,
-        Runtime=RUNTIME,
-        Architectures=[contract.ARCHITECTURE],
+        Runtime=cast("RuntimeType", RUNTIME),
+        Architectures=[cast("ArchitectureType", contract.ARCHITECTURE)],
         Role=role_arn,
         Handler=HANDLER,
         Code={"ZipFile": _placeholder_zip()},
@@ -405,16 +410,16 @@ def _deploy_function(
             FunctionName=names.rotation_function,
             ReservedConcurrentExecutions=reserved_concurrency,
         )
-    permission: dict[str, str] = {"SourceArn": invoked_for}
+    permission: AddPermissionRequestTypeDef = {
+        "FunctionName": names.rotation_function,
+        "StatementId": names.allow_secretsmanager,
+        "Action": "lambda:InvokeFunction",
+        "Principal": "secretsmanager.amazonaws.com",
+        "SourceArn": invoked_for,
+    }
     if invoked_from_account is not None:
         permission["SourceAccount"] = invoked_from_account
-    lambda_client.add_permission(
-        FunctionName=names.rotation_function,
-        StatementId=names.allow_secretsmanager,
-        Action="lambda:InvokeFunction",
-        Principal="secretsmanager.amazonaws.com",
-        **permission,
-    )
+    lambda_client.add_permission(**permission)
     return RotationFunction(
         names.rotation_function, function_arn, names.rotation_role, role_arn, shared=shared
     )
@@ -441,7 +446,7 @@ def _arn_parts(emulator: Emulator) -> iam_policies.ArnParts:
     return iam_policies.ArnParts(partition="aws", region=emulator.region, account=ACCOUNT_ID)
 
 
-def _managed_policy(iam: Any, name: str, document: iam_policies.PolicyDocument) -> str:
+def _managed_policy(iam: IAMClient, name: str, document: iam_policies.PolicyDocument) -> str:
     arn: str = iam.create_policy(
         PolicyName=name, Path=USER_PATH, PolicyDocument=json.dumps(document)
     )["Policy"]["Arn"]
@@ -449,7 +454,7 @@ def _managed_policy(iam: Any, name: str, document: iam_policies.PolicyDocument) 
 
 
 def _allow_in_emulator_only(
-    iam: Any,
+    iam: IAMClient,
     document: iam_policies.PolicyDocument,
     allowances: list[str],
     *,
