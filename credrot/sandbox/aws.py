@@ -90,6 +90,7 @@ from credrot.app.secret import CURRENT, PENDING, PREVIOUS
 from credrot.ops import operations
 from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
+from rotation_lambda.logs import LOGGER_NAME
 from rotation_lambda.protocol import STEPS as _STEP_FUNCTIONS
 
 if TYPE_CHECKING:
@@ -107,12 +108,10 @@ SWEEP = contract.RETIRE_PREVIOUS_KEY_ACTION
 # The rotation steps' grace (the component's default); the sweep may be given another.
 ROTATION_GRACE_HOURS = 24.0
 PROPAGATION_TIMEOUT_SECONDS = 60
-USER_PATH = contract.IAM_PATH
 # The deployment modes a Sandbox runs the function in (see the module docstring).
 MODES = ("isolated", "shared")
 # The users' rotator tag value, as the sandbox's deployer sets it.
 ROTATOR_ID = "rig"
-LOGGER_NAME = "rotation_lambda"
 # Grace values of the sweep: "zero" retires at once, "large" never within a run.
 ZERO_GRACE_HOURS = 0.0
 LARGE_GRACE_HOURS = 8_000.0
@@ -581,7 +580,7 @@ class Target(Rotating):
         )["ARN"]
         self.user_arn: str = sandbox.iam.create_user(
             UserName=self.user_name,
-            Path=USER_PATH,
+            Path=contract.IAM_PATH,
             Tags=[
                 {"Key": contract.CONSUMER_TAG, "Value": name},
                 {"Key": contract.USER_SECRET_TAG, "Value": self.secret_arn},
