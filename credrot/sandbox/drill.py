@@ -299,7 +299,7 @@ class _Drill:
                 for index in range(count)
             ]
             emulator.enable_iam_authentication()
-            sm = emulator.client("secretsmanager")
+            sm: SecretsManagerClient = emulator.client("secretsmanager")
             for consumer in consumers:
                 _, current, _ = operations.read_version(sm, consumer.secret_arn, stage=CURRENT)
                 self.first_keys[consumer.name] = current.access_key_id if current else None
@@ -320,8 +320,8 @@ class _Drill:
     ) -> dict[str, Any]:
         config = self.config
         first = consumers[0]
-        sm = emulator.client("secretsmanager")
-        iam = emulator.client("iam")
+        sm: SecretsManagerClient = emulator.client("secretsmanager")
+        iam: IAMClient = emulator.client("iam")
         stop = threading.Event()
         process_stop = threading.Event()
         count = max(config.workers, len(consumers))

@@ -64,7 +64,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
@@ -76,12 +76,6 @@ from credrot.sandbox.aws import (
     new_session,
     patched_environ,
 )
-
-if TYPE_CHECKING:
-    from types_boto3_iam import IAMClient
-    from types_boto3_lambda import LambdaClient
-    from types_boto3_secretsmanager import SecretsManagerClient
-    from types_boto3_sts import STSClient
 
 __all__ = [
     "ACCOUNT_ID",
@@ -317,27 +311,10 @@ class Emulator:
             raise RuntimeError("the emulator is not started: call start() first")
         return self._operator
 
-    @overload
-    def client(
-        self, service: Literal["iam"], credentials: AccessKeyPair | None = None
-    ) -> IAMClient: ...
-    @overload
-    def client(
-        self, service: Literal["lambda"], credentials: AccessKeyPair | None = None
-    ) -> LambdaClient: ...
-    @overload
-    def client(
-        self, service: Literal["secretsmanager"], credentials: AccessKeyPair | None = None
-    ) -> SecretsManagerClient: ...
-    @overload
-    def client(
-        self, service: Literal["sts"], credentials: AccessKeyPair | None = None
-    ) -> STSClient: ...
-    @overload
-    def client(self, service: str, credentials: AccessKeyPair | None = None) -> Any: ...
     def client(self, service: str, credentials: AccessKeyPair | None = None) -> Any:
         """A new boto3 client for the emulator, signed with ``credentials`` (default:
-        operator). Safe to call from any thread."""
+        operator). Safe to call from any thread. Typed by the caller's annotation
+        (``iam: IAMClient = emulator.client("iam")``)."""
         creds = credentials or self.operator
         with self._sessions_lock:
             # One cached session per identity: creating clients reuses its loaded models.

@@ -34,8 +34,10 @@ from credrot.sandbox.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
 
 if TYPE_CHECKING:
     from types_boto3_iam import IAMClient
+    from types_boto3_lambda import LambdaClient
     from types_boto3_lambda.literals import ArchitectureType, RuntimeType
     from types_boto3_lambda.type_defs import AddPermissionRequestTypeDef
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
     "EMULATOR_ONLY_POLICY",
@@ -146,7 +148,7 @@ def shared_function(
     for other settings get another shared function (the first is ``credrot-_shared-rotator``,
     the next ``credrot-_shared2-rotator``...), as if deployed by another stack.
     """
-    lambda_client = emulator.client("lambda")
+    lambda_client: LambdaClient = emulator.client("lambda")
     environment = stack_function_environment(propagation_timeout_seconds, previous_key_grace_hours)
     stacks = 0
     for page in lambda_client.get_paginator("list_functions").paginate():
@@ -225,10 +227,10 @@ def provision_consumer(
     AWS would deny a key used from outside them.
     """
     names = contract.ConsumerNames(name)
-    iam = emulator.client("iam")
+    iam: IAMClient = emulator.client("iam")
     s3 = emulator.client("s3")
-    sm = emulator.client("secretsmanager")
-    lambda_client = emulator.client("lambda")
+    sm: SecretsManagerClient = emulator.client("secretsmanager")
+    lambda_client: LambdaClient = emulator.client("lambda")
     allowances: list[str] = []
 
     bucket = f"{name}-data"
@@ -377,8 +379,8 @@ def _deploy_function(
     function, the role's policy (``policy_of(function ARN, log group ARN)``), reserved
     concurrency, and Secrets Manager's permission for ``invoked_for`` (a secret ARN, or an
     ARN pattern with ``invoked_from_account``)."""
-    iam = emulator.client("iam")
-    lambda_client = emulator.client("lambda")
+    iam: IAMClient = emulator.client("iam")
+    lambda_client: LambdaClient = emulator.client("lambda")
     log_group = names.rotation_logs
     emulator.client("logs").create_log_group(logGroupName=log_group)
     role_arn = iam.create_role(
@@ -427,7 +429,7 @@ def _deploy_function(
 
 def _stack_reader_policy(emulator: Emulator) -> tuple[str, iam_policies.PolicyDocument]:
     """The ARN and document of the stack's ABAC reader policy, created on first use."""
-    iam = emulator.client("iam")
+    iam: IAMClient = emulator.client("iam")
     name = contract.shared_names().reader_policy
     arn = f"arn:aws:iam::{ACCOUNT_ID}:policy{USER_PATH}{name}"
     document = iam_policies.abac_reader_policy(
