@@ -4,23 +4,13 @@ would make the fault matrix and the state machine prove nothing."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from credrot.app.secret import CURRENT, PENDING
-from credrot.sandbox.aws import Sandbox, Target
+from credrot.sandbox.aws import Sandbox
 
 
 def names(violations: list[tuple[str, str]]) -> set[str]:
     return {name for name, _ in violations}
-
-
-def rotated_once(sandbox: Sandbox) -> tuple[Target, dict[str, Any]]:
-    """A fresh consumer after one rotation, and its AWSCURRENT value."""
-    target = sandbox.new_target()
-    target.rotate()
-    current = target.value(stage=CURRENT)
-    assert current is not None
-    return target, current
 
 
 def test_a_healthy_consumer_after_two_rotations_violates_nothing(sandbox: Sandbox) -> None:
@@ -41,7 +31,10 @@ def test_an_active_key_that_no_version_records_is_caught(sandbox: Sandbox) -> No
 
 
 def test_a_current_key_that_no_longer_works_is_caught(sandbox: Sandbox) -> None:
-    target, current = rotated_once(sandbox)
+    target = sandbox.new_target()
+    target.rotate()
+    current = target.value(stage=CURRENT)
+    assert current is not None
     target.set_key_status_by_hand(current["AccessKeyId"], "Inactive")
 
     assert "current-authenticates" in names(target.violations(rotation_in_progress=False))
@@ -50,7 +43,10 @@ def test_a_current_key_that_no_longer_works_is_caught(sandbox: Sandbox) -> None:
 def test_a_deleted_current_key_is_caught_although_moto_accepts_any_secret(
     sandbox: Sandbox,
 ) -> None:
-    target, current = rotated_once(sandbox)
+    target = sandbox.new_target()
+    target.rotate()
+    current = target.value(stage=CURRENT)
+    assert current is not None
     target.delete_key_by_hand(current["AccessKeyId"])
 
     found = [
@@ -89,7 +85,10 @@ def test_a_minted_secret_in_the_handlers_output_is_caught_without_printing_it(
     sandbox: Sandbox,
 ) -> None:
     # Last in this module on purpose: a leak stays counted for the sandbox's lifetime.
-    target, current = rotated_once(sandbox)
+    target = sandbox.new_target()
+    target.rotate()
+    current = target.value(stage=CURRENT)
+    assert current is not None
     secret = current["SecretAccessKey"]
     sandbox.output.chunks.append(json.dumps({"oops": secret}))
 
