@@ -325,6 +325,11 @@ class Deployment(Rotating):
         listed = self.iam.list_access_keys(UserName=self.user_name)["AccessKeyMetadata"]
         return {item["AccessKeyId"]: item["Status"] for item in listed}
 
+    def recorded_key_ids(self) -> set[str]:
+        """Key ids recorded in any labelled version of the secret."""
+        values = [read_value(self.sm, self.secret_name, version_id=v) for v in self.stages()]
+        return {value["AccessKeyId"] for value in values if value and value.get("AccessKeyId")}
+
     def authenticates_as(self, value: dict[str, Any]) -> str:
         """The ARN STS reports for the key in `value` (compare it: moto checks no credentials)."""
         sts = self.session.client(
