@@ -12,62 +12,18 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from credrot.sandbox.emulator import patched_environ
+# The sealed AWS environment is the sandbox's own (the scripts import it from here).
+from credrot.sandbox.aws import sealed_aws as sealed_aws
+from credrot.sandbox.aws import sealed_aws_environment as sealed_aws_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
-
-# Variables that could point botocore at real AWS or at another endpoint.
-_AWS_VARIABLES_TO_CLEAR = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "IAM_USER_NAME",
-    "IAM_USER_ARN",
-    "PROPAGATION_TIMEOUT_SECONDS",
-    "PREVIOUS_KEY_GRACE_HOURS",
-    "LOG_LEVEL",
-)
-
-
-def sealed_aws_environment() -> dict[str, str]:
-    """Dummy credentials, one region, no config files, no metadata service, no endpoints."""
-    return {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-
-
-@contextmanager
-def sealed_aws() -> Iterator[None]:
-    """Apply ``sealed_aws_environment()`` to os.environ for the block (also clearing
-    profile, endpoint and rotation-function variables), then restore it."""
-    variables = sealed_aws_environment()
-    cleared = [
-        name
-        for name in os.environ
-        if name in _AWS_VARIABLES_TO_CLEAR or name.startswith("AWS_ENDPOINT_URL_")
-    ]
-    with patched_environ(variables, cleared):
-        yield
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -20,7 +20,7 @@ invokes the handler in-process, IAM authentication on), each in a fresh emulator
 
 AWS treats AWSPENDING left on the AWSCURRENT version as a completed rotation (the template
 leaves it so); moto refuses the next rotation then, so the emulator applies AWS's rule
-(``credrot.sandbox.emulator.apply_aws_rotation_rule``).
+(``credrot.sandbox.aws.apply_aws_rotation_rule``).
 """
 
 from __future__ import annotations

@@ -37,10 +37,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 import botocore.session
@@ -50,14 +50,19 @@ from components.contract import ConsumerNames, sweep_event
 from credrot.app.client import session
 from credrot.app.credential_process import export
 from credrot.app.key_cache import KeyCache
-from credrot.app.secret import CURRENT, PENDING, PREVIOUS
+from credrot.app.secret import CURRENT, PREVIOUS
 from credrot.app.self_read import LockedOutError, current_key, read_with_key
 from credrot.errors import CredentialError
 from credrot.ops import operations
 from credrot.ops.health import key_rows
 from credrot.ops.limits import MAX_DRILL_CONSUMERS
+from credrot.sandbox.aws import read_snapshot, read_value, state_violations
 from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
 from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_consumer
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
@@ -183,10 +188,10 @@ class ProcessWorker(_Worker):
         self._credentials = credentials
         self._s3 = app.client("s3")
         self._sts = app.client("sts")
-        self.key_ids: list[str] = [credentials.get_frozen_credentials().access_key]
+        self.key_ids: list[str | None] = [credentials.get_frozen_credentials().access_key]
 
     @property
-    def key_id(self) -> str:
+    def key_id(self) -> str | None:
         """The key the worker's calls are signed with now."""
         with self._lock:
             return self.key_ids[-1]
@@ -294,7 +299,7 @@ class _Drill:
                 for index in range(count)
             ]
             emulator.enable_iam_authentication()
-            sm = emulator.client("secretsmanager")
+            sm: SecretsManagerClient = emulator.client("secretsmanager")
             for consumer in consumers:
                 _, current, _ = operations.read_version(sm, consumer.secret_arn, stage=CURRENT)
                 self.first_keys[consumer.name] = current.access_key_id if current else None
@@ -315,8 +320,8 @@ class _Drill:
     ) -> dict[str, Any]:
         config = self.config
         first = consumers[0]
-        sm = emulator.client("secretsmanager")
-        iam = emulator.client("iam")
+        sm: SecretsManagerClient = emulator.client("secretsmanager")
+        iam: IAMClient = emulator.client("iam")
         stop = threading.Event()
         process_stop = threading.Event()
         count = max(config.workers, len(consumers))
@@ -375,7 +380,12 @@ class _Drill:
         return self._report(emulator, consumers, sm, iam, workers, process_workers)
 
     def _revoke(
-        self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, workers: list[AppWorker]
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
+        workers: list[AppWorker],
     ) -> None:
         revoked = operations.revoke(sm, iam, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
         self.rotations.append(revoked.rotation)
@@ -391,7 +401,12 @@ class _Drill:
         )
 
     def _rotate(
-        self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, label: str
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
+        label: str,
     ) -> operations.RotationResult:
         result = operations.rotate(sm, consumer.secret_arn, timeout=ROTATION_TIMEOUT)
         self.rotations.append(result)
@@ -403,8 +418,8 @@ class _Drill:
         self,
         emulator: Emulator,
         consumer: Consumer,
-        sm: Any,
-        iam: Any,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
         home: Path,
         stop: threading.Event,
     ) -> list[ProcessWorker]:
@@ -445,7 +460,7 @@ class _Drill:
             worker.join(timeout=PROCESS_WORKER_STOP_SECONDS)
         return workers
 
-    def _export(self, sm: Any, consumer: Consumer, home: Path) -> dict[str, Any]:
+    def _export(self, sm: SecretsManagerClient, consumer: Consumer, home: Path) -> dict[str, Any]:
         """The operator's one-time seeding, into a temporary AWS config file and cache."""
         result = export(
             sm,
@@ -486,7 +501,7 @@ class _Drill:
             time.sleep(0.02)
 
     def _after_revoke(
-        self, sm: Any, consumer: Consumer, home: Path, current_key_id: str | None
+        self, sm: SecretsManagerClient, consumer: Consumer, home: Path, current_key_id: str | None
     ) -> None:
         """The revoked key cannot read the next key (locked out); export re-seeds the profile."""
         assert self.profile is not None
@@ -538,7 +553,9 @@ class _Drill:
                 return
             time.sleep(0.02)
 
-    def _sweep(self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) -> None:
+    def _sweep(
+        self, emulator: Emulator, consumer: Consumer, sm: SecretsManagerClient, iam: IAMClient
+    ) -> None:
         """RetirePreviousKey through Lambda's Invoke API, as the schedule does, with zero grace."""
         _, previous, _ = operations.read_version(sm, consumer.secret_arn, stage=PREVIOUS)
         calls_before = len(emulator.invocations)
@@ -573,7 +590,14 @@ class _Drill:
             f"sweep with zero grace{self._of(consumer)}: deactivated the previous key {previous_id}"
         )
 
-    def _check(self, emulator: Emulator, consumer: Consumer, sm: Any, iam: Any, when: str) -> None:
+    def _check(
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
+        when: str,
+    ) -> None:
         """The invariants: AWSCURRENT authenticates as the user; at most 2 keys; every
         Active key is recorded in the secret; no AWSPENDING left; no handler failure."""
         self.checks += 1
@@ -584,8 +608,8 @@ class _Drill:
         self,
         emulator: Emulator,
         consumers: list[Consumer],
-        sm: Any,
-        iam: Any,
+        sm: SecretsManagerClient,
+        iam: IAMClient,
         workers: list[AppWorker],
         process_workers: list[ProcessWorker],
     ) -> dict[str, Any]:
@@ -681,7 +705,11 @@ class _Drill:
         return report
 
     def _consumer_report(
-        self, emulator: Emulator, consumer: Consumer, sm: Any, workers: list[AppWorker]
+        self,
+        emulator: Emulator,
+        consumer: Consumer,
+        sm: SecretsManagerClient,
+        workers: list[AppWorker],
     ) -> dict[str, Any]:
         """One consumer's figures, each read back from the emulator or counted by a worker:
         the functions that ran for its secret, the rotations they finished, its keys."""
@@ -740,36 +768,28 @@ class _Drill:
         }
 
 
-def check_invariants(emulator: Emulator, consumer: Consumer, sm: Any, iam: Any) -> list[str]:
-    """Violations of the rotation invariants right now (empty when all hold)."""
-    violations: list[str] = []
-    snapshot = operations.take_snapshot(sm, iam, consumer.secret_arn, read_policies=False)
-    _, current, malformed = operations.read_version(sm, consumer.secret_arn, stage=CURRENT)
-    if current is None or not current.has_key:
-        violations.append(f"AWSCURRENT holds no key ({malformed or 'bootstrap value'})")
-    else:
-        assert current.access_key_id is not None and current.secret_access_key is not None
-        sts = emulator.client(
-            "sts", AccessKeyPair(current.access_key_id, current.secret_access_key)
-        )
+def check_invariants(
+    emulator: Emulator, consumer: Consumer, sm: SecretsManagerClient, iam: IAMClient
+) -> list[str]:
+    """Violations of the rotation invariants right now (empty when all hold): the sandbox's
+    (``credrot.sandbox.aws.state_violations``), and no failed handler invocation."""
+
+    def authenticates_as(value: Mapping[str, Any]) -> str:
+        key = AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
         try:
-            arn = sts.get_caller_identity()["Arn"]
+            arn: str = emulator.client("sts", key).get_caller_identity()["Arn"]
         except Exception as error:  # noqa: BLE001 - reported as a violation
-            arn = f"an error ({type(error).__name__})"
-        if arn != consumer.user_arn:
-            violations.append(
-                f"the AWSCURRENT key {current.access_key_id} authenticates as {arn}, not"
-                f" {consumer.user_arn}"
-            )
-    keys = snapshot.user_keys or ()
-    if len(keys) > 2:
-        violations.append(f"the user has {len(keys)} keys")
-    for row in key_rows(snapshot):
-        if row.role == "unknown" and row.status == "Active":
-            violations.append(f"Active key {row.access_key_id} is not recorded in the secret")
-    pending = [v.version_id for v in snapshot.versions if PENDING in v.stages]
-    if pending:
-        violations.append(f"AWSPENDING left on version(s) {', '.join(pending)}")
+            return f"an error ({type(error).__name__})"
+        return arn
+
+    state = read_snapshot(sm, iam, consumer.secret_arn, consumer.user_name, {})
+    current = read_value(sm, consumer.secret_arn, stage=CURRENT)
+    violations = [
+        message
+        for _, message in state_violations(
+            state, current, authenticates_as, consumer.user_arn, rotation_in_progress=False
+        )
+    ]
     failed = [f"{i.step} ({i.error})" for i in emulator.invocations if i.failed]
     if failed:
         violations.append(f"rotation handler failures: {'; '.join(failed)}")

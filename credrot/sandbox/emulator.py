@@ -59,15 +59,23 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
+
+from credrot.sandbox.aws import (
+    STEPS,
+    CallCounter,
+    apply_aws_rotation_rule,
+    new_session,
+    patched_environ,
+)
 
 __all__ = [
     "ACCOUNT_ID",
@@ -84,7 +92,6 @@ ACCOUNT_ID = "123456789012"  # moto's single account
 CALLER_CIDR = "127.0.0.1/32"
 DEFAULT_REGION = "us-east-1"
 OPERATOR_USER = "emulator-operator"
-STEP_NAMES = ("createSecret", "setSecret", "testSecret", "finishSecret")
 FUNCTION_LOGGER = "rotation_lambda"
 LOG_STREAM = "emulator"
 
@@ -165,35 +172,14 @@ class _LambdaContext:
 
 
 class _WarmContainer:
-    """A function's role credentials and boto3 session, reused across invocations."""
+    """A function's role credentials and boto3 session (whose calls ``calls`` counts),
+    reused across invocations."""
 
     def __init__(self, role_arn: str, credentials: AccessKeyPair, session: boto3.Session) -> None:
         self.role_arn = role_arn
         self.credentials = credentials
         self.session = session
-
-
-def apply_aws_rotation_rule(secret: Any, token: str | None) -> None:
-    """Before RotateSecret starts, apply AWS's rule on AWSPENDING to a moto secret.
-
-    AWS refuses a new rotation while a version other than AWSCURRENT is still AWSPENDING
-    ("A previous rotation isn't complete"), unless it is the same token being retried; and
-    AWSPENDING on the AWSCURRENT version means the last rotation completed (AWS's own
-    template leaves that state), so the label is simply dropped. moto 5.2.5 has the rule
-    inverted and silently moves a stuck label (FIELD-NOTES).
-    """
-    from moto.secretsmanager.exceptions import InvalidRequestException
-
-    for version_id, version in secret.versions.items():
-        stages = version["version_stages"]
-        if "AWSPENDING" not in stages:
-            continue
-        if "AWSCURRENT" in stages:
-            stages.remove("AWSPENDING")
-        elif version_id != token:
-            raise InvalidRequestException(
-                "A previous rotation isn't complete. That rotation will be reattempted."
-            )
+        self.calls = CallCounter(session.events, action_names=True)
 
 
 class Emulator:
@@ -219,7 +205,6 @@ class Emulator:
         self._faults: list[tuple[str, Exception | None]] = []
         self._failed_tokens: set[str] = set()
         self._containers: dict[str, _WarmContainer] = {}
-        self._current_calls: Counter[str] | None = None
         self._werkzeug_level: int | None = None
         self._sessions: dict[AccessKeyPair, boto3.Session] = {}
         self._sessions_lock = threading.Lock()
@@ -328,15 +313,17 @@ class Emulator:
 
     def client(self, service: str, credentials: AccessKeyPair | None = None) -> Any:
         """A new boto3 client for the emulator, signed with ``credentials`` (default:
-        operator). Safe to call from any thread."""
+        operator). Safe to call from any thread. Typed by the caller's annotation
+        (``iam: IAMClient = emulator.client("iam")``)."""
         creds = credentials or self.operator
         with self._sessions_lock:
             # One cached session per identity: creating clients reuses its loaded models.
             cached = self._sessions.get(creds)
             if cached is None:
                 cached = self._sessions[creds] = self.session(creds)
+            # Any service: the caller knows which client it asked for.
             return cached.client(
-                service,
+                cast(Any, service),
                 endpoint_url=self.endpoint_url,
                 config=Config(retries={"mode": "standard", "max_attempts": 2}),
             )
@@ -348,7 +335,7 @@ class Emulator:
         ``environ()``; prefer ``client()``.
         """
         creds = credentials or self.operator
-        return boto3.Session(region_name=self.region, **creds.client_kwargs())
+        return new_session(self.region, **creds.client_kwargs())
 
     def env(self, credentials: AccessKeyPair | None = None) -> dict[str, str]:
         """Variables that point boto3 (and the credrot CLI) at the emulator."""
@@ -483,7 +470,7 @@ class Emulator:
             secret_id=event.get("SecretId"),
             token=event.get("ClientRequestToken"),
         )
-        if invocation.token in self._failed_tokens and invocation.step in STEP_NAMES:
+        if invocation.token in self._failed_tokens and invocation.step in STEPS:
             # AWS stops a rotation at its first failed step: the later ones never run.
             return _error_payload(
                 response_headers, "Skipped", f"an earlier step of {invocation.token} failed"
@@ -507,7 +494,7 @@ class Emulator:
                     result = self._handler(event, context)
             except Exception as error:  # noqa: BLE001 - a failed Lambda, reported to the caller
                 invocation.error = f"{type(error).__name__}: {error}"
-                if invocation.token and invocation.step in STEP_NAMES:
+                if invocation.token and invocation.step in STEPS:
                     self._failed_tokens.add(invocation.token)
                 captured.lines.append((int(time.time() * 1000), f"[ERROR] {invocation.error}"))
             finally:
@@ -563,16 +550,14 @@ class Emulator:
         }
         if creds.session_token:
             variables["AWS_SESSION_TOKEN"] = creds.session_token
-        calls: Counter[str] = Counter()
         saved_default = boto3.DEFAULT_SESSION
-        self._current_calls = calls
+        container.calls.reset()
         try:
             with patched_environ(variables, ["AWS_PROFILE"]):
                 boto3.DEFAULT_SESSION = container.session
-                yield calls
+                yield container.calls.calls.setdefault("", Counter())
         finally:
             boto3.DEFAULT_SESSION = saved_default
-            self._current_calls = None
 
     def _container(self, function: Any) -> _WarmContainer:
         container = self._containers.get(function.function_arn)
@@ -592,16 +577,10 @@ class Emulator:
         credentials = AccessKeyPair(
             assumed.access_key_id, assumed.secret_access_key, assumed.session_token
         )
-        session = boto3.Session(region_name=self.region, **credentials.client_kwargs())
-        session.events.register("before-call", self._count_call)
+        session = new_session(self.region, **credentials.client_kwargs())
         container = _WarmContainer(function.role, credentials, session)
         self._containers[function.function_arn] = container
         return container
-
-    def _count_call(self, model: Any, **kwargs: Any) -> None:
-        calls = self._current_calls
-        if calls is not None:
-            calls[f"{model.service_model.service_name}:{model.name}"] += 1
 
     # -- moto patches ---------------------------------------------------------------------
 
@@ -871,20 +850,3 @@ def _reset_moto() -> None:
     from moto.moto_api._internal.models import moto_api_backend
 
     moto_api_backend.reset()
-
-
-@contextmanager
-def patched_environ(variables: Mapping[str, str], cleared: Sequence[str] = ()) -> Iterator[None]:
-    """Set ``variables`` and unset ``cleared`` in os.environ for the block, then restore."""
-    saved = {name: os.environ.get(name) for name in [*variables, *cleared]}
-    for name in cleared:
-        os.environ.pop(name, None)
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

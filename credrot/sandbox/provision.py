@@ -25,11 +25,19 @@ import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from components import contract, iam_policies
 from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
+from credrot.sandbox.aws import stack_function_environment
 from credrot.sandbox.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_lambda.literals import ArchitectureType, RuntimeType
+    from types_boto3_lambda.type_defs import AddPermissionRequestTypeDef
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
     "EMULATOR_ONLY_POLICY",
@@ -125,7 +133,6 @@ def emulator_only_wildcard(document: iam_policies.PolicyDocument) -> dict[str, A
 
 def shared_function(
     emulator: Emulator,
-    *,
     previous_key_grace_hours: float = 24,
     propagation_timeout_seconds: int = 60,
 ) -> RotationFunction:
@@ -141,14 +148,8 @@ def shared_function(
     for other settings get another shared function (the first is ``credrot-_shared-rotator``,
     the next ``credrot-_shared2-rotator``...), as if deployed by another stack.
     """
-    lambda_client = emulator.client("lambda")
-    environment = contract.shared_function_environment(
-        user_path=contract.IAM_PATH,
-        secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
-        propagation_timeout_seconds=propagation_timeout_seconds,
-        previous_key_grace_hours=previous_key_grace_hours,
-        log_level="INFO",
-    )
+    lambda_client: LambdaClient = emulator.client("lambda")
+    environment = stack_function_environment(propagation_timeout_seconds, previous_key_grace_hours)
     stacks = 0
     for page in lambda_client.get_paginator("list_functions").paginate():
         for function in page["Functions"]:
@@ -226,10 +227,10 @@ def provision_consumer(
     AWS would deny a key used from outside them.
     """
     names = contract.ConsumerNames(name)
-    iam = emulator.client("iam")
+    iam: IAMClient = emulator.client("iam")
     s3 = emulator.client("s3")
-    sm = emulator.client("secretsmanager")
-    lambda_client = emulator.client("lambda")
+    sm: SecretsManagerClient = emulator.client("secretsmanager")
+    lambda_client: LambdaClient = emulator.client("lambda")
     allowances: list[str] = []
 
     bucket = f"{name}-data"
@@ -277,23 +278,12 @@ def provision_consumer(
         )
     _allow_in_emulator_only(iam, data_access, allowances, user=user_name)
 
+    # The function's settings: the grace, then the propagation timeout.
+    settings = (previous_key_grace_hours, propagation_timeout_seconds)
     if isolated:
-        function = _isolated_function(
-            emulator,
-            names,
-            user_name=user_name,
-            user_arn=user_arn,
-            secret_arn=secret_arn,
-            previous_key_grace_hours=previous_key_grace_hours,
-            propagation_timeout_seconds=propagation_timeout_seconds,
-            allowances=allowances,
-        )
+        function = _isolated_function(emulator, names, user_arn, secret_arn, allowances, *settings)
     else:
-        function = shared_function(
-            emulator,
-            previous_key_grace_hours=previous_key_grace_hours,
-            propagation_timeout_seconds=propagation_timeout_seconds,
-        )
+        function = shared_function(emulator, *settings)
         allowances.append(f"role/{function.role_name}")
 
     reader_user = f"{name}-workload"
@@ -343,13 +333,11 @@ def provision_consumer(
 def _isolated_function(
     emulator: Emulator,
     names: contract.ConsumerNames,
-    *,
-    user_name: str,
     user_arn: str,
     secret_arn: str,
+    allowances: list[str],
     previous_key_grace_hours: float,
     propagation_timeout_seconds: int,
-    allowances: list[str],
 ) -> RotationFunction:
     """A consumer's own rotation function (``isolatedRotator: true``), scoped to its one user
     and one secret as before the shared rotator."""
@@ -357,7 +345,7 @@ def _isolated_function(
         emulator,
         names,
         environment=contract.function_environment(
-            user_name=user_name,
+            user_name=names.user,
             user_arn=user_arn,
             propagation_timeout_seconds=propagation_timeout_seconds,
             previous_key_grace_hours=previous_key_grace_hours,
@@ -391,8 +379,8 @@ def _deploy_function(
     function, the role's policy (``policy_of(function ARN, log group ARN)``), reserved
     concurrency, and Secrets Manager's permission for ``invoked_for`` (a secret ARN, or an
     ARN pattern with ``invoked_from_account``)."""
-    iam = emulator.client("iam")
-    lambda_client = emulator.client("lambda")
+    iam: IAMClient = emulator.client("iam")
+    lambda_client: LambdaClient = emulator.client("lambda")
     log_group = names.rotation_logs
     emulator.client("logs").create_log_group(logGroupName=log_group)
     role_arn = iam.create_role(
@@ -402,8 +390,8 @@ def _deploy_function(
     )["Role"]["Arn"]
     function_arn = lambda_client.create_function(
         FunctionName=names.rotation_function,
-        Runtime=RUNTIME,
-        Architectures=[contract.ARCHITECTURE],
+        Runtime=cast("RuntimeType", RUNTIME),
+        Architectures=[cast("ArchitectureType", contract.ARCHITECTURE)],
         Role=role_arn,
         Handler=HANDLER,
         Code={"ZipFile": _placeholder_zip()},
@@ -424,16 +412,16 @@ def _deploy_function(
             FunctionName=names.rotation_function,
             ReservedConcurrentExecutions=reserved_concurrency,
         )
-    permission: dict[str, str] = {"SourceArn": invoked_for}
+    permission: AddPermissionRequestTypeDef = {
+        "FunctionName": names.rotation_function,
+        "StatementId": names.allow_secretsmanager,
+        "Action": "lambda:InvokeFunction",
+        "Principal": "secretsmanager.amazonaws.com",
+        "SourceArn": invoked_for,
+    }
     if invoked_from_account is not None:
         permission["SourceAccount"] = invoked_from_account
-    lambda_client.add_permission(
-        FunctionName=names.rotation_function,
-        StatementId=names.allow_secretsmanager,
-        Action="lambda:InvokeFunction",
-        Principal="secretsmanager.amazonaws.com",
-        **permission,
-    )
+    lambda_client.add_permission(**permission)
     return RotationFunction(
         names.rotation_function, function_arn, names.rotation_role, role_arn, shared=shared
     )
@@ -441,7 +429,7 @@ def _deploy_function(
 
 def _stack_reader_policy(emulator: Emulator) -> tuple[str, iam_policies.PolicyDocument]:
     """The ARN and document of the stack's ABAC reader policy, created on first use."""
-    iam = emulator.client("iam")
+    iam: IAMClient = emulator.client("iam")
     name = contract.shared_names().reader_policy
     arn = f"arn:aws:iam::{ACCOUNT_ID}:policy{USER_PATH}{name}"
     document = iam_policies.abac_reader_policy(
@@ -460,7 +448,7 @@ def _arn_parts(emulator: Emulator) -> iam_policies.ArnParts:
     return iam_policies.ArnParts(partition="aws", region=emulator.region, account=ACCOUNT_ID)
 
 
-def _managed_policy(iam: Any, name: str, document: iam_policies.PolicyDocument) -> str:
+def _managed_policy(iam: IAMClient, name: str, document: iam_policies.PolicyDocument) -> str:
     arn: str = iam.create_policy(
         PolicyName=name, Path=USER_PATH, PolicyDocument=json.dumps(document)
     )["Policy"]["Arn"]
@@ -468,7 +456,7 @@ def _managed_policy(iam: Any, name: str, document: iam_policies.PolicyDocument) 
 
 
 def _allow_in_emulator_only(
-    iam: Any,
+    iam: IAMClient,
     document: iam_policies.PolicyDocument,
     allowances: list[str],
     *,

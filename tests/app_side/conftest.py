@@ -7,19 +7,20 @@ the embedded emulator itself.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from components.config import SelfRead
+from credrot.sandbox.aws import LOADER
 from credrot.sandbox.emulator import CALLER_CIDR, Emulator
 from credrot.sandbox.provision import Consumer, provision_consumer
 
@@ -48,13 +49,13 @@ def no_real_aws(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module", autouse=True)
 def shared_botocore_loader() -> Iterator[None]:
-    """Speed only: every botocore session in this process shares one model loader, so a
-    client costs milliseconds instead of re-reading the service's JSON model each time."""
+    """Speed only: every botocore session in this process (credrot's own too) shares the
+    sandbox's model loader, so a client costs milliseconds instead of re-reading the
+    service's JSON model each time."""
     import botocore.session
 
     original = botocore.session.create_loader
-    shared = functools.lru_cache(maxsize=None)(original)
-    botocore.session.create_loader = shared
+    botocore.session.create_loader = lambda *_, **__: LOADER
     yield
     botocore.session.create_loader = original
 
@@ -89,40 +90,38 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
-@pytest.fixture
-def consumer(emulator: Emulator) -> Iterator[Consumer]:
-    """A freshly provisioned consumer with one key, IAM authentication on during the test."""
+@contextmanager
+def provisioned(emulator: Emulator, prefix: str, **options: Any) -> Iterator[Consumer]:
+    """A freshly provisioned consumer (``provision_consumer(**options)``) named ``prefix``
+    and a number, IAM authentication on while the block runs."""
     emulator.disable_iam_authentication()
-    # Time compressed: rotations follow each other at once, each past the previous key's grace.
-    created = provision_consumer(emulator, f"app{next(_names)}", previous_key_grace_hours=0)
+    created = provision_consumer(emulator, f"{prefix}{next(_names)}", **options)
     emulator.enable_iam_authentication()
     yield created
     emulator.disable_iam_authentication()
+
+
+@pytest.fixture
+def consumer(emulator: Emulator) -> Iterator[Consumer]:
+    """A freshly provisioned consumer with one key, IAM authentication on during the test."""
+    # Time compressed: rotations follow each other at once, each past the previous key's grace.
+    with provisioned(emulator, "app", previous_key_grace_hours=0) as created:
+        yield created
 
 
 @pytest.fixture
 def bootstrap_consumer(emulator: Emulator) -> Iterator[Consumer]:
     """A consumer whose secret still holds only {"UserName": ...} (rotation enabled)."""
-    emulator.disable_iam_authentication()
-    created = provision_consumer(emulator, f"boot{next(_names)}", first_rotation=False)
-    emulator.enable_iam_authentication()
-    yield created
-    emulator.disable_iam_authentication()
+    with provisioned(emulator, "boot", first_rotation=False) as created:
+        yield created
 
 
 @pytest.fixture
 def self_read_consumer(emulator: Emulator) -> Iterator[Consumer]:
     """A consumer with one key and selfRead from the emulator's callers' address."""
-    emulator.disable_iam_authentication()
-    created = provision_consumer(
-        emulator,
-        f"self{next(_names)}",
-        previous_key_grace_hours=0,
-        self_read=SelfRead(source_cidrs=(CALLER_CIDR,)),
-    )
-    emulator.enable_iam_authentication()
-    yield created
-    emulator.disable_iam_authentication()
+    self_read = SelfRead(source_cidrs=(CALLER_CIDR,))
+    with provisioned(emulator, "self", previous_key_grace_hours=0, self_read=self_read) as created:
+        yield created
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Fixtures for the resilience tests: the bench's moto sandbox (bench/rig.py), in both of the
-rotation function's modes.
+"""Fixtures for the resilience tests: the in-process moto sandbox (credrot.sandbox.aws), in
+both of the rotation function's modes.
 
 One sandbox per test module and mode: it is moto in-process, patched towards AWS, with the
 rotation handler driven step by step. Every test makes its own consumer (a fresh IAM user and
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench.rig import MODES, Sandbox
+from credrot.sandbox.aws import MODES, Sandbox
 
 
 @pytest.fixture(scope="module", params=MODES)

@@ -1,4 +1,5 @@
-"""The fault matrix (bench/faults.py), its fast subset: every call site, one fault kind each.
+"""The fault matrix (credrot.sandbox.fault_matrix), its fast subset: every call site, one
+fault kind each.
 
 The subset (``quick_cases``) injects at every call site the handler makes in a rotation and
 in the sweep, cycling through the four fault kinds, and follows each fault with every
@@ -10,13 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench.faults import (
-    EXPECTED_ATTEMPTS,
-    FAULT_KINDS,
+from credrot.sandbox.aws import FAULT_KINDS, STEPS, SWEEP, FaultInjector, Sandbox
+from credrot.sandbox.fault_matrix import (
     RECOVERIES,
     CallSite,
     Case,
-    FaultInjector,
     build_cases,
     discover_call_sites,
     prepared_target,
@@ -24,9 +23,10 @@ from bench.faults import (
     run_case,
     run_matrix,
 )
-from bench.rig import STEPS, SWEEP, Sandbox
 
 CREATE_KEY = CallSite("createSecret", "iam.CreateAccessKey", 1)
+# botocore standard mode with the handler's CLIENT_CONFIG: 1 attempt + 3 retries.
+EXPECTED_ATTEMPTS = 4
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +41,17 @@ def test_discovery_finds_the_calls_of_every_step_and_of_the_sweep(
 
     assert {site.phase for site in call_sites} == {*STEPS, SWEEP}
     for step in STEPS:
-        assert (step, "secretsmanager.DescribeSecret") in found  # the guard
+        assert (step, "secrets-manager.DescribeSecret") in found  # the guard
     assert {
         ("createSecret", "iam.ListAccessKeys"),
         ("createSecret", "iam.DeleteAccessKey"),
         ("createSecret", "iam.CreateAccessKey"),
-        ("createSecret", "secretsmanager.PutSecretValue"),
+        ("createSecret", "secrets-manager.PutSecretValue"),
         ("testSecret", "sts.GetCallerIdentity"),
-        ("finishSecret", "secretsmanager.UpdateSecretVersionStage"),
+        ("finishSecret", "secrets-manager.UpdateSecretVersionStage"),
         (SWEEP, "iam.UpdateAccessKey"),
     } <= found
-    assert CallSite("createSecret", "secretsmanager.GetSecretValue", 3) in call_sites
+    assert CallSite("createSecret", "secrets-manager.GetSecretValue", 3) in call_sites
 
 
 def test_the_full_matrix_injects_at_least_forty_faults(call_sites: list[CallSite]) -> None:
@@ -81,7 +81,7 @@ def test_a_throttled_create_access_key_is_retried_by_botocore_and_creates_no_key
     injector = FaultInjector(sandbox.fresh_handler_session())
     target = prepared_target(sandbox)
     token = target.stage_rotation()
-    injector.arm(CREATE_KEY, "throttling")
+    injector.arm(CREATE_KEY.operation, "throttling")
 
     with pytest.raises(Exception, match="Throttling"):
         target.run_step("createSecret", token)
@@ -97,7 +97,7 @@ def test_a_key_whose_create_access_key_response_was_lost_is_deleted_by_the_faili
     target = prepared_target(sandbox)
     keys_before = set(target.access_keys())
     token = target.stage_rotation()
-    injector.arm(CREATE_KEY, "read-timeout")
+    injector.arm(CREATE_KEY.operation, "read-timeout")
     with pytest.raises(Exception, match="Read timeout"):
         target.run_step("createSecret", token)
     injector.disarm()

@@ -1,11 +1,12 @@
-"""The invariant checks of bench/rig.py catch what they claim to: a checker that never fails
+"""The invariant checks of credrot.sandbox.aws catch what they claim to: a checker that never fails
 would make the fault matrix and the state machine prove nothing."""
 
 from __future__ import annotations
 
 import json
 
-from bench.rig import CURRENT, PENDING, Sandbox
+from credrot.app.secret import CURRENT, PENDING
+from credrot.sandbox.aws import Sandbox
 
 
 def names(violations: list[tuple[str, str]]) -> set[str]:

@@ -1,5 +1,5 @@
 """Random interleavings of everything that happens to a rotated key, with the invariants
-checked after every action (hypothesis.stateful, moto in-process via bench/rig.py).
+checked after every action (hypothesis.stateful, moto in-process via credrot.sandbox.aws).
 
 Actions: whole rotations; rotations abandoned after 0-3 steps; the next step, a repeated
 step and Secrets Manager's retry of the whole rotation (same token); credrot's ``unstick``;
@@ -11,7 +11,7 @@ An Active key made by hand must make createSecret refuse, naming it, with nothin
 the machine then has the operator fix it. A rotation that needs the room of a previous key
 still inside its grace must refuse, naming it, with nothing changed; time then passes.
 Across every action: no unproven deletion, grace measured from the finish, and the sweep
-always leaves a working key (bench/rig.py, invariants 6-8).
+always leaves a working key (credrot.sandbox.aws, invariants 6-8).
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from bench.rig import (
-    CURRENT,
+from credrot.app.secret import CURRENT, PENDING
+from credrot.sandbox.aws import (
     LARGE_GRACE_HOURS,
-    PENDING,
     ROTATION_GRACE_HOURS,
     STEPS,
     ZERO_GRACE_HOURS,

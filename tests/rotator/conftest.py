@@ -4,7 +4,9 @@
 function registered in moto's Lambda), in the function's isolated mode, or in both modes for
 modules that set BOTH_MODES. RotateSecret then stages an AWSPENDING version and
 "invokes" the function; moto's invoke is replaced by a recorder, so each test drives the
-recorded steps through the real handler itself, step by step.
+recorded steps through the real handler itself, step by step. The recorder, the sessions, the
+call counter, the fault injector and the invariants are the sandbox's
+(``credrot.sandbox.aws``), shared with tests/resilience and bench/faults.py.
 
 Test-side clients come from their own boto3 Session: hooks that tests register on
 boto3.DEFAULT_SESSION (call counters, fault injection) therefore see the function's calls only.
@@ -13,37 +15,42 @@ boto3.DEFAULT_SESSION (call counters, fault injection) therefore see the functio
 from __future__ import annotations
 
 import copy
-import io
 import json
-import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-import botocore.loaders
 import botocore.retries.standard
-import botocore.session
 import moto.awslambda.models
 import moto.secretsmanager.models
 import pytest
-from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bench.faults import error_response
 from components import contract
-from components.iam_policies import lambda_assume_role_policy
+from credrot.app.secret import CURRENT, PENDING
+from credrot.sandbox.aws import (
+    REGION,
+    CallCounter,
+    FaultInjector,
+    Rotating,
+    new_session,
+    no_backoff,
+    read_snapshot,
+    read_value,
+    recorded_invoke,
+    register_recorded_function,
+    stack_function_environment,
+    stage_rotation,
+    state_violations,
+)
 from rotation_lambda import clock, propagation
 from rotation_lambda.handler import lambda_handler
 from rotation_lambda.protocol import USER_SECRET_TAG
 from rotation_lambda.settings import SECRET_USER_TAG
 
 EVENTS_DIR = Path(__file__).parent / "events"
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
-REGION = "us-east-1"
 USER_NAME = "ai-app-chatbot"
 # Isolated mode: any path and name (the function is told its user and secret).
 USER_PATH = "/ai-apps/"
@@ -52,17 +59,6 @@ SECRET_NAME = "ai-apps/chatbot/access-key"
 SHARED_USER_PATH = contract.IAM_PATH
 SHARED_SECRET_NAME = f"{contract.RESOURCE_NAME_PREFIX}chatbot-secret"
 ROTATOR_ID = "ai-credential-rotation/test"
-
-
-# Every test gets fresh sessions; sharing one loader spares re-reading the service models.
-_SHARED_LOADER = botocore.loaders.create_loader()
-
-
-def new_session() -> boto3.Session:
-    """A boto3 session whose service models come from the shared loader."""
-    core = botocore.session.Session()
-    core.register_component("data_loader", _SHARED_LOADER)
-    return boto3.Session(botocore_session=core, region_name=REGION)
 
 
 def reset_default_session() -> None:
@@ -183,7 +179,7 @@ def deployment(
         yield Deployment(monkeypatch, handler_clock, mode)
 
 
-class Deployment:
+class Deployment(Rotating):
     """An IAM user with a bootstrap secret rotated by a (recorded) Lambda function.
 
     Isolated mode: the function's environment names the user and the secret. Shared mode:
@@ -210,17 +206,13 @@ class Deployment:
             self.secret_name, USER_NAME, SecretString=json.dumps({"UserName": USER_NAME})
         )
         self.bind(self.secret_arn)
-        self.function_arn = self._register_function()
+        self.function_arn = register_recorded_function(self.iam, self.session.client("lambda"))
         self.invocations: list[dict[str, Any]] = []
-        monkeypatch.setattr(moto.awslambda.models.LambdaBackend, "invoke", self._record)
+        monkeypatch.setattr(
+            moto.awslambda.models.LambdaBackend, "invoke", recorded_invoke(self.invocations)
+        )
         if self.shared:
-            for name, value in contract.shared_function_environment(
-                user_path=SHARED_USER_PATH,
-                secret_name_prefix=contract.RESOURCE_NAME_PREFIX,
-                propagation_timeout_seconds=60,
-                previous_key_grace_hours=24,
-                log_level="INFO",
-            ).items():
+            for name, value in stack_function_environment(60, 24).items():
                 monkeypatch.setenv(name, value)
         else:
             monkeypatch.setenv("IAM_USER_NAME", USER_NAME)
@@ -247,31 +239,6 @@ class Deployment:
         if not self.shared and user_name == USER_NAME:
             self.monkeypatch.setenv("SECRET_ARN", secret_arn)
 
-    def _register_function(self) -> str:
-        role_arn = self.iam.create_role(
-            RoleName="rotation-function",
-            AssumeRolePolicyDocument=json.dumps(lambda_assume_role_policy()),
-        )["Role"]["Arn"]
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("index.py", "def handler(event, context):\n    return None\n")
-        return str(
-            self.session.client("lambda").create_function(
-                FunctionName="rotation-function",
-                Runtime="python3.13",
-                Role=role_arn,
-                Handler="index.handler",
-                Code={"ZipFile": code.getvalue()},
-            )["FunctionArn"]
-        )
-
-    def _record(
-        self, function_name: str, qualifier: Any = None, body: Any = None, **_: Any
-    ) -> bytes:
-        """Stands in for moto's LambdaBackend.invoke: records the event, runs nothing."""
-        self.invocations.append(json.loads(body))
-        return b""
-
     def add_consumer(self, consumer: str) -> Deployment:
         """Another consumer of the same stack, served by the same function: its own user and
         secret, bound both ways. The returned view drives and reads that consumer."""
@@ -292,13 +259,7 @@ class Deployment:
     def stage_rotation(self) -> str:
         """RotateSecret as AWS does it: stages AWSPENDING with no value; returns the token."""
         self.invocations.clear()
-        self.sm.rotate_secret(
-            SecretId=self.secret_name,
-            RotationLambdaARN=self.function_arn,
-            RotationRules={"AutomaticallyAfterDays": 30},
-        )
-        assert [event["Step"] for event in self.invocations] == list(STEPS)
-        return str(self.invocations[0]["ClientRequestToken"])
+        return stage_rotation(self.sm, self.secret_name, self.function_arn, self.invocations)
 
     def stage_configuration_test(self, rules: dict[str, Any]) -> str:
         """RotateSecret with RotateImmediately=false, as the provider calls it on every change
@@ -320,7 +281,7 @@ class Deployment:
     def end_configuration_test(self, token: str) -> None:
         """What AWS does after the configuration test: the staged version goes."""
         self.sm.update_secret_version_stage(
-            SecretId=self.secret_name, VersionStage="AWSPENDING", RemoveFromVersionId=token
+            SecretId=self.secret_name, VersionStage=PENDING, RemoveFromVersionId=token
         )
 
     def run(self, step: str, token: str, secret_id: str | None = None) -> None:
@@ -328,16 +289,12 @@ class Deployment:
         secret_id = secret_id or self.secret_name
         lambda_handler(load_event(step, SecretId=secret_id, ClientRequestToken=token), None)
 
-    def run_steps(self, token: str, steps: tuple[str, ...] = STEPS) -> None:
-        """Invoke the handler for each step in order."""
-        for step in steps:
-            self.run(step, token)
+    def run_step(self, step: str, token: str) -> None:
+        self.run(step, token)
 
     def rotate_fully(self) -> str:
         """Stage a rotation and run its four steps; returns the token."""
-        token = self.stage_rotation()
-        self.run_steps(token)
-        return token
+        return self.rotate()
 
     def retire_previous_key(self) -> dict[str, Any]:
         """Invoke the scheduled sweep; returns its decision."""
@@ -351,7 +308,7 @@ class Deployment:
 
     # --- reading state -----------------------------------------------------------------
 
-    def value(self, stage: str = "AWSCURRENT") -> dict[str, Any]:
+    def value(self, stage: str = CURRENT) -> dict[str, Any]:
         """The parsed value of the version carrying `stage` (always named: see FIELD-NOTES)."""
         response = self.sm.get_secret_value(SecretId=self.secret_name, VersionStage=stage)
         return dict(json.loads(response["SecretString"]))
@@ -370,16 +327,8 @@ class Deployment:
 
     def recorded_key_ids(self) -> set[str]:
         """Key ids recorded in any labelled version of the secret."""
-        recorded = set()
-        for version_id in self.stages():
-            try:
-                response = self.sm.get_secret_value(SecretId=self.secret_name, VersionId=version_id)
-                key_id = json.loads(response["SecretString"]).get("AccessKeyId")
-            except (ClientError, ValueError):
-                continue  # no value, or a malformed one: records no key
-            if key_id:
-                recorded.add(key_id)
-        return recorded
+        values = [read_value(self.sm, self.secret_name, version_id=v) for v in self.stages()]
+        return {value["AccessKeyId"] for value in values if value and value.get("AccessKeyId")}
 
     def authenticates_as(self, value: dict[str, Any]) -> str:
         """The ARN STS reports for the key in `value` (compare it: moto checks no credentials)."""
@@ -392,20 +341,19 @@ class Deployment:
 
     def assert_nothing_leaked(self) -> None:
         """<= 2 keys, every Active key recorded in the secret, AWSCURRENT authenticates as
-        exactly the user (valid mid-rotation too)."""
-        keys = self.access_keys()
-        assert len(keys) <= 2
-        active = {key_id for key_id, status in keys.items() if status == "Active"}
-        assert active <= self.recorded_key_ids()
-        current = self.value()
-        assert keys.get(current["AccessKeyId"]) == "Active"
-        assert self.authenticates_as(current) == self.user_arn
+        exactly the user (valid mid-rotation too): the sandbox's invariants 1-3."""
+        state = read_snapshot(self.sm, self.iam, self.secret_name, self.user_name, {})
+        current = read_value(self.sm, self.secret_name, stage=CURRENT)
+        found = state_violations(
+            state, current, self.authenticates_as, self.user_arn, rotation_in_progress=True
+        )
+        assert found == []
 
     def assert_healthy(self) -> None:
         """Nothing leaked, and no rotation left half-done."""
         self.assert_nothing_leaked()
-        pending = self.version_with("AWSPENDING")
-        assert pending is None or pending == self.version_with("AWSCURRENT")
+        pending = self.version_with(PENDING)
+        assert pending is None or pending == self.version_with(CURRENT)
 
     # --- arranging state ---------------------------------------------------------------
 
@@ -428,9 +376,9 @@ class Deployment:
         )["VersionId"]
         self.sm.update_secret_version_stage(
             SecretId=self.secret_name,
-            VersionStage="AWSCURRENT",
+            VersionStage=CURRENT,
             MoveToVersionId=new_version,
-            RemoveFromVersionId=self.version_with("AWSCURRENT"),
+            RemoveFromVersionId=self.version_with(CURRENT),
         )
         self.sm.update_secret_version_stage(
             SecretId=self.secret_name, VersionStage="REPLACEMENT", RemoveFromVersionId=new_version
@@ -440,105 +388,27 @@ class Deployment:
 # --- observing and disturbing the function's calls (botocore's own event system) ---------
 
 
-class CallCounter:
-    """Counts the function's API calls by "service.Operation", grouped per label."""
-
-    def __init__(self) -> None:
-        self.label = ""
-        self.calls: dict[str, Counter[str]] = {}
-        boto3.DEFAULT_SESSION.events.register("before-call.*.*", self._count)
-
-    def _count(self, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".")
-        self.calls.setdefault(self.label, Counter())[f"{service}.{operation}"] += 1
-
-    def total(self) -> int:
-        return sum(sum(counter.values()) for counter in self.calls.values())
-
-
 @pytest.fixture
 def call_counter() -> CallCounter:
     """Counts calls made through boto3's default session (the function's clients)."""
-    return CallCounter()
-
-
-class FaultInjector:
-    """Makes one call of one operation fail, through botocore's own event system.
-
-    `fail`: AWS does nothing and the call raises, as when botocore has given up retrying.
-    `lose_responses`: AWS performs the call but botocore sees an error for `attempts`
-    attempts (hooked on before-send, ahead of moto, so botocore's retry logic runs).
-    Occurrences count the function's calls of that operation from the moment of arming.
-    """
-
-    def __init__(self) -> None:
-        self.injected: list[str] = []
-        self._calls: Counter[str] = Counter()
-        self._failures: list[tuple[str, int, str, int]] = []
-        self._lost: list[list[Any]] = []
-        events = boto3.DEFAULT_SESSION.events
-        events.register("before-call.*.*", self._before_call)
-        events.register_first("before-send.*.*", self._before_send)
-
-    def fail(self, operation: str, *, code: str, status: int, occurrence: int = 1) -> None:
-        """Fail the `occurrence`-th call of "service-id.Operation" from now."""
-        self._failures.append((operation, self._calls[operation] + occurrence, code, status))
-
-    def lose_responses(
-        self, operation: str, *, code: str, status: int, attempts: int, occurrence: int = 1
-    ) -> None:
-        """Let the call happen but answer its first `attempts` attempts with an error."""
-        self._lost.append([operation, self._calls[operation] + occurrence, code, status, attempts])
-
-    def _before_call(self, event_name: str, model: Any, **_: Any) -> None:
-        operation = event_name.split(".", 1)[1]
-        self._calls[operation] += 1
-        for failing, call_number, code, status in self._failures:
-            if failing == operation and call_number == self._calls[operation]:
-                self.injected.append(operation)
-                raise ClientError(
-                    {
-                        "Error": {"Code": code, "Message": f"injected {code}"},
-                        "ResponseMetadata": {"HTTPStatusCode": status},
-                    },
-                    model.name,
-                )
-
-    def _before_send(self, event_name: str, request: Any, **_: Any) -> AWSResponse | None:
-        operation = event_name.split(".", 1)[1]
-        for lost in self._lost:
-            failing, call_number, code, status, attempts = lost
-            if failing == operation and call_number == self._calls[operation] and attempts:
-                lost[4] -= 1
-                self.injected.append(operation)
-                return error_response(request, code, status)
-        return None
+    return CallCounter(boto3.DEFAULT_SESSION.events)
 
 
 @pytest.fixture
 def faults(monkeypatch: pytest.MonkeyPatch) -> FaultInjector:
     """Error injection; botocore still retries lost responses, minus its backoff sleeps."""
-    monkeypatch.setattr(
-        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0
-    )
-    return FaultInjector()
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", no_backoff)
+    return FaultInjector(boto3.DEFAULT_SESSION.events)
 
 
 @pytest.fixture
-def auth_failures() -> Callable[[int], None]:
+def auth_failures() -> Callable[..., None]:
     """`auth_failures(n)`: the next n GetCallerIdentity calls fail with InvalidClientTokenId,
     as AWS answers a key IAM has not propagated yet (moto checks no credentials)."""
+    injector = FaultInjector(boto3.DEFAULT_SESSION.events)
 
     def arm(times: int, code: str = "InvalidClientTokenId") -> None:
-        remaining = [times]
-
-        def hook(model: Any, **_: Any) -> None:
-            if remaining[0] > 0:
-                remaining[0] -= 1
-                raise ClientError(
-                    {"Error": {"Code": code, "Message": f"injected {code}"}}, model.name
-                )
-
-        boto3.DEFAULT_SESSION.events.register("before-call.sts.GetCallerIdentity", hook)
+        for occurrence in range(1, times + 1):
+            injector.fail("sts.GetCallerIdentity", code=code, status=403, occurrence=occurrence)
 
     return arm

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+from credrot.sandbox.aws import STEPS
+
 # The same counts in both modes: the shared function reads its user from the tags that
 # DescribeSecret (called anyway) returns, and checks the user's binding as isolated does.
 BOTH_MODES = True

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from credrot.sandbox.aws import STEPS
 from rotation_lambda.errors import (
     ConfigurationError,
     InvalidEventError,
@@ -18,7 +19,6 @@ from rotation_lambda.errors import (
 )
 from rotation_lambda.handler import lambda_handler, parse_event
 
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 TOKEN = "7f3c9a52-5d1e-4c4b-9a53-2b8e0f6d1c27"
 SECRET = "ai-apps/chatbot/access-key"
 FAKE_SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

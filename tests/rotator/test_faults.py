@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from credrot.sandbox.aws import STEPS
 from rotation_lambda.clients import CLIENT_CONFIG
 
 # The lifecycle invariants hold in both of the function's modes (see conftest's `mode`).
 BOTH_MODES = True
 
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 # (step, "service-id.Operation", n-th call of that operation within the step)
 CALLS = [
     ("createSecret", "secrets-manager.DescribeSecret", 1),
