@@ -147,16 +147,24 @@ def spread_windows(consumers: Sequence[tuple[str, int]]) -> dict[str, WindowSlot
     used = [0] * (DEFAULT_CADENCE_LAST_DAY * 24)
     chosen: dict[str, WindowSlot] = {}
     for name, window_hours in sorted(consumers):
-        slots = _slots(window_hours)
+        slots, indices = _slots(window_hours), _slot_indices(window_hours)
         start = _stable_hash(name) % len(slots)
-        least = min(used[_index(slot)] for slot in slots)
+        least = min(map(used.__getitem__, indices))
         for offset in range(len(slots)):
-            slot = slots[(start + offset) % len(slots)]
-            if used[_index(slot)] == least:
+            position = (start + offset) % len(slots)
+            if used[indices[position]] == least:
                 break
-        used[_index(slot)] += 1
-        chosen[name] = slot
+        used[indices[position]] += 1
+        chosen[name] = slots[position]
     return chosen
+
+
+# Cached with the slots: the scan for the least-used slot reads every slot's count once per
+# consumer (588 slots with 4-hour windows), so their positions are computed once.
+@functools.cache
+def _slot_indices(window_hours: int) -> tuple[int, ...]:
+    """``_index`` of each of ``_slots(window_hours)``, in the same order."""
+    return tuple(_index(slot) for slot in _slots(window_hours))
 
 
 def with_slot(rotation: RotationSchedule, slot: WindowSlot) -> RotationSchedule:
