@@ -62,15 +62,16 @@ def existing_user_name(consumer: str) -> pulumi.Output[str | None]:
     return previous.outputs.apply(lookup)
 
 
-keys = {
-    consumer.name: RotatedAccessKey(
+# A loop, not a comprehension: the SDK records the whole Python stack of every registration
+# (its source position), and a comprehension's frame would add one to each of them.
+keys: dict[str, RotatedAccessKey] = {}
+for consumer in stack.consumers:
+    keys[consumer.name] = RotatedAccessKey(
         consumer.name,
         RotatedAccessKeyArgs.from_config(consumer, stack),
         rotator,
         existing_user_name=existing_user_name(consumer.name),
     )
-    for consumer in stack.consumers
-}
 
 pulumi.export("secret_arns", {name: key.secret_arn for name, key in keys.items()})
 pulumi.export("reader_policy_arns", {name: key.reader_policy_arn for name, key in keys.items()})

@@ -132,7 +132,11 @@ def worker(
     import pulumi
 
     for service in PRELOADED_SERVICES:
-        importlib.import_module(f"pulumi_aws.{service}")
+        service_module = importlib.import_module(f"pulumi_aws.{service}")
+        # pulumi_aws's service modules are lazy: importing one returns a placeholder that
+        # executes the module (hundreds of files, compiled from source) on first attribute
+        # access, which would otherwise happen inside the clock.
+        getattr(service_module, "__all__", None)
     for module in sorted((ROOT / "components").glob("*.py")):
         importlib.import_module(f"components.{module.stem}")
 

@@ -225,17 +225,12 @@ def _check_tags(tags: Mapping[str, str]) -> None:
 
 class RotatedAccessKey(pulumi.ComponentResource):
     """One consumer's IAM user, secret, rotation, first key and sweep (and, isolated, its own
-    rotation function)."""
+    rotation function).
 
-    secret_arn: pulumi.Output[str]
-    user_name: pulumi.Output[str]
-    user_arn: pulumi.Output[str]
-    reader_policy_arn: pulumi.Output[str]
-    rotation_function_name: pulumi.Output[str]
-    alarm_topic_arn: pulumi.Output[str]
-    # {"enabled", "sourceCidrs", "sourceVpces", "fromAnywhere"}: lets the operator CLI
-    # warn about a self-read that accepts any source address.
-    self_read_access: pulumi.Output[dict[str, Any]]
+    Its outputs are typed where __init__ sets them, not as class annotations: the SDK reads a
+    resource class's annotations (get_type_hints, uncached) at every registration, 0.4 ms a
+    consumer for a component whose registration returns none of them.
+    """
 
     def __init__(
         self,
@@ -273,8 +268,15 @@ class RotatedAccessKey(pulumi.ComponentResource):
         self._names = names = ConsumerNames(name)
         self._consumer_args = args
         self._tags = {**args.tags, CONSUMER_TAG: name}
+        self._parented = pulumi.ResourceOptions(parent=self)
 
-        user_name = pulumi.Output.from_input(existing_user_name).apply(
+        # An Output is used as it is: Output.from_input would add an apply to unwrap it.
+        previous_name = (
+            existing_user_name
+            if isinstance(existing_user_name, pulumi.Output)
+            else pulumi.Output.from_input(existing_user_name)
+        )
+        user_name = previous_name.apply(
             lambda existing: existing or default_user_name(name, rotator.args.rotator_id)
         )
         secret = self._secret(user_name)
@@ -358,17 +360,23 @@ class RotatedAccessKey(pulumi.ComponentResource):
             opts=self._child(depends_on=[first_key, *rotator.sweep_ready]),
         )
 
-        self.secret_arn = secret.arn
-        self.user_name = user.name
-        self.user_arn = user.arn
-        self.reader_policy_arn = (
+        self.secret_arn: pulumi.Output[str] = secret.arn
+        self.user_name: pulumi.Output[str] = user.name
+        self.user_arn: pulumi.Output[str] = user.arn
+        self.reader_policy_arn: pulumi.Output[str] = (
             self._own_reader_policy(secret).arn
             if args.own_reader_policy
             else rotator.reader_policy_arn
         )
-        self.rotation_function_name = function_name
-        self.alarm_topic_arn = rotator.alarm_topic_arn
-        self.self_read_access = pulumi.Output.from_input(_self_read_access(args.self_read))
+        self.rotation_function_name: pulumi.Output[str] = function_name
+        self.alarm_topic_arn: pulumi.Output[str] = rotator.alarm_topic_arn
+        # {"enabled", "sourceCidrs", "sourceVpces", "fromAnywhere"}: lets the operator CLI
+        # warn about a self-read that accepts any source address. Applied, not
+        # Output.from_input(the dict): that unwraps the dict and its lists into a dozen
+        # Outputs per consumer, for values that hold no Output.
+        self.self_read_access: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(
+            args.self_read
+        ).apply(_self_read_access)
         self.register_outputs(
             {
                 "secret_arn": self.secret_arn,
@@ -400,8 +408,9 @@ class RotatedAccessKey(pulumi.ComponentResource):
         )
 
     def _child(self, **options: Any) -> pulumi.ResourceOptions:
-        """Options for a child: parented to this component (a fresh object each time)."""
-        return pulumi.ResourceOptions(parent=self, **options)
+        """Options for a child: parented to this component. Without other options, one shared
+        object (the SDK copies the options it is given and never changes them)."""
+        return pulumi.ResourceOptions(parent=self, **options) if options else self._parented
 
     def _secret(self, user_name: pulumi.Output[str]) -> aws.secretsmanager.Secret:
         name, args = self._consumer, self._consumer_args
@@ -446,8 +455,9 @@ class RotatedAccessKey(pulumi.ComponentResource):
         self, user: aws.iam.User, secret: aws.secretsmanager.Secret, document: Any
     ) -> None:
         name, args = self._consumer, self._consumer_args
+        policy: pulumi.Input[str]
         if isinstance(document, str):
-            size, policy = len(document), pulumi.Output.from_input(document)
+            size, policy = len(document), document
         else:
             # Sized before the secret exists, with the longest ARN it could have.
             size = len(document(worst_case_secret_arn(self._names.secret)))
