@@ -32,26 +32,23 @@ Usage: ``python bench/spread.py [--consumers 1000] [--rotations 3]``.
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
-from pathlib import Path
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import re  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import date  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bench import program, rotation  # noqa: E402
-from bench.common import Check, Table, met, sealed_aws, write_results  # noqa: E402
-from components import schedule  # noqa: E402
-from credrot.sandbox.emulator import Emulator  # noqa: E402
-from credrot.sandbox.provision import provision_consumer  # noqa: E402
-from rotation_lambda.handler import lambda_handler  # noqa: E402
+from bench import program, rotation
+from bench.common import Check, Table, met, sealed_aws, write_results
+from components import schedule
+from credrot.sandbox.emulator import Emulator
+from credrot.sandbox.provision import provision_consumer
+from rotation_lambda.handler import lambda_handler
 
 YEAR_START = date(2027, 1, 1)
 YEAR_DAYS = 365
