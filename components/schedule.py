@@ -8,6 +8,7 @@ created:
 - ``rate(N hours)`` (N >= 4) or ``rate(N days)``;
 - ``cron(0 Hours Day-of-month Month Day-of-week *)``: minutes must be 0 (windows open on the
   hour), the year must be ``*``, and exactly one of day-of-month and day-of-week is ``?``;
+  ``L`` and ``#`` but not ``W`` (``cron_figures``, which the policy pack uses too);
 - a rotation window ``Nh`` that ends by midnight UTC and before the next window opens.
 
 The shortest time between two rotations is also what bounds the previous key's grace period:
