@@ -27,27 +27,23 @@ Secrets Manager client whose GetSecretValue and DescribeSecret calls are counted
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import sys
-from pathlib import Path
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
+from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-from aws_secretsmanager_caching import SecretCache, SecretCacheConfig  # noqa: E402
-
-import credrot.app.client  # noqa: E402
-from bench.common import (  # noqa: E402
+import credrot.app.client
+from bench.common import (
     Check,
     Table,
     median,
@@ -55,9 +51,9 @@ from bench.common import (  # noqa: E402
     sealed_aws,
     write_results,
 )
-from credrot.client import DEFAULT_REFRESH_SECONDS, SecretCredentials, session  # noqa: E402
-from credrot.sandbox.emulator import Emulator  # noqa: E402
-from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
+from credrot.client import DEFAULT_REFRESH_SECONDS, SecretCredentials, session
+from credrot.sandbox.emulator import Emulator
+from credrot.sandbox.provision import Consumer, provision_consumer
 
 APPROACHES = ("credrot.client", "naive GetSecretValue", "aws-secretsmanager-caching")
 THREADS = 4
@@ -260,24 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         " credrot.client vs naive GetSecretValue vs aws-secretsmanager-caching (emulator).",
         epilog="Prints two tables and writes bench/results/client.json.",
     )
-    parser.add_argument(
-        "--uses", type=int, default=10_000, help="uses per approach (default 10000)"
-    )
-    parser.add_argument(
-        "--window-seconds",
-        type=float,
-        default=1.0,
-        help="short refresh window of run 2 (default 1)",
-    )
-    parser.add_argument(
-        "--window-run-seconds", type=float, default=6.0, help="duration of run 2 (default 6)"
-    )
-    parser.add_argument(
-        "--fleet", type=int, default=100, help="sessions started together in run 3 (default 100)"
-    )
-    parser.add_argument(
-        "--fleet-windows", type=int, default=6, help="refresh windows of run 3 (default 6)"
-    )
+    for flag, kind, default, text in (
+        ("--uses", int, 10_000, "uses per approach (default 10000)"),
+        ("--window-seconds", float, 1.0, "short refresh window of run 2 (default 1)"),
+        ("--window-run-seconds", float, 6.0, "duration of run 2 (default 6)"),
+        ("--fleet", int, 100, "sessions started together in run 3 (default 100)"),
+        ("--fleet-windows", int, 6, "refresh windows of run 3 (default 6)"),
+    ):
+        parser.add_argument(flag, type=kind, default=default, help=text)
     args = parser.parse_args(argv)
     if args.fleet < 1 or args.fleet_windows < 1:
         parser.error("--fleet >= 1, --fleet-windows >= 1")

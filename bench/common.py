@@ -11,8 +11,9 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,3 +123,39 @@ def write_results(script: str, results: dict[str, Any], checks: Sequence[Check] 
 def python_executable() -> str:
     """The interpreter running the bench (the project's venv under ``make bench``)."""
     return sys.executable
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a Python process the bench starts: this one without its AWS
+    variables, PYTHONPATH or PYTHONSTARTUP, plus ``sealed_aws_environment()``; no bytecode
+    written (rotation_lambda/ is packaged)."""
+    environ = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and name not in ("PYTHONPATH", "PYTHONSTARTUP")
+    }
+    environ.update(sealed_aws_environment())
+    environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    return environ
+
+
+def run_python(
+    arguments: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float | None = None,
+    before_exec: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python_executable()`` with ``arguments``, from the repository root, in
+    ``child_environment()``; its output captured as text. ``before_exec`` runs in the child
+    just before exec (keep it to async-signal-safe calls such as setrlimit)."""
+    return subprocess.run(  # noqa: S603 - our own interpreter, arguments from the bench
+        [python_executable(), *arguments],
+        cwd=ROOT,
+        env=child_environment(),
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+        preexec_fn=before_exec,
+    )

@@ -14,32 +14,30 @@ Usage: ``python bench/package.py [--processes N]`` (default 10).
 
 from __future__ import annotations
 
+import argparse
+import re
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     ROOT,
     Check,
     Table,
+    child_environment,
     median,
     met,
     python_executable,
-    sealed_aws_environment,
+    run_python,
     write_results,
 )
-from components.packaging import package_files, write_lambda_zip  # noqa: E402
+from components.packaging import package_files, write_lambda_zip
 
 # The component's own constants (components/rotated_access_key.py; that module imports
 # Pulumi, which this script has no need for): checked against it below when importable.
@@ -87,28 +85,10 @@ def package_figures() -> dict[str, int]:
     }
 
 
-def _environment() -> dict[str, str]:
-    environ = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_") and name not in ("PYTHONPATH", "PYTHONSTARTUP")
-    }
-    environ.update(sealed_aws_environment())
-    environ["PYTHONDONTWRITEBYTECODE"] = "1"
-    return environ
-
-
 def import_sample() -> ImportSample:
     """Import the handler in a fresh process under -X importtime and parse the tree."""
     started = time.perf_counter()
-    completed = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [python_executable(), "-X", "importtime", "-c", f"import {HANDLER_MODULE}"],
-        cwd=ROOT,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    completed = run_python(["-X", "importtime", "-c", f"import {HANDLER_MODULE}"])
     wall = time.perf_counter() - started
     handler_us = boto3_us = None
     for line in completed.stderr.splitlines():
@@ -131,14 +111,7 @@ def sdk_floor_ms() -> float:
     """``import botocore.session`` alone in a fresh process, under -X importtime: what any
     Python handler calling AWS pays, with or without boto3 (sum of the top-level botocore
     lines)."""
-    completed = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [python_executable(), "-X", "importtime", "-c", "import botocore.session"],
-        cwd=ROOT,
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    completed = run_python(["-X", "importtime", "-c", "import botocore.session"])
     total = 0
     for line in completed.stderr.splitlines():
         match = _IMPORT_LINE.match(line)
@@ -151,7 +124,7 @@ def bare_interpreter_seconds() -> float:
     """Wall time of ``python -c pass`` (interpreter start and exit)."""
     started = time.perf_counter()
     subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [python_executable(), "-c", "pass"], cwd=ROOT, env=_environment(), check=True
+        [python_executable(), "-c", "pass"], cwd=ROOT, env=child_environment(), check=True
     )
     return time.perf_counter() - started
 

@@ -34,33 +34,29 @@ the limit it hit.
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import json
+import resource
+import runpy
+import statistics
+import subprocess
 import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import runpy  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     ROOT,
     Check,
     Table,
     linear_fit,
     met,
-    python_executable,
-    sealed_aws_environment,
+    run_python,
     write_results,
 )
 
@@ -223,9 +219,6 @@ def run_once(
 ) -> dict[str, Any]:
     """Run one size in a fresh subprocess; add its wall time. Raises SizeDidNotFinish when
     it hits ``timeout`` or ``memory_limit_mb``, RuntimeError when the program fails."""
-    environ = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    environ.update(sealed_aws_environment())
-    environ["PYTHONDONTWRITEBYTECODE"] = "1"
     limit = memory_limit_mb * 1024 * 1024
 
     def cap_memory() -> None:
@@ -233,9 +226,8 @@ def run_once(
 
     started = time.perf_counter()
     try:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and script
+        completed = run_python(
             [
-                python_executable(),
                 str(Path(__file__).resolve()),
                 "--worker",
                 str(count),
@@ -243,13 +235,9 @@ def run_once(
                 *(["--schedules"] if schedules else []),
                 *(["--floor", str(floor)] if floor else []),
             ],
-            cwd=ROOT,
-            env=environ,
-            capture_output=True,
-            text=True,
             check=False,
             timeout=timeout,
-            preexec_fn=cap_memory,  # only setrlimit, before exec
+            before_exec=cap_memory,
         )
     except subprocess.TimeoutExpired:
         raise SizeDidNotFinish(f"{count} consumers: no result within {timeout:g} s") from None

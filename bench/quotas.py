@@ -17,20 +17,17 @@ one. Prints a markdown table (the README's "Scale and quotas" section quotes it)
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bench import program  # noqa: E402
-from bench.common import Check, write_results  # noqa: E402
+from bench import program
+from bench.common import Check, write_results
 
 MODES = ("shared", "isolated")
 TARGET_CONSUMERS = 5000  # the issue: one account-region holds IAM's hard limit on users

@@ -25,22 +25,19 @@ leaves it so); moto refuses the next rotation then, so the emulator applies AWS'
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
-from pathlib import Path
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bench import baseline_rotator  # noqa: E402
-from bench.common import (  # noqa: E402
+from bench import baseline_rotator
+from bench.common import (
     Check,
     Table,
     median,
@@ -49,10 +46,10 @@ from bench.common import (  # noqa: E402
     sealed_aws,
     write_results,
 )
-from credrot.sandbox.emulator import Emulator  # noqa: E402
-from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
-from rotation_lambda import propagation  # noqa: E402
-from rotation_lambda.handler import lambda_handler  # noqa: E402
+from credrot.sandbox.emulator import Emulator
+from credrot.sandbox.provision import Consumer, provision_consumer
+from rotation_lambda import propagation
+from rotation_lambda.handler import lambda_handler
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 MAX_CALLS = 14

@@ -13,20 +13,17 @@ repeats the fault matrix's summary line last, and exits non-zero if any script d
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import subprocess
 import sys
-from pathlib import Path
+import time
+from collections.abc import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-
-from bench.common import RESULTS_DIR, ROOT, Table, python_executable  # noqa: E402
+from bench.common import RESULTS_DIR, ROOT, Table, python_executable
 
 SCRIPTS = ("rotation", "package", "program", "spread", "quotas", "client", "faults")
 FAULTS_LINE = "faults injected:"

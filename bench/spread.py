@@ -32,26 +32,23 @@ Usage: ``python bench/spread.py [--consumers 1000] [--rotations 3]``.
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
-from pathlib import Path
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import re  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from datetime import date, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-from bench import program, rotation  # noqa: E402
-from bench.common import Check, Table, met, sealed_aws, write_results  # noqa: E402
-from components import schedule  # noqa: E402
-from credrot.sandbox.emulator import Emulator  # noqa: E402
-from credrot.sandbox.provision import provision_consumer  # noqa: E402
-from rotation_lambda.handler import lambda_handler  # noqa: E402
+from bench import program, rotation
+from bench.common import Check, Table, met, sealed_aws, write_results
+from components import schedule
+from credrot.sandbox.emulator import Emulator
+from credrot.sandbox.provision import provision_consumer
+from rotation_lambda.handler import lambda_handler
 
 YEAR_START = date(2027, 1, 1)
 YEAR_DAYS = 365
@@ -89,35 +86,14 @@ class Window:
 def _firing_hours(expression: str) -> list[int]:
     """Hours since YEAR_START 00:00 UTC at which ``expression`` opens a rotation window.
 
-    cron(): the day rule of components/schedule.py (private there: ``_DaySpec`` built as
-    ``_cron_gap_and_latest_hour`` builds it; a public ``firing_hours`` in schedule.py would
-    replace these lines). rate(): from midnight of the deploy day (YEAR_START), every N.
+    cron(): the simulator of components/schedule.py, which the config and the policy pack use.
+    rate(): from midnight of the deploy day (YEAR_START), every N.
     """
     rate = _RATE.fullmatch(expression)
     if rate:
         step = int(rate["value"]) * (24 if rate["unit"].startswith("day") else 1)
         return list(range(0, YEAR_DAYS * 24, step))
-    match = schedule._CRON.fullmatch(expression)
-    if match is None:
-        raise ValueError(f"{expression!r}: neither rate() nor cron()")
-    _minutes, hours_text, dom, month_text, dow, _year = match["fields"].split(" ")
-    spec = schedule._DaySpec(
-        months=schedule._values(month_text, 1, 12, schedule._MONTHS),
-        month_days=None if dom in ("?", "L") else schedule._values(dom, 1, 31, ()),
-        last_day_of_month=dom == "L",
-        weekdays=None,
-        nth_weekday=None,
-        last_weekday=None,
-    )
-    if dom == "?":
-        spec = schedule._with_weekday_rule(spec, dow)
-    hours = sorted(schedule._values(hours_text, 0, 23, ()))
-    return [
-        offset * 24 + hour
-        for offset in range(YEAR_DAYS)
-        if spec.fires_on(YEAR_START + timedelta(days=offset))
-        for hour in hours
-    ]
+    return schedule.parse_cron(expression).firing_hours(YEAR_START, YEAR_DAYS)
 
 
 def rotation_windows(schedules: Sequence[dict[str, Any]]) -> list[Window]:

@@ -8,6 +8,7 @@ created:
 - ``rate(N hours)`` (N >= 4) or ``rate(N days)``;
 - ``cron(0 Hours Day-of-month Month Day-of-week *)``: minutes must be 0 (windows open on the
   hour), the year must be ``*``, and exactly one of day-of-month and day-of-week is ``?``;
+  ``L`` and ``#`` but not ``W`` (``cron_figures``, which the policy pack uses too);
 - a rotation window ``Nh`` that ends by midnight UTC and before the next window opens.
 
 The shortest time between two rotations is also what bounds the previous key's grace period:
@@ -32,6 +33,7 @@ ordinary rotation at most, after which the cron() alone decides.
 
 from __future__ import annotations
 
+import calendar
 import functools
 import hashlib
 import itertools
@@ -59,10 +61,11 @@ _CRON = re.compile(r"cron\((?P<fields>[^()]*)\)")
 _WINDOW = re.compile(r"(?P<hours>[1-9]\d?)h")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-# Four whole years (one leap year) from a fixed date: every pattern Secrets Manager accepts
-# (at least yearly, year "*") repeats inside it, so its shortest gap shows up.
-_SIMULATION_START = date(2025, 1, 1)
-_SIMULATION_DAYS = 4 * 365 + 1
+# The calendar's weekdays and leap days repeat every 28 years (inside 1901-2099): 28 years and
+# one more, so that the gap from the cycle's last firing to the next cycle's first is counted
+# too, hold every gap a cron() will ever have.
+_SIMULATION_START = date(2024, 1, 1)
+_SIMULATION_DAYS = (date(2053, 1, 1) - _SIMULATION_START).days
 
 _RATE_HELP = (
     f"write rate(N hours) with N >= 4, or rate(N days) with N from 1 to {MAX_ROTATION_DAYS}"
@@ -298,52 +301,144 @@ def _rate_hours(expression: str, field: str) -> int:
     return hours
 
 
+# AWS's own list ("Schedule expressions in Secrets Manager rotation", Cron expressions table):
+# Day-of-month takes the wildcards ", - * ? / L", Day-of-week "# , - * ? / L". Neither lists W
+# (nearest weekday) nor LW, which EventBridge's cron has: Secrets Manager refuses them, so this
+# parser does too, for the stack's config and the policy pack alike.
 @dataclass(frozen=True)
 class _DaySpec:
     """Which days a cron fires on: a day-of-month or a day-of-week rule (the other is ?)."""
 
     months: frozenset[int]
-    month_days: frozenset[int] | None  # None: day-of-month is ?
+    month_days: tuple[int, ...] | None  # None: day-of-month is ?; else in order
     last_day_of_month: bool
     weekdays: frozenset[int] | None  # None: day-of-week is ? (1 = SUN ... 7 = SAT)
     nth_weekday: tuple[int, int] | None  # (weekday, n): "2#1", first Monday
     last_weekday: int | None  # "6L": last Friday of the month
 
-    def fires_on(self, day: date) -> bool:
-        if day.month not in self.months:
-            return False
+    def days_in(self, month: _Month) -> list[int]:
+        """The days of one month it fires on, in order (a month at a time, not a day at a
+        time: the simulation spans 29 years)."""
+        if month.month not in self.months:
+            return []
         if self.last_day_of_month:
-            return (day + timedelta(days=1)).month != day.month
+            return [month.length]
         if self.month_days is not None:
-            return day.day in self.month_days
-        weekday = day.isoweekday() % 7 + 1  # Python: MON=1..SUN=7; cron: SUN=1..SAT=7
+            return [day for day in self.month_days if day <= month.length]
         if self.nth_weekday is not None:
             wanted, nth = self.nth_weekday
-            return weekday == wanted and (day.day - 1) // 7 + 1 == nth
+            day = 1 + (wanted - month.first_weekday) % 7 + 7 * (nth - 1)
+            return [day] if day <= month.length else []
         if self.last_weekday is not None:
-            return weekday == self.last_weekday and (day + timedelta(days=7)).month != day.month
-        return self.weekdays is not None and weekday in self.weekdays
+            return [month.length - (month.weekday(month.length) - self.last_weekday) % 7]
+        weekdays = self.weekdays or frozenset()
+        return [day for day in range(1, month.length + 1) if month.weekday(day) in weekdays]
+
+
+@dataclass(frozen=True)
+class _Month:
+    """One month of the simulation: what a day rule needs to know of it."""
+
+    month: int
+    length: int
+    first_weekday: int  # of day 1; cron numbering, SUN=1..SAT=7
+    offset: int  # days from the simulation's start to day 1 (negative if before it)
+
+    def weekday(self, day: int) -> int:
+        return (self.first_weekday + day - 2) % 7 + 1
+
+
+@functools.cache
+def _months(start: date, count: int) -> tuple[_Month, ...]:
+    """The months that hold the ``count`` days from ``start``, built once per span."""
+    end = start + timedelta(days=count)
+    return tuple(
+        _Month(
+            month=month,
+            length=calendar.monthrange(year, month)[1],
+            first_weekday=date(year, month, 1).isoweekday() % 7 + 1,
+            offset=date(year, month, 1).toordinal() - start.toordinal(),
+        )
+        for year in range(start.year, end.year + 1)
+        for month in range(1, 13)
+    )
+
+
+@dataclass(frozen=True)
+class CronRule:
+    """A cron() Secrets Manager accepts: the hours of the day and the days it fires on."""
+
+    hours: tuple[int, ...]
+    days: _DaySpec
+
+    def firing_days(self, start: date, count: int) -> list[int]:
+        """Offsets from ``start`` of the days it fires on, among the ``count`` days from it."""
+        return [
+            offset
+            for month in _months(start, count)
+            for day in self.days.days_in(month)
+            if 0 <= (offset := month.offset + day - 1) < count
+        ]
+
+    def firing_hours(self, start: date, count: int) -> list[int]:
+        """Hours since ``start`` 00:00 UTC at which it opens a rotation window."""
+        return [
+            offset * 24 + hour for offset in self.firing_days(start, count) for hour in self.hours
+        ]
+
+
+@dataclass(frozen=True)
+class CronFigures:
+    """What the stack's config and the policy pack both read off a cron()."""
+
+    shortest_gap_hours: int  # between two window openings
+    longest_gap_days: int  # between two firing days: a quarterly cron can wait 92 days
+    latest_hour: int  # the latest hour of day a window opens
 
 
 def _cron_gap_and_latest_hour(expression: str, field: str) -> tuple[int, int]:
     """Shortest gap in hours between two firings, and the latest hour of day it fires."""
     try:
-        return _cron_figures(expression)
+        figures = cron_figures(expression)
+        if figures.longest_gap_days > MAX_ROTATION_DAYS:
+            raise ValueError(rotation_too_slow(figures.longest_gap_days))
+        if figures.shortest_gap_hours < MIN_ROTATION_HOURS:
+            raise ValueError(
+                f"can rotate {figures.shortest_gap_hours} h apart; Secrets Manager needs at"
+                f" least {MIN_ROTATION_HOURS} h between rotations"
+            )
     except ValueError as error:
         raise ValueError(f"{field}: {expression!r} {error}") from None
+    return figures.shortest_gap_hours, figures.latest_hour
 
 
-@functools.cache
-def _simulated_days() -> tuple[date, ...]:
-    """The simulation's days, built once (not once per expression checked)."""
-    return tuple(_SIMULATION_START + timedelta(days=offset) for offset in range(_SIMULATION_DAYS))
-
-
-# Cached: a stack's consumers share at most a few hundred slot crons, and each check simulates
-# four years day by day (2 ms): uncached, 1,000 consumers spent 2 s of the program here.
+# Cached: a stack's consumers share at most a few hundred slot crons, each simulated over 29
+# years; uncached, 1,000 consumers spent 2 s of the program here.
 @functools.lru_cache(maxsize=4096)
-def _cron_figures(expression: str) -> tuple[int, int]:
-    """``_cron_gap_and_latest_hour`` without the field name (errors are prefixed by it)."""
+def cron_figures(expression: str) -> CronFigures:
+    """Gaps and latest hour of a ``cron(...)``, simulated over every calendar there is.
+
+    The one cron simulator: the stack's config (``rotation_schedule``) and the policy pack
+    (``policy/guardrails.py``) both read their figures here, and tests/cron_corpus.json holds
+    them to the same answers. Raises a ValueError (without the field name) for an expression
+    Secrets Manager refuses or that never fires twice; the limits (at most 90 days, at least
+    4 hours) are each caller's to apply.
+    """
+    rule = parse_cron(expression)
+    firing_days = rule.firing_days(_SIMULATION_START, _SIMULATION_DAYS)
+    if len(firing_days) < 2:
+        raise ValueError(f"never fires twice; {_CRON_HELP}")
+    firings = [offset * 24 + hour for offset in firing_days for hour in rule.hours]
+    return CronFigures(
+        shortest_gap_hours=min(later - earlier for earlier, later in itertools.pairwise(firings)),
+        longest_gap_days=max(later - earlier for earlier, later in itertools.pairwise(firing_days)),
+        latest_hour=max(rule.hours),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_cron(expression: str) -> CronRule:
+    """Read a ``cron(...)`` as Secrets Manager does; a ValueError says what is wrong."""
     match = _CRON.fullmatch(expression)
     fields = match["fields"].split(" ") if match else []
     if len(fields) != 6:
@@ -360,11 +455,10 @@ def _cron_figures(expression: str) -> tuple[int, int]:
     if (dom == "?") == (dow == "?"):
         raise bad(f"{dom} {dow}", "? in neither or both day fields")
     try:
-        hours = _values(hours_text, 0, 23, ())
-        months = _values(month_text, 1, 12, _MONTHS)
+        hours = tuple(sorted(_values(hours_text, 0, 23, ())))
         spec = _DaySpec(
-            months=months,
-            month_days=None if dom in ("?", "L") else _values(dom, 1, 31, ()),
+            months=_values(month_text, 1, 12, _MONTHS),
+            month_days=None if dom in ("?", "L") else tuple(sorted(_values(dom, 1, 31, ()))),
             last_day_of_month=dom == "L",
             weekdays=None,
             nth_weekday=None,
@@ -374,33 +468,7 @@ def _cron_figures(expression: str) -> tuple[int, int]:
             spec = _with_weekday_rule(spec, dow)
     except ValueError as error:
         raise bad(str(error), "a field out of range or malformed") from None
-
-    day_hours = sorted(hours)
-    firings = [offset * 24 + hour for offset in _firing_days(spec) for hour in day_hours]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(firings)]
-    if not gaps:
-        raise ValueError(f"never fires twice; {_CRON_HELP}")
-    # Counted between firing days, as the policy pack counts it: a quarterly cron can wait
-    # 92 days, whatever its hour.
-    firing_days = sorted({firing // 24 for firing in firings})
-    longest_days = max(later - earlier for earlier, later in itertools.pairwise(firing_days))
-    if longest_days > MAX_ROTATION_DAYS:
-        raise ValueError(rotation_too_slow(longest_days))
-    if min(gaps) < MIN_ROTATION_HOURS:
-        raise ValueError(
-            f"can rotate {min(gaps)} h apart; Secrets Manager needs at"
-            f" least {MIN_ROTATION_HOURS} h between rotations"
-        )
-    return min(gaps), max(hours)
-
-
-# Cached apart from the hours: a fleet's slot crons differ in their hour and share at most 28
-# day rules, so the four years are simulated once per day rule, not once per slot (588
-# distinct slots at 1,000 consumers cost a second of the program uncached).
-@functools.cache
-def _firing_days(spec: _DaySpec) -> tuple[int, ...]:
-    """The simulation's days (as offsets from its start) on which ``spec`` fires."""
-    return tuple(offset for offset, day in enumerate(_simulated_days()) if spec.fires_on(day))
+    return CronRule(hours=hours, days=spec)
 
 
 def _with_weekday_rule(spec: _DaySpec, dow: str) -> _DaySpec:

@@ -1,8 +1,9 @@
 """Entry point Pulumi runs for ``--policy-pack policy``: every guardrail, all mandatory.
 
 Pulumi runs this folder as a script with only the folder on ``sys.path``; the repository
-root goes there too, for ``components.limits`` (pure, no dependency), the one definition of
-the longest rotation period that the stack's configuration also enforces.
+root goes there too, for ``components.limits`` and ``components.schedule`` (pure, standard
+library only): the one definition of the longest rotation period and the one cron simulator,
+both shared with the stack's configuration.
 """
 
 import sys

@@ -13,14 +13,10 @@ depends on it; ``pulumi up`` sees every value and enforces them all.
 
 from __future__ import annotations
 
-import calendar
-import datetime
 import fnmatch
-import functools
-import itertools
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -35,6 +31,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from components.limits import MAX_ROTATION_DAYS, rotation_too_slow
+from components.schedule import cron_figures
 
 ACCESS_KEY = "aws:iam/accessKey:AccessKey"
 # Type tokens, not credentials (ruff's S105 goes by the word "secret" in the name).
@@ -124,138 +121,21 @@ def _as_list(value: Any) -> list[Any]:
 _RATE_RE = re.compile(r"^rate\(\s*(\d+)\s+(minutes?|hours?|days?)\s*\)$", re.IGNORECASE)
 _CRON_RE = re.compile(r"^cron\((.+)\)$", re.IGNORECASE)
 _RATE_UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0}
-_MONTHS = {
-    month: index
-    for index, month in enumerate(
-        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1
-    )
-}
-# AWS numbers days of the week 1 (SUN) to 7 (SAT).
-_WEEKDAYS = {
-    day: index for index, day in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)
-}
-# 28 years repeat the calendar's weekdays and leap days (inside 1901-2099), so the longest gap
-# found here is the longest gap there will ever be.
-_SIMULATION_START = datetime.date(2024, 1, 1)
-_SIMULATION_DAYS = (datetime.date(2052, 1, 1) - _SIMULATION_START).days
-
-DayMatcher = Callable[[datetime.date], bool]
 
 
-def _field_value(text: str, names: Mapping[str, int]) -> int:
-    return names[text.upper()] if text.upper() in names else int(text)
-
-
-def _cron_field(text: str, low: int, high: int, names: Mapping[str, int] | None = None) -> set[int]:
-    """The values a cron field (``*``, ``?``, lists, ranges, steps, names) selects."""
-    names = names or {}
-    values: set[int] = set()
-    for part in text.split(","):
-        base, slash, step_text = part.partition("/")
-        step = int(step_text) if slash else 1
-        if base in ("*", "?"):
-            start, end = low, high
-        elif "-" in base:
-            first, _, last = base.partition("-")
-            start, end = _field_value(first, names), _field_value(last, names)
-        else:
-            start = _field_value(base, names)
-            end = high if slash else start
-        if step < 1 or not low <= start <= end <= high:
-            raise ValueError(f"cron field {text!r} is out of range {low}-{high}")
-        values.update(range(start, end + 1, step))
-    return values
-
-
-def _aws_weekday(day: datetime.date) -> int:
-    return (day.weekday() + 1) % 7 + 1
-
-
-def _nearest_weekday(year: int, month: int, day_of_month: int) -> int | None:
-    """The ``nW`` rule: the weekday nearest to the day, without leaving the month."""
-    last = calendar.monthrange(year, month)[1]
-    if day_of_month > last:
-        return None
-    target = datetime.date(year, month, day_of_month)
-    if target.weekday() == 5:  # Saturday: Friday, or Monday if Friday is in another month
-        return target.day - 1 if target.day > 1 else target.day + 2
-    if target.weekday() == 6:  # Sunday: Monday, or Friday if Monday is in another month
-        return target.day + 1 if target.day < last else target.day - 2
-    return target.day
-
-
-def _day_of_month_matcher(text: str) -> DayMatcher:
-    upper = text.upper()
-    if upper == "L":
-        return lambda d: d.day == calendar.monthrange(d.year, d.month)[1]
-    if upper == "LW":
-
-        def last_weekday(d: datetime.date) -> bool:
-            last = calendar.monthrange(d.year, d.month)[1]
-            return d.day == _nearest_weekday(d.year, d.month, last)
-
-        return last_weekday
-    if upper.endswith("W"):
-        wanted = int(upper[:-1])
-        if not 1 <= wanted <= 31:
-            raise ValueError(f"day-of-month {text!r} is out of range 1-31")
-        return lambda d: d.day == _nearest_weekday(d.year, d.month, wanted)
-    days = _cron_field(text, 1, 31)
-    return lambda d: d.day in days
-
-
-def _day_of_week_matcher(text: str) -> DayMatcher:
-    upper = text.upper()
-    if "#" in upper:
-        weekday_text, _, nth_text = upper.partition("#")
-        weekday, nth = _field_value(weekday_text, _WEEKDAYS), int(nth_text)
-        if not (1 <= weekday <= 7 and 1 <= nth <= 5):
-            raise ValueError(f"day-of-week {text!r} is out of range")
-        return lambda d: _aws_weekday(d) == weekday and (d.day - 1) // 7 + 1 == nth
-    if upper.endswith("L") and upper != "L":
-        weekday = _field_value(upper[:-1], _WEEKDAYS)
-        return lambda d: (
-            _aws_weekday(d) == weekday and d.day + 7 > calendar.monthrange(d.year, d.month)[1]
-        )
-    weekdays = _cron_field(text, 1, 7, _WEEKDAYS)
-    return lambda d: _aws_weekday(d) in weekdays
-
-
-@functools.lru_cache(maxsize=64)
 def cron_longest_gap_days(fields_text: str) -> int:
-    """The longest interval, in whole days, between two firings of an AWS cron expression.
+    """The longest interval, in whole days, between two firings of a Secrets Manager cron.
 
-    ``fields_text`` is what goes inside ``cron(...)``: minutes, hours, day-of-month, month,
-    day-of-week, year. The gap is counted between firing days, an upper bound whatever the
-    minutes and hours are. Raises ValueError for an expression that cannot be read, never
-    fires or stops firing (a year other than ``*``).
+    ``fields_text`` is what goes inside ``cron(...)``. The stack's config reads the same
+    figure from the same simulator (``components.schedule.cron_figures``), so the pack and
+    the config never disagree on a cron. Raises ValueError for an expression Secrets Manager
+    refuses (W and LW among them) or that never fires twice.
     """
-    fields = fields_text.split()
-    if len(fields) != 6:
-        raise ValueError(f"cron({fields_text}) needs 6 fields, it has {len(fields)}")
-    minutes, hours, day_of_month, month, day_of_week, year = fields
-    _cron_field(minutes, 0, 59)
-    _cron_field(hours, 0, 23)
-    if year != "*":
-        raise ValueError(f"cron({fields_text}) stops firing after its year field {year!r}")
-    if (day_of_month == "?") == (day_of_week == "?"):
-        raise ValueError(f"cron({fields_text}): exactly one of day-of-month and day-of-week is ?")
-    months = _cron_field(month, 1, 12, _MONTHS)
-    matches_day = (
-        _day_of_week_matcher(day_of_week)
-        if day_of_month == "?"
-        else _day_of_month_matcher(day_of_month)
-    )
-
-    firing_days = [
-        offset
-        for offset in range(_SIMULATION_DAYS)
-        if (day := _SIMULATION_START + datetime.timedelta(days=offset)).month in months
-        and matches_day(day)
-    ]
-    if len(firing_days) < 2:
-        raise ValueError(f"cron({fields_text}) fires less than twice in 28 years")
-    return max(later - earlier for earlier, later in itertools.pairwise(firing_days))
+    expression = f"cron({fields_text})"
+    try:
+        return cron_figures(expression).longest_gap_days
+    except ValueError as error:
+        raise ValueError(f"{expression} {error}") from None
 
 
 def schedule_period_days(expression: str) -> float:

@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -551,33 +551,23 @@ def _poll_delays() -> Iterator[float]:
 # -- revoke ---------------------------------------------------------------------------------
 
 
-def revoke(
-    sm: Any,
-    iam: Any,
-    secret_id: str,
-    *,
-    timeout: float = DEFAULT_ROTATION_TIMEOUT,
-    sleep: Callable[[float], None] = time.sleep,
-    grace: timedelta = DEFAULT_GRACE,
-    logs: Any = None,
-    lambda_client: Any = None,
-) -> RevokeResult:
+class WaitOptions(TypedDict, total=False):
+    """What ``revoke`` passes on to ``rotate`` as it is (``rotate`` documents each)."""
+
+    timeout: float
+    sleep: Callable[[float], None]
+    grace: timedelta
+    logs: Any
+    lambda_client: Any
+
+
+def revoke(sm: Any, iam: Any, secret_id: str, **options: Unpack[WaitOptions]) -> RevokeResult:
     """Rotate, then deactivate the previous key at once (never the current one).
 
     The deliberate leak path: a key still in its grace from an earlier rotation (which this
     rotation must delete) is deactivated first, as ``rotate --force`` does.
     """
-    rotation = rotate(
-        sm,
-        secret_id,
-        timeout=timeout,
-        sleep=sleep,
-        iam=iam,
-        grace=grace,
-        force=True,
-        logs=logs,
-        lambda_client=lambda_client,
-    )
+    rotation = rotate(sm, secret_id, iam=iam, force=True, **options)
     _, current, _ = read_version(sm, rotation.secret_arn, stage=CURRENT)
     _, previous, malformed = read_version(sm, rotation.secret_arn, stage=PREVIOUS)
     if current is None or current.access_key_id is None:

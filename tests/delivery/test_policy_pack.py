@@ -8,6 +8,7 @@ requests the engine sends, built from the program's own registrations.
 
 from __future__ import annotations
 
+import json
 import re
 import runpy
 import sys
@@ -25,6 +26,7 @@ from policy import guardrails
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_DIR = ROOT / "policy"
+CRON_CORPUS = json.loads((ROOT / "tests" / "cron_corpus.json").read_text())["cases"]
 
 
 class RecordedPack:
@@ -179,3 +181,38 @@ def test_an_unknown_value_during_preview_becomes_an_advisory_note(
         ("no-over-broad-policies", proto.ADVISORY)
     ]
     assert "can't be known during preview" in diagnostics[0].message
+
+
+@pytest.mark.parametrize("case", CRON_CORPUS, ids=lambda case: case["expression"])
+def test_the_analyzer_reads_every_cron_of_the_corpus_as_the_config_does(
+    analyzer: _PolicyAnalyzerServicer,
+    program_stacks: dict[str, list[Any]],
+    case: dict[str, Any],
+) -> None:
+    # tests/program/test_schedule.py holds the config to the same corpus.
+    rules = {"scheduleExpression": case["expression"]}
+    program = [
+        resource.with_props(rotationRules=rules)
+        if resource.type == guardrails.SECRET_ROTATION
+        else resource
+        for resource in program_stacks["minimal"]
+    ]
+
+    messages = [
+        d.message
+        for d in analyze(analyzer, program)
+        if d.policyName == "secrets-rotate-within-90-days"
+    ]
+
+    days = case["pack_days"]
+    if days is None:
+        assert messages
+        assert all("cannot tell how often it rotates" in m for m in messages)
+        assert all(case["config"] in m for m in messages)
+        return
+    assert guardrails.rotation_period_days(rules) == days
+    if days > 90:
+        assert messages
+        assert all(f"can wait {days} days between two rotations" in m for m in messages)
+    else:
+        assert messages == []

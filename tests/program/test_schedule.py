@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from components.schedule import (
     RotationSchedule,
     WindowSlot,
     check_grace_fits,
+    parse_cron,
     rotation_schedule,
     spread_windows,
     sweep_expression,
     window_slot,
     with_slot,
 )
+
+CRON_CORPUS = json.loads((Path(__file__).parents[1] / "cron_corpus.json").read_text())["cases"]
+CORPUS_START = date(2024, 1, 1)
 
 
 def schedule(
@@ -152,7 +161,8 @@ def test_valid_expressions_report_their_shortest_gap(
         ("cron(0 */0 * * ? *)", "out of range or malformed"),
         ("cron(0 */2 * * ? *)", "2 h apart"),
         ("cron(0 0 30 2 ? *)", "never fires twice"),
-        ("cron(0 0 29 2 ? *)", "never fires twice"),  # leap years only
+        ("cron(0 0 29 2 ? *)", "can wait 1461 days"),  # leap years only
+        ("cron(0 0 15W * ? *)", "out of range or malformed"),  # no W in Secrets Manager
         ("cron(0 4 1 */3 ? *)", "can wait 92 days"),  # quarterly: Oct 1 -> Jan 1
         ("every day", "neither a rate() nor a cron()"),
         (30, "neither a rate() nor a cron()"),
@@ -220,3 +230,24 @@ def test_grace_must_end_before_the_next_rotation_can_come() -> None:
     ) as e:
         check_grace_fits(19.5, daily, grace_field="previousKeyGraceHours", schedule_field="daily")
     assert "use at most 19 h of grace" in str(e.value)
+
+
+@pytest.mark.parametrize("case", CRON_CORPUS, ids=lambda case: case["expression"])
+def test_the_config_reads_every_cron_of_the_corpus_as_the_pack_does(case: dict[str, Any]) -> None:
+    # tests/delivery/test_policy_pack.py holds the policy pack to the same corpus.
+    expression = case["expression"]
+    if case["config"] == "accepted":
+        assert schedule(expression=expression, window="1h").expression == expression
+    else:
+        with pytest.raises(ValueError, match="rotationSchedule") as refused:
+            schedule(expression=expression, window="1h")
+        assert case["config"] in str(refused.value)
+    if case["first_firings"] is None:
+        with pytest.raises(ValueError):
+            parse_cron(expression)
+        return
+    hours = parse_cron(expression).firing_hours(CORPUS_START, 13 * 366)[:3]
+    start = datetime(CORPUS_START.year, CORPUS_START.month, CORPUS_START.day)
+    assert [(start + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:00Z") for hour in hours] == case[
+        "first_firings"
+    ]
