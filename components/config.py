@@ -223,9 +223,11 @@ class StackSettings:
             self.propagation_timeout_seconds, name("propagation_timeout_seconds")
         )
         check_log_retention(self.log_retention_days, name("log_retention_days"))
-        check_kms_key_arn(self.kms_key_arn, name("kms_key_arn"))
-        check_optional_policy_arn(self.permissions_boundary_arn, name("permissions_boundary_arn"))
-        check_code_signing_config_arn(self.code_signing_config_arn, name("code_signing_config_arn"))
+        KMS_KEY_ARN.check_optional(self.kms_key_arn, name("kms_key_arn"))
+        POLICY_ARN.check_optional(self.permissions_boundary_arn, name("permissions_boundary_arn"))
+        CODE_SIGNING_CONFIG_ARN.check_optional(
+            self.code_signing_config_arn, name("code_signing_config_arn")
+        )
         check_tags(self.tags)
 
 
@@ -563,26 +565,53 @@ def check_paths_given(read_paths: Sequence[str], write_paths: Sequence[str], fie
         raise ValueError(f"{field}: both are empty; give at least one s3:// location")
 
 
-def check_policy_arn(value: object, field: str) -> str:
-    """An IAM managed policy ARN (customer or AWS-managed)."""
-    if not isinstance(value, str) or ":policy/" not in value:
-        raise ValueError(
-            f"{field}: {value!r} is not an IAM managed policy ARN; write "
-            "arn:aws:iam::<account>:policy/<name> or arn:aws:iam::aws:policy/<name>"
-        )
-    return require_arn(value, field=field, service="iam")
+@dataclass(frozen=True)
+class ArnKind:
+    """What an ARN setting must be: an ARN of ``service`` whose resource part holds
+    ``marker``; ``expected`` says what it should be, and how to write it."""
+
+    service: str
+    marker: str
+    expected: str
+
+    def check(self, value: object, field: str) -> str:
+        """``value``, if it is such an ARN; else a ValueError naming ``field``."""
+        if not isinstance(value, str) or self.marker not in value:
+            raise ValueError(f"{field}: {value!r} is not {self.expected}")
+        return require_arn(value, field=field, service=self.service)
+
+    def check_optional(self, value: object, field: str) -> str | None:
+        """None (not set), or ``check``."""
+        return None if value is None else self.check(value, field)
 
 
-def check_optional_policy_arn(value: object, field: str) -> str | None:
-    """A permissions boundary: an IAM managed policy ARN, or None."""
-    return None if value is None else check_policy_arn(value, field)
+POLICY_ARN = ArnKind(
+    "iam",
+    ":policy/",
+    "an IAM managed policy ARN; write arn:aws:iam::<account>:policy/<name> or"
+    " arn:aws:iam::aws:policy/<name>",
+)
+# Not an alias: IAM policies can grant a key only by its key ARN.
+KMS_KEY_ARN = ArnKind(
+    "kms",
+    ":key/",
+    "a KMS key ARN; write arn:aws:kms:<region>:<account>:key/<key-id> (an alias ARN cannot be"
+    " granted in the reader and Lambda policies)",
+)
+CODE_SIGNING_CONFIG_ARN = ArnKind(
+    "lambda",
+    ":code-signing-config:",
+    "a code signing configuration ARN; write"
+    " arn:aws:lambda:<region>:<account>:code-signing-config:csc-<id>",
+)
+SNS_TOPIC_ARN = ArnKind("sns", "", "an SNS topic ARN")
 
 
 def check_policy_arns(value: object, field: str) -> tuple[str, ...]:
     """Extra managed policies: at most 9, distinct policy names (they name the attachments)."""
     if not isinstance(value, list | tuple):
         raise ValueError(f"{field}: {value!r} is not a list of IAM policy ARNs")
-    arns = tuple(check_policy_arn(arn, f"{field}[{index}]") for index, arn in enumerate(value))
+    arns = tuple(POLICY_ARN.check(arn, f"{field}[{index}]") for index, arn in enumerate(value))
     if len(arns) > MAX_EXTRA_POLICIES:
         raise ValueError(
             f"{field}: {len(arns)} policies; IAM attaches at most 10 managed policies to a user"
@@ -600,39 +629,6 @@ def check_policy_arns(value: object, field: str) -> tuple[str, ...]:
 def policy_name(policy_arn: str) -> str:
     """The name part of a managed policy ARN (its last path segment)."""
     return policy_arn.rsplit("/", 1)[-1]
-
-
-def check_kms_key_arn(value: object, field: str) -> str | None:
-    """A KMS key ARN (not an alias: IAM policies can grant a key only by its key ARN)."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or ":key/" not in value:
-        raise ValueError(
-            f"{field}: {value!r} is not a KMS key ARN; write arn:aws:kms:<region>:<account>:"
-            "key/<key-id> (an alias ARN cannot be granted in the reader and Lambda policies)"
-        )
-    return require_arn(value, field=field, service="kms")
-
-
-def check_code_signing_config_arn(value: object, field: str) -> str | None:
-    """A Lambda code signing configuration ARN, or None."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or ":code-signing-config:" not in value:
-        raise ValueError(
-            f"{field}: {value!r} is not a code signing configuration ARN; write "
-            "arn:aws:lambda:<region>:<account>:code-signing-config:csc-<id>"
-        )
-    return require_arn(value, field=field, service="lambda")
-
-
-def check_topic_arn(value: object, field: str) -> str | None:
-    """An SNS topic ARN, or None."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{field}: {value!r} is not an SNS topic ARN")
-    return require_arn(value, field=field, service="sns")
 
 
 def check_email(value: object, field: str) -> str | None:
@@ -654,7 +650,7 @@ def check_alarm_destination(
             f" ({topic_field} is {topic_arn!r}); subscribe the address on that topic instead,"
             f" or drop {topic_field} to let the stack create one"
         )
-    return check_email(email, email_field), check_topic_arn(topic_arn, topic_field)
+    return check_email(email, email_field), SNS_TOPIC_ARN.check_optional(topic_arn, topic_field)
 
 
 def check_bool(value: object, field: str) -> bool:

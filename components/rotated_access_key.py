@@ -54,7 +54,6 @@ from components.contract import (
     SECRET_USER_TAG,
     USER_SECRET_TAG,
     ConsumerNames,
-    function_environment,
     provision_event,
     sweep_event,
 )
@@ -89,7 +88,12 @@ MAX_INLINE_USER_POLICY_CHARS = 2048
 
 class RotatedAccessKey(pulumi.ComponentResource):
     """One consumer's IAM user, secret, rotation, first key and sweep (and, isolated, its own
-    rotation function)."""
+    rotation function).
+
+    ``existing_user_name``: the generated name of the user if it exists already (see the
+    module doc). ``window_slot``: the default cadence's day and hour (the program spreads a
+    fleet's slots, ``StackConfig.window_slots``); by default the slot the name hashes to.
+    """
 
     secret_arn: pulumi.Output[str]
     user_name: pulumi.Output[str]
@@ -124,7 +128,6 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 " whose sweep role must be able to invoke the function; build both from the"
                 " same configuration"
             )
-        # The default cadence's slot: the program's (spread over the fleet), else the name's.
         rotation = args.rotation
         if rotation.is_default or window_slot is not None:
             rotation = schedule.with_slot(
@@ -367,14 +370,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
             role_description=f"Rotation Lambda of AI consumer {name}",
             settings=args,
             archive=archive,
-            environment=function_environment(
-                user_name=user.name,
-                user_arn=user.arn,
-                propagation_timeout_seconds=args.propagation_timeout_seconds,
-                previous_key_grace_hours=args.previous_key_grace_hours,
-                log_level=args.log_level,
-                secret_arn=secret.arn,
-            ),
+            bound_to=(user, secret),
             tags=self._tags,
             child=self._child,
             grants=lambda log_group, _: Grants(

@@ -3,10 +3,10 @@ Secrets Manager's permission to invoke it.
 
 Pure wiring, shared by the stack's shared function (components/shared_rotator.py) and a
 consumer's isolated one (components/rotated_access_key.py), so the two cannot drift apart in
-runtime, packaging, timeout or logging. What differs is passed in: the environment (which
-user and secret, or none), the role's description, reserved concurrency, and the two grants
-that make a function shared or isolated: the role's policy document and the secrets whose
-rotation may invoke it.
+runtime, packaging, timeout, environment or logging. What differs is passed in: which user
+and secret the function serves (or none), the role's description, reserved concurrency, and
+the two grants that make a function shared or isolated: the role's policy document and the
+secrets whose rotation may invoke it.
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
 from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, StackSettings
-from components.contract import ARCHITECTURE, HANDLER, IAM_PATH, RUNTIME, ConsumerNames
+from components.contract import (
+    ARCHITECTURE,
+    HANDLER,
+    IAM_PATH,
+    RUNTIME,
+    ConsumerNames,
+    function_environment,
+    shared_function_environment,
+)
 from components.packaging import LambdaArchive
 
 
@@ -53,20 +62,34 @@ def rotation_function(
     role_description: str,
     settings: StackSettings,
     archive: LambdaArchive,
-    environment: Mapping[str, pulumi.Input[str]],
+    bound_to: tuple[aws.iam.User, aws.secretsmanager.Secret] | None = None,
     tags: Mapping[str, pulumi.Input[str]],
     child: Callable[[], pulumi.ResourceOptions],
     grants: Callable[[aws.cloudwatch.LogGroup, aws.lambda_.Function], Grants],
     reserved_concurrency: int | None = None,
 ) -> RotationFunction:
-    """Register the pieces, named by ``names``; ``child`` gives each its options (parented to
-    the calling component), ``grants`` what the function may do and who may invoke it (from
-    the log group and the function, which the role's policy names)."""
+    """Register the pieces, named by ``names``; ``bound_to`` is the one user and secret of an
+    isolated function (None: the shared function finds each secret's user); ``child`` gives
+    each its options (parented to the calling component), ``grants`` what the function may do
+    and who may invoke it (from the log group and the function, which the role's policy
+    names)."""
+    tuning: dict[str, Any] = {
+        "propagation_timeout_seconds": settings.propagation_timeout_seconds,
+        "previous_key_grace_hours": settings.previous_key_grace_hours,
+        "log_level": settings.log_level,
+    }
+    environment: Mapping[str, pulumi.Input[str]] = (
+        shared_function_environment(**tuning)
+        if bound_to is None
+        else function_environment(
+            user_name=bound_to[0].name,
+            user_arn=bound_to[0].arn,
+            secret_arn=bound_to[1].arn,
+            **tuning,
+        )
+    )
     log_group = aws.cloudwatch.LogGroup(
-        names.rotation_logs,
-        retention_in_days=settings.log_retention_days,
-        tags=tags,
-        opts=child(),
+        names.rotation_logs, retention_in_days=settings.log_retention_days, tags=tags, opts=child()
     )
     role = aws.iam.Role(
         names.rotation_role,

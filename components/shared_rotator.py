@@ -41,7 +41,6 @@ from components.contract import (
     ROTATOR_TAG,
     SHARED_ROTATOR_TYPE,
     ConsumerNames,
-    shared_function_environment,
     shared_names,
 )
 from components.packaging import LambdaArchive, write_lambda_zip
@@ -107,11 +106,6 @@ class SharedRotator(pulumi.ComponentResource):
             role_description="Shared rotation Lambda of ai-credential-rotation",
             settings=args,
             archive=archive,
-            environment=shared_function_environment(
-                propagation_timeout_seconds=args.propagation_timeout_seconds,
-                previous_key_grace_hours=args.previous_key_grace_hours,
-                log_level=args.log_level,
-            ),
             tags=self._tags,
             child=self._child,
             grants=self._grants,
