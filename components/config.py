@@ -197,8 +197,8 @@ class StackSettings:
     """The settings of the rotation functions, the same for every component of a stack.
 
     Validated (and normalised: tuples, an upper-case log level, hours as a float) on
-    construction; a ValueError names the field and the value. ``names`` says how errors name
-    a field (default: the Python field).
+    construction; a ValueError names the field and the value. ``field_names`` says how the
+    errors name a field (default: the Python field; the config parser: the config key).
     """
 
     previous_key_grace_hours: float = DEFAULT_PREVIOUS_KEY_GRACE_HOURS
@@ -209,7 +209,7 @@ class StackSettings:
     permissions_boundary_arn: str | None = None
     code_signing_config_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
-    names: InitVar[FieldNames | None] = None
+    field_names: InitVar[FieldNames | None] = None
 
     def _check_settings(self, name: FieldNames) -> None:
         _set(
@@ -258,8 +258,8 @@ class RotatedAccessKeyArgs(StackSettings):
     # Derived from rotation_days/rotation_schedule/rotation_window by validation.
     rotation: RotationSchedule = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self, names: FieldNames | None) -> None:
-        name = names or _as_written
+    def __post_init__(self, field_names: FieldNames | None) -> None:
+        name = field_names or _as_written
         read_paths = check_s3_paths(self.read_paths, name("read_paths"))
         write_paths = check_s3_paths(self.write_paths, name("write_paths"))
         check_paths_given(read_paths, write_paths, name("read_paths/write_paths"))
@@ -312,8 +312,8 @@ class SharedRotatorArgs(StackSettings):
     alarm_email: str | None = None
     isolated_consumers: tuple[str, ...] = ()
 
-    def __post_init__(self, names: FieldNames | None) -> None:
-        name = names or _as_written
+    def __post_init__(self, field_names: FieldNames | None) -> None:
+        name = field_names or _as_written
         if not isinstance(self.rotator_id, str) or not 1 <= len(self.rotator_id) <= 256:
             raise ValueError(f"rotator_id: {self.rotator_id!r} is not a tag value of 1-256 chars")
         check_rotator_concurrency(self.concurrency, name("concurrency"))
@@ -428,7 +428,7 @@ def parse_stack_config(raw: Mapping[str, object], *, rotator_id: str) -> StackCo
         rotator=SharedRotatorArgs(
             rotator_id=rotator_id,
             isolated_consumers=tuple(name for name, one in args.items() if one.isolated_rotator),
-            names=_stack_key,
+            field_names=_stack_key,
             **rotator_settings,
         ),
         consumers=args,
@@ -471,7 +471,7 @@ def _parse_consumers(
             fields["rotation_days"] = _decode_number(fields["rotation_days"])
         if "self_read" in fields:
             fields["self_read"] = _parse_self_read(fields["self_read"], f"{at}.selfRead")
-        parsed[name] = RotatedAccessKeyArgs(**settings, **fields, names=_consumer_key(at))
+        parsed[name] = RotatedAccessKeyArgs(**settings, **fields, field_names=_consumer_key(at))
     return parsed
 
 
