@@ -347,7 +347,7 @@ class StackConfig:
     window_slots: Mapping[str, WindowSlot]
 
 
-# Stack keys read as numbers (text from pulumi.Config.get), and those where "" means unset.
+# Stack keys read as numbers (pulumi.Config.get returns text), and those where "" is unset.
 _NUMBER_KEYS = (
     "previousKeyGraceHours",
     "propagationTimeoutSeconds",
