@@ -30,8 +30,8 @@ from typing import Any
 import pulumi
 
 from components.config import STACK_KEYS, parse_stack_config
-from components.rotated_access_key import RotatedAccessKey, RotatedAccessKeyArgs
-from components.shared_rotator import SHARED_COMPONENT_NAME, SharedRotator, SharedRotatorArgs
+from components.rotated_access_key import RotatedAccessKey
+from components.shared_rotator import SHARED_COMPONENT_NAME, SharedRotator
 
 # Every resource keeps about a hundred objects alive until the program ends, and CPython's
 # default thresholds rescan them all at each full collection: a quarter of the program's CPU
@@ -39,12 +39,12 @@ from components.shared_rotator import SHARED_COMPONENT_NAME, SharedRotator, Shar
 gc.set_threshold(100_000, 50, 100)
 
 config = pulumi.Config()
-stack = parse_stack_config({key: config.get(key) for key in STACK_KEYS})
-
-rotator = SharedRotator(
-    SHARED_COMPONENT_NAME,
-    SharedRotatorArgs.from_config(stack, rotator_id=f"{pulumi.get_project()}/{pulumi.get_stack()}"),
+stack = parse_stack_config(
+    {key: config.get(key) for key in STACK_KEYS},
+    rotator_id=f"{pulumi.get_project()}/{pulumi.get_stack()}",
 )
+
+rotator = SharedRotator(SHARED_COMPONENT_NAME, stack.rotator)
 # This stack's own previous outputs: the generated names of users that exist already, which
 # their secrets must name (components/rotated_access_key.py explains why names are given).
 previous = pulumi.StackReference(
@@ -65,12 +65,13 @@ def existing_user_name(consumer: str) -> pulumi.Output[str | None]:
 # A loop, not a comprehension: the SDK records the whole Python stack of every registration
 # (its source position), and a comprehension's frame would add one to each of them.
 keys: dict[str, RotatedAccessKey] = {}
-for consumer in stack.consumers:
-    keys[consumer.name] = RotatedAccessKey(
-        consumer.name,
-        RotatedAccessKeyArgs.from_config(consumer, stack),
+for name, args in stack.consumers.items():
+    keys[name] = RotatedAccessKey(
+        name,
+        args,
         rotator,
-        existing_user_name=existing_user_name(consumer.name),
+        existing_user_name=existing_user_name(name),
+        window_slot=stack.window_slots.get(name),
     )
 
 pulumi.export("secret_arns", {name: key.secret_arn for name, key in keys.items()})

@@ -1,10 +1,13 @@
-"""The stack's configuration, parsed and validated before any resource exists.
+"""The components' Args and the stack's configuration, validated before any resource exists.
 
-Pure: no Pulumi, no AWS. ``parse_stack_config`` takes the raw values of the
+Pure: no Pulumi, no AWS. ``RotatedAccessKeyArgs`` and ``SharedRotatorArgs`` validate
+themselves on construction with the ``check_*`` rules below, each a ValueError naming the
+field, the bad value and the fix. ``parse_stack_config`` takes the raw values of the
 ``ai-credential-rotation:*`` keys (strings as ``pulumi.Config.get`` returns them, or already
-decoded values as read from a ``Pulumi.<stack>.yaml``) and returns frozen, typed objects, or
-raises a ValueError naming the key, the bad value and the fix. The ``check_*`` functions are
-shared with ``RotatedAccessKeyArgs``, which validates the same rules under its field names.
+decoded values as read from a ``Pulumi.<stack>.yaml``), checks what only a config file can get
+wrong (JSON, unknown keys, placeholders, the list of consumers and their names) and builds
+those Args directly: the same rules then name the config key, e.g.
+``ai-credential-rotation:consumers[0].readPaths[0]``.
 
 Keys (all under the ``ai-credential-rotation:`` namespace):
 
@@ -47,17 +50,18 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import InitVar, dataclass, field
+from typing import Any
 
 from components.iam_policies import parse_s3_uri, require_arn
 from components.schedule import (
     DEFAULT_ROTATION_WINDOW,
     RotationSchedule,
+    WindowSlot,
     check_grace_fits,
     rotation_schedule,
     spread_windows,
-    with_slot,
 )
 
 NAMESPACE = "ai-credential-rotation"
@@ -178,119 +182,269 @@ class SelfRead:
     source_vpces: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ConsumerConfig:
-    """One entry of ``consumers``, validated."""
+# How an error names a field: a library user reads the Python field they wrote
+# ("read_paths[0]"), a stack's operator the config key ("ai-credential-rotation:consumers[0]
+# .readPaths[0]"). The rules are the Args' own, whichever way the Args are built.
+FieldNames = Callable[[str], str]
 
-    name: str
-    read_paths: tuple[str, ...]
-    write_paths: tuple[str, ...]
-    rotation: RotationSchedule
+
+def _as_written(field: str) -> str:
+    return field
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackSettings:
+    """The settings of the rotation functions, the same for every component of a stack.
+
+    Validated (and normalised: tuples, an upper-case log level, hours as a float) on
+    construction; a ValueError names the field and the value. ``field_names`` says how the
+    errors name a field (default: the Python field; the config parser: the config key).
+    """
+
+    previous_key_grace_hours: float = DEFAULT_PREVIOUS_KEY_GRACE_HOURS
+    propagation_timeout_seconds: int = DEFAULT_PROPAGATION_TIMEOUT_SECONDS
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    log_level: str = DEFAULT_LOG_LEVEL
+    kms_key_arn: str | None = None
+    permissions_boundary_arn: str | None = None
+    code_signing_config_arn: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    field_names: InitVar[FieldNames | None] = None
+
+    def _check_settings(self, name: FieldNames) -> None:
+        _set(
+            self,
+            previous_key_grace_hours=check_grace_hours(
+                self.previous_key_grace_hours, name("previous_key_grace_hours")
+            ),
+            log_level=check_log_level(self.log_level, name("log_level")),
+        )
+        check_propagation_timeout(
+            self.propagation_timeout_seconds, name("propagation_timeout_seconds")
+        )
+        check_log_retention(self.log_retention_days, name("log_retention_days"))
+        KMS_KEY_ARN.check_optional(self.kms_key_arn, name("kms_key_arn"))
+        POLICY_ARN.check_optional(self.permissions_boundary_arn, name("permissions_boundary_arn"))
+        CODE_SIGNING_CONFIG_ARN.check_optional(
+            self.code_signing_config_arn, name("code_signing_config_arn")
+        )
+        check_tags(self.tags)
+
+
+@dataclass(frozen=True)
+class RotatedAccessKeyArgs(StackSettings):
+    """What one consumer gets; validated on construction (ValueError names field and value).
+
+    ``rotation_days`` (1-90) and ``rotation_schedule`` (``rate()``/``cron()``) are mutually
+    exclusive; with neither, the key rotates monthly in the slot the consumer's name hashes to
+    (``schedule.window_slot``; the program spreads a fleet's slots, see ``StackConfig``). With
+    ``isolated_rotator`` the consumer gets its own rotation function (the alarm topic and the
+    sweep role stay the stack's SharedRotator's). ``self_read`` lets the consumer's own key
+    read its own secret (from its CIDRs). ``own_reader_policy`` adds a managed policy reading
+    this secret only, under the logical name releases up to 5f8b18f used: roles that attached
+    it keep reading while their teams move to the stack's attribute-based reader policy.
+    """
+
+    read_paths: tuple[str, ...] = ()
+    write_paths: tuple[str, ...] = ()
+    rotation_days: int | None = None
+    rotation_schedule: str | None = None
+    rotation_window: str = DEFAULT_ROTATION_WINDOW
     extra_policy_arns: tuple[str, ...] = ()
+    recovery_window_days: int = DEFAULT_RECOVERY_WINDOW_DAYS
     self_read: SelfRead | None = None
     isolated_rotator: bool = False
     own_reader_policy: bool = False
+    # Derived from rotation_days/rotation_schedule/rotation_window by validation.
+    rotation: RotationSchedule = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self, field_names: FieldNames | None) -> None:
+        name = field_names or _as_written
+        read_paths = check_s3_paths(self.read_paths, name("read_paths"))
+        write_paths = check_s3_paths(self.write_paths, name("write_paths"))
+        check_paths_given(read_paths, write_paths, name("read_paths/write_paths"))
+        rotation = rotation_schedule(
+            days=self.rotation_days,
+            expression=self.rotation_schedule,
+            window=self.rotation_window,
+            days_field=name("rotation_days"),
+            expression_field=name("rotation_schedule"),
+            window_field=name("rotation_window"),
+        )
+        self._check_settings(name)
+        check_grace_fits(
+            self.previous_key_grace_hours,
+            rotation,
+            grace_field=name("previous_key_grace_hours"),
+            schedule_field=(
+                f"{name('rotation_days')} {rotation.days}"
+                if rotation.days is not None
+                else f"{name('rotation_schedule')} {rotation.expression!r}"
+                if rotation.expression is not None
+                else "the default monthly cadence"
+            ),
+        )
+        check_recovery_window(self.recovery_window_days, name("recovery_window_days"))
+        check_bool(self.isolated_rotator, name("isolated_rotator"))
+        check_bool(self.own_reader_policy, name("own_reader_policy"))
+        _set(
+            self,
+            read_paths=read_paths,
+            write_paths=write_paths,
+            rotation=rotation,
+            extra_policy_arns=check_policy_arns(self.extra_policy_arns, name("extra_policy_arns")),
+            self_read=None if self.self_read is None else check_self_read(self.self_read, name),
+        )
+
+
+@dataclass(frozen=True)
+class SharedRotatorArgs(StackSettings):
+    """The stack-wide settings; validated on construction (ValueError names field and value).
+
+    ``rotator_id`` is the value of the rotator tag on every user this function may rotate
+    ("<project>/<stack>" in the program). ``isolated_consumers`` are the consumers with their
+    own function: the sweep role may invoke theirs too.
+    """
+
+    rotator_id: str
+    concurrency: int = DEFAULT_ROTATOR_CONCURRENCY
+    alarm_topic_arn: str | None = None
+    alarm_email: str | None = None
+    isolated_consumers: tuple[str, ...] = ()
+
+    def __post_init__(self, field_names: FieldNames | None) -> None:
+        name = field_names or _as_written
+        if not isinstance(self.rotator_id, str) or not 1 <= len(self.rotator_id) <= 256:
+            raise ValueError(f"rotator_id: {self.rotator_id!r} is not a tag value of 1-256 chars")
+        check_rotator_concurrency(self.concurrency, name("concurrency"))
+        self._check_settings(name)
+        check_alarm_destination(
+            self.alarm_email,
+            self.alarm_topic_arn,
+            email_field=name("alarm_email"),
+            topic_field=name("alarm_topic_arn"),
+        )
+        for index, consumer in enumerate(self.isolated_consumers):
+            check_name(consumer, f"{name('isolated_consumers')}[{index}]")
+        _set(self, isolated_consumers=tuple(self.isolated_consumers))
+
+
+def _set(args: StackSettings, **normalised: object) -> None:
+    """Store validated values in frozen Args (during their construction only)."""
+    for key, value in normalised.items():
+        object.__setattr__(args, key, value)
 
 
 @dataclass(frozen=True)
 class StackConfig:
-    """The whole stack's configuration, validated."""
+    """The stack's configuration: the components' Args, validated once, as they are built."""
 
-    consumers: tuple[ConsumerConfig, ...]
-    previous_key_grace_hours: float = DEFAULT_PREVIOUS_KEY_GRACE_HOURS
-    propagation_timeout_seconds: int = DEFAULT_PROPAGATION_TIMEOUT_SECONDS
-    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
-    recovery_window_days: int = DEFAULT_RECOVERY_WINDOW_DAYS
-    log_level: str = DEFAULT_LOG_LEVEL
-    alarm_email: str | None = None
-    alarm_topic_arn: str | None = None
-    kms_key_arn: str | None = None
-    permissions_boundary_arn: str | None = None
-    code_signing_config_arn: str | None = None
-    rotator_concurrency: int = DEFAULT_ROTATOR_CONCURRENCY
+    rotator: SharedRotatorArgs
+    # By consumer name, in the order of the ``consumers`` list.
+    consumers: Mapping[str, RotatedAccessKeyArgs]
+    # The monthly slots of the default-cadence consumers, distinct while free slots remain
+    # (each consumer's name alone would hash some onto one slot).
+    window_slots: Mapping[str, WindowSlot]
 
 
-def parse_stack_config(raw: Mapping[str, object]) -> StackConfig:
-    """Validate the raw values of the stack's keys (unset keys absent or None)."""
+# Stack keys read as numbers (pulumi.Config.get returns text), and those where "" is unset.
+_NUMBER_KEYS = (
+    "previousKeyGraceHours",
+    "propagationTimeoutSeconds",
+    "logRetentionDays",
+    "recoveryWindowDays",
+    "rotatorConcurrency",
+)
+_OPTIONAL_TEXT_KEYS = (
+    "alarmEmail",
+    "alarmTopicArn",
+    "kmsKeyArn",
+    "permissionsBoundaryArn",
+    "codeSigningConfigArn",
+)
+# Which Args a stack key sets (the others set both).
+_ROTATOR_ONLY_KEYS = ("alarmEmail", "alarmTopicArn", "rotatorConcurrency")
+_CONSUMER_ONLY_KEYS = ("recoveryWindowDays",)
+# A key is its Args field in camelCase, but for this one.
+_FIELD_OF_KEY = {"rotatorConcurrency": "concurrency"}
+_KEY_OF_FIELD = {field: key for key, field in _FIELD_OF_KEY.items()}
+
+
+def _field(key: str) -> str:
+    """The Args field a config key sets: ``readPaths`` -> ``read_paths``."""
+    return _FIELD_OF_KEY.get(key) or re.sub(r"[A-Z]", lambda upper: f"_{upper[0].lower()}", key)
+
+
+def _camel(field: str) -> str:
+    return re.sub(r"_([a-z])", lambda letter: letter[1].upper(), field)
+
+
+def _stack_key(field: str) -> str:
+    """How errors name a stack-wide field: its stack config key."""
+    return _key(_KEY_OF_FIELD.get(field) or _camel(field))
+
+
+_STACK_FIELDS = frozenset(_field(key) for key in STACK_KEYS)
+
+
+def _consumer_key(entry: str) -> FieldNames:
+    """How errors name a field of the consumer at ``entry`` (``...:consumers[0]``)."""
+
+    def name(field: str) -> str:
+        return _stack_key(field) if field in _STACK_FIELDS else f"{entry}.{_camel(field)}"
+
+    return name
+
+
+def parse_stack_config(raw: Mapping[str, object], *, rotator_id: str) -> StackConfig:
+    """Build the components' Args from the raw values of the stack's keys (unset keys absent
+    or None); a ValueError names the config key, the bad value and the fix."""
     unknown = sorted(set(raw) - set(STACK_KEYS))
     if unknown:
         # A caller passing keys we do not read has a typo we would otherwise ignore.
         raise ValueError(f"{_key(unknown[0])}: unknown key; the keys are {', '.join(STACK_KEYS)}")
 
+    consumers: object = None
+    rotator_settings: dict[str, Any] = {}
+    consumer_settings: dict[str, Any] = {}
     for key, found in raw.items():
         # consumers is JSON text as pulumi.Config.get returns it; the other keys are plain values.
-        decoded = _decode_json(found, _key(key)) if key == "consumers" else found
-        check_no_placeholder(decoded, _key(key))
+        value = _decode_json(found, _key(key)) if key == "consumers" else found
+        check_no_placeholder(value, _key(key))
+        if key in _NUMBER_KEYS:
+            value = _decode_number(value)
+        if value is None or (value == "" and key in _OPTIONAL_TEXT_KEYS):
+            continue
+        if key == "consumers":
+            consumers = value
+            continue
+        if key not in _CONSUMER_ONLY_KEYS:
+            rotator_settings[_field(key)] = value
+        if key not in _ROTATOR_ONLY_KEYS:
+            consumer_settings[_field(key)] = value
 
-    def value(key: str, default: object = None) -> object:
-        found = raw.get(key)
-        return default if found is None else found
-
-    grace_field = _key("previousKeyGraceHours")
-    grace = check_grace_hours(
-        _decode_number(value("previousKeyGraceHours", DEFAULT_PREVIOUS_KEY_GRACE_HOURS)),
-        grace_field,
-    )
-    consumers = _spread_default_windows(
-        _parse_consumers(_decode_json(value("consumers"), _key("consumers")))
-    )
-    for index, consumer in enumerate(consumers):
-        check_grace_fits(
-            grace,
-            consumer.rotation,
-            grace_field=grace_field,
-            schedule_field=_schedule_field(f"{_key('consumers')}[{index}]", consumer.rotation),
-        )
-    alarm_email, alarm_topic_arn = check_alarm_destination(
-        _optional_text(value("alarmEmail")),
-        _optional_text(value("alarmTopicArn")),
-        email_field=_key("alarmEmail"),
-        topic_field=_key("alarmTopicArn"),
-    )
+    args = _parse_consumers(consumers, consumer_settings)
     return StackConfig(
-        consumers=consumers,
-        previous_key_grace_hours=grace,
-        propagation_timeout_seconds=check_propagation_timeout(
-            _decode_number(value("propagationTimeoutSeconds", DEFAULT_PROPAGATION_TIMEOUT_SECONDS)),
-            _key("propagationTimeoutSeconds"),
+        rotator=SharedRotatorArgs(
+            rotator_id=rotator_id,
+            isolated_consumers=tuple(name for name, one in args.items() if one.isolated_rotator),
+            field_names=_stack_key,
+            **rotator_settings,
         ),
-        log_retention_days=check_log_retention(
-            _decode_number(value("logRetentionDays", DEFAULT_LOG_RETENTION_DAYS)),
-            _key("logRetentionDays"),
-        ),
-        recovery_window_days=check_recovery_window(
-            _decode_number(value("recoveryWindowDays", DEFAULT_RECOVERY_WINDOW_DAYS)),
-            _key("recoveryWindowDays"),
-        ),
-        log_level=check_log_level(value("logLevel", DEFAULT_LOG_LEVEL), _key("logLevel")),
-        alarm_email=alarm_email,
-        alarm_topic_arn=alarm_topic_arn,
-        kms_key_arn=check_kms_key_arn(_optional_text(value("kmsKeyArn")), _key("kmsKeyArn")),
-        permissions_boundary_arn=check_optional_policy_arn(
-            _optional_text(value("permissionsBoundaryArn")), _key("permissionsBoundaryArn")
-        ),
-        code_signing_config_arn=check_code_signing_config_arn(
-            _optional_text(value("codeSigningConfigArn")), _key("codeSigningConfigArn")
-        ),
-        rotator_concurrency=check_rotator_concurrency(
-            _decode_number(value("rotatorConcurrency", DEFAULT_ROTATOR_CONCURRENCY)),
-            _key("rotatorConcurrency"),
+        consumers=args,
+        window_slots=spread_windows(
+            [
+                (name, one.rotation.window_hours)
+                for name, one in args.items()
+                if one.rotation.is_default
+            ]
         ),
     )
 
 
-def _spread_default_windows(consumers: tuple[ConsumerConfig, ...]) -> tuple[ConsumerConfig, ...]:
-    """Give every default-cadence consumer its monthly slot, distinct from the others'."""
-    slots = spread_windows(
-        [(c.name, c.rotation.window_hours) for c in consumers if c.rotation.is_default]
-    )
-    return tuple(
-        replace(c, rotation=with_slot(c.rotation, slots[c.name])) if c.name in slots else c
-        for c in consumers
-    )
-
-
-def _parse_consumers(consumers: object) -> tuple[ConsumerConfig, ...]:
+def _parse_consumers(
+    consumers: object, settings: Mapping[str, Any]
+) -> dict[str, RotatedAccessKeyArgs]:
     field = _key("consumers")
     if consumers is None:
         raise ValueError(
@@ -301,85 +455,41 @@ def _parse_consumers(consumers: object) -> tuple[ConsumerConfig, ...]:
         raise ValueError(f"{field}: {consumers!r} is not a list; give a list of consumer objects")
     if not consumers:
         raise ValueError(f"{field}: [] is empty; give at least one consumer")
-    parsed: list[ConsumerConfig] = []
+    parsed: dict[str, RotatedAccessKeyArgs] = {}
     for index, entry in enumerate(consumers):
-        consumer = _parse_consumer(entry, f"{field}[{index}]")
-        if any(seen.name == consumer.name for seen in parsed):
+        at = f"{field}[{index}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{at}: {entry!r} is not an object with name, readPaths, ...")
+        check_known_keys(entry, CONSUMER_KEYS, at)
+        name = check_name(entry.get("name"), f"{at}.name")
+        if name in parsed:
             raise ValueError(
-                f"{field}[{index}].name: {consumer.name!r} is already used by another consumer;"
-                " names must be unique"
+                f"{at}.name: {name!r} is already used by another consumer; names must be unique"
             )
-        parsed.append(consumer)
-    return tuple(parsed)
+        fields = {_field(key): value for key, value in entry.items() if key != "name"}
+        if "rotation_days" in fields:
+            fields["rotation_days"] = _decode_number(fields["rotation_days"])
+        if "self_read" in fields:
+            fields["self_read"] = _parse_self_read(fields["self_read"], f"{at}.selfRead")
+        parsed[name] = RotatedAccessKeyArgs(**settings, **fields, field_names=_consumer_key(at))
+    return parsed
 
 
-def _parse_consumer(entry: object, field: str) -> ConsumerConfig:
-    if not isinstance(entry, dict):
-        raise ValueError(f"{field}: {entry!r} is not an object with name, readPaths, ...")
-    check_known_keys(entry, CONSUMER_KEYS, field)
-    name = check_name(entry.get("name"), f"{field}.name")
-    read_paths = check_s3_paths(entry.get("readPaths", []), f"{field}.readPaths")
-    write_paths = check_s3_paths(entry.get("writePaths", []), f"{field}.writePaths")
-    check_paths_given(read_paths, write_paths, f"{field}.readPaths/writePaths")
-    rotation = rotation_schedule(
-        days=_decode_number(entry.get("rotationDays")),
-        expression=entry.get("rotationSchedule"),
-        window=entry.get("rotationWindow", DEFAULT_ROTATION_WINDOW),
-        days_field=f"{field}.rotationDays",
-        expression_field=f"{field}.rotationSchedule",
-        window_field=f"{field}.rotationWindow",
-    )
-    extra = check_policy_arns(entry.get("extraPolicyArns", []), f"{field}.extraPolicyArns")
-    self_read = entry.get("selfRead")
-    return ConsumerConfig(
-        name=name,
-        read_paths=read_paths,
-        write_paths=write_paths,
-        rotation=rotation,
-        extra_policy_arns=extra,
-        self_read=None if self_read is None else _parse_self_read(self_read, f"{field}.selfRead"),
-        isolated_rotator=check_bool(
-            entry.get("isolatedRotator", False), f"{field}.isolatedRotator"
-        ),
-        own_reader_policy=check_bool(
-            entry.get("ownReaderPolicy", False), f"{field}.ownReaderPolicy"
-        ),
-    )
-
-
-def _parse_self_read(entry: object, field: str) -> SelfRead:
+def _parse_self_read(entry: object, field: str) -> SelfRead | None:
+    if entry is None:
+        return None
     if not isinstance(entry, dict):
         raise ValueError(
             f"{field}: {entry!r} is not an object; write "
             '{"sourceCidrs": ["203.0.113.0/24"], "restrictDataAccess": true}'
         )
     check_known_keys(entry, SELF_READ_KEYS, field)
-    return check_self_read(
-        SelfRead(
-            source_cidrs=check_cidrs(entry.get("sourceCidrs", []), f"{field}.sourceCidrs"),
-            source_vpces=check_vpces(entry.get("sourceVpces", []), f"{field}.sourceVpces"),
-            restrict_data_access=check_bool(
-                entry.get("restrictDataAccess", False), f"{field}.restrictDataAccess"
-            ),
-            allow_from_anywhere=check_bool(
-                entry.get("allowFromAnywhere", False), f"{field}.allowFromAnywhere"
-            ),
-        ),
-        cidrs_field=f"{field}.sourceCidrs",
-        vpces_field=f"{field}.sourceVpces",
-        restrict_field=f"{field}.restrictDataAccess",
-        anywhere_field=f"{field}.allowFromAnywhere",
-    )
+    # Validated (and its CIDRs normalised) by RotatedAccessKeyArgs, with the others.
+    return SelfRead(**{_field(key): value for key, value in entry.items()})
 
 
 def _key(name: str) -> str:
     return f"{NAMESPACE}:{name}"
-
-
-def _schedule_field(prefix: str, rotation: RotationSchedule) -> str:
-    if rotation.days is not None:
-        return f"{prefix}.rotationDays {rotation.days}"
-    return f"{prefix}.rotationSchedule {rotation.expression!r}"
 
 
 def _decode_json(value: object, field: str) -> object:
@@ -403,11 +513,7 @@ def _decode_number(value: object) -> object:
     return value
 
 
-def _optional_text(value: object) -> object:
-    return None if value == "" else value
-
-
-# Checks shared with RotatedAccessKeyArgs: each returns the value it accepted, typed.
+# The rules of the Args: each check returns the value it accepted, typed.
 
 
 def check_no_placeholder(value: object, field: str) -> None:
@@ -459,26 +565,53 @@ def check_paths_given(read_paths: Sequence[str], write_paths: Sequence[str], fie
         raise ValueError(f"{field}: both are empty; give at least one s3:// location")
 
 
-def check_policy_arn(value: object, field: str) -> str:
-    """An IAM managed policy ARN (customer or AWS-managed)."""
-    if not isinstance(value, str) or ":policy/" not in value:
-        raise ValueError(
-            f"{field}: {value!r} is not an IAM managed policy ARN; write "
-            "arn:aws:iam::<account>:policy/<name> or arn:aws:iam::aws:policy/<name>"
-        )
-    return require_arn(value, field=field, service="iam")
+@dataclass(frozen=True)
+class ArnKind:
+    """What an ARN setting must be: an ARN of ``service`` whose resource part holds
+    ``marker``; ``expected`` says what it should be, and how to write it."""
+
+    service: str
+    marker: str
+    expected: str
+
+    def check(self, value: object, field: str) -> str:
+        """``value``, if it is such an ARN; else a ValueError naming ``field``."""
+        if not isinstance(value, str) or self.marker not in value:
+            raise ValueError(f"{field}: {value!r} is not {self.expected}")
+        return require_arn(value, field=field, service=self.service)
+
+    def check_optional(self, value: object, field: str) -> str | None:
+        """None (not set), or ``check``."""
+        return None if value is None else self.check(value, field)
 
 
-def check_optional_policy_arn(value: object, field: str) -> str | None:
-    """A permissions boundary: an IAM managed policy ARN, or None."""
-    return None if value is None else check_policy_arn(value, field)
+POLICY_ARN = ArnKind(
+    "iam",
+    ":policy/",
+    "an IAM managed policy ARN; write arn:aws:iam::<account>:policy/<name> or"
+    " arn:aws:iam::aws:policy/<name>",
+)
+# Not an alias: IAM policies can grant a key only by its key ARN.
+KMS_KEY_ARN = ArnKind(
+    "kms",
+    ":key/",
+    "a KMS key ARN; write arn:aws:kms:<region>:<account>:key/<key-id> (an alias ARN cannot be"
+    " granted in the reader and Lambda policies)",
+)
+CODE_SIGNING_CONFIG_ARN = ArnKind(
+    "lambda",
+    ":code-signing-config:",
+    "a code signing configuration ARN; write"
+    " arn:aws:lambda:<region>:<account>:code-signing-config:csc-<id>",
+)
+SNS_TOPIC_ARN = ArnKind("sns", "", "an SNS topic ARN")
 
 
 def check_policy_arns(value: object, field: str) -> tuple[str, ...]:
     """Extra managed policies: at most 9, distinct policy names (they name the attachments)."""
     if not isinstance(value, list | tuple):
         raise ValueError(f"{field}: {value!r} is not a list of IAM policy ARNs")
-    arns = tuple(check_policy_arn(arn, f"{field}[{index}]") for index, arn in enumerate(value))
+    arns = tuple(POLICY_ARN.check(arn, f"{field}[{index}]") for index, arn in enumerate(value))
     if len(arns) > MAX_EXTRA_POLICIES:
         raise ValueError(
             f"{field}: {len(arns)} policies; IAM attaches at most 10 managed policies to a user"
@@ -496,39 +629,6 @@ def check_policy_arns(value: object, field: str) -> tuple[str, ...]:
 def policy_name(policy_arn: str) -> str:
     """The name part of a managed policy ARN (its last path segment)."""
     return policy_arn.rsplit("/", 1)[-1]
-
-
-def check_kms_key_arn(value: object, field: str) -> str | None:
-    """A KMS key ARN (not an alias: IAM policies can grant a key only by its key ARN)."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or ":key/" not in value:
-        raise ValueError(
-            f"{field}: {value!r} is not a KMS key ARN; write arn:aws:kms:<region>:<account>:"
-            "key/<key-id> (an alias ARN cannot be granted in the reader and Lambda policies)"
-        )
-    return require_arn(value, field=field, service="kms")
-
-
-def check_code_signing_config_arn(value: object, field: str) -> str | None:
-    """A Lambda code signing configuration ARN, or None."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or ":code-signing-config:" not in value:
-        raise ValueError(
-            f"{field}: {value!r} is not a code signing configuration ARN; write "
-            "arn:aws:lambda:<region>:<account>:code-signing-config:csc-<id>"
-        )
-    return require_arn(value, field=field, service="lambda")
-
-
-def check_topic_arn(value: object, field: str) -> str | None:
-    """An SNS topic ARN, or None."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{field}: {value!r} is not an SNS topic ARN")
-    return require_arn(value, field=field, service="sns")
 
 
 def check_email(value: object, field: str) -> str | None:
@@ -550,7 +650,7 @@ def check_alarm_destination(
             f" ({topic_field} is {topic_arn!r}); subscribe the address on that topic instead,"
             f" or drop {topic_field} to let the stack create one"
         )
-    return check_email(email, email_field), check_topic_arn(topic_arn, topic_field)
+    return check_email(email, email_field), SNS_TOPIC_ARN.check_optional(topic_arn, topic_field)
 
 
 def check_bool(value: object, field: str) -> bool:
@@ -724,43 +824,55 @@ def check_vpces(value: object, field: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def check_self_read(
-    self_read: SelfRead,
-    *,
-    cidrs_field: str,
-    vpces_field: str,
-    restrict_field: str,
-    anywhere_field: str,
-) -> SelfRead:
+def check_self_read(self_read: object, name: FieldNames) -> SelfRead:
     """Self-read needs source CIDRs or VPC endpoints, unless the operator explicitly allows
-    anywhere (which then contradicts both).
+    anywhere (which then contradicts both). Returns it with its CIDRs normalised.
 
     Without a source limit, a leaked key can read every future key from its own secret,
     so rotation would never evict the leak.
     """
-    check_cidrs(list(self_read.source_cidrs), cidrs_field)
-    check_vpces(list(self_read.source_vpces), vpces_field)
-    check_bool(self_read.restrict_data_access, restrict_field)
-    check_bool(self_read.allow_from_anywhere, anywhere_field)
-    limited = bool(self_read.source_cidrs or self_read.source_vpces)
-    if self_read.allow_from_anywhere and limited:
+    if not isinstance(self_read, SelfRead):
+        raise ValueError(f"{name('self_read')}: {self_read!r} is not a SelfRead")
+    cidrs_field, vpces_field = name("self_read.source_cidrs"), name("self_read.source_vpces")
+    restrict_field = name("self_read.restrict_data_access")
+    anywhere_field = name("self_read.allow_from_anywhere")
+    checked = SelfRead(
+        source_cidrs=check_cidrs(self_read.source_cidrs, cidrs_field),
+        source_vpces=check_vpces(self_read.source_vpces, vpces_field),
+        restrict_data_access=check_bool(self_read.restrict_data_access, restrict_field),
+        allow_from_anywhere=check_bool(self_read.allow_from_anywhere, anywhere_field),
+    )
+    limited = bool(checked.source_cidrs or checked.source_vpces)
+    if checked.allow_from_anywhere and limited:
         given_field, given = (
-            (cidrs_field, self_read.source_cidrs)
-            if self_read.source_cidrs
-            else (vpces_field, self_read.source_vpces)
+            (cidrs_field, checked.source_cidrs)
+            if checked.source_cidrs
+            else (vpces_field, checked.source_vpces)
         )
         raise ValueError(
             f"{anywhere_field}: true contradicts {given_field} {list(given)!r}; keep only one"
         )
-    if not self_read.allow_from_anywhere and not limited:
+    if not checked.allow_from_anywhere and not limited:
         raise ValueError(
             f"{cidrs_field}: [] is empty and so is {vpces_field}; give the workload's public"
             f' egress networks (e.g. ["192.0.32.0/20"]) or its VPC endpoints, or set'
             f" {anywhere_field}: true to accept reads from anywhere"
         )
-    if self_read.restrict_data_access and not limited:
+    if checked.restrict_data_access and not limited:
         raise ValueError(
             f"{restrict_field}: true needs {cidrs_field} or {vpces_field}, which are empty;"
             " give the workload's networks or endpoints, or drop restrictDataAccess"
         )
-    return self_read
+    return checked
+
+
+def check_tags(tags: Mapping[str, str]) -> None:
+    """Tags the components add to every resource: keys and values as AWS accepts them."""
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith("aws:"):
+            raise ValueError(
+                f"tags: key {key!r} is not a valid AWS tag key; use 1-128 characters, not"
+                " starting with 'aws:'"
+            )
+        if not isinstance(value, str) or len(value) > 256:
+            raise ValueError(f"tags[{key!r}]: {value!r} is not a string of at most 256 characters")

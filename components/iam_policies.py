@@ -63,11 +63,6 @@ class S3Location:
         """ARN of every object under the prefix."""
         return f"arn:aws:s3:::{self.bucket}/{self.prefix}*"
 
-    @property
-    def bucket_arn(self) -> str:
-        """ARN of the bucket itself (what s3:ListBucket is granted on)."""
-        return f"arn:aws:s3:::{self.bucket}"
-
 
 def parse_s3_uri(uri: str, *, field: str = "path") -> S3Location:
     """Parse ``s3://bucket/prefix/`` into an S3Location, or raise a ValueError naming ``field``.
@@ -123,6 +118,12 @@ def _statement(
 
 def _document(statements: list[dict[str, Any]]) -> PolicyDocument:
     return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def _write_own_logs(log_group_arn: str) -> dict[str, Any]:
+    return _statement(
+        "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]
+    )
 
 
 def _kms_via_secrets_manager(
@@ -328,11 +329,7 @@ def rotation_function_policy(
     statements = [
         _statement("ManageKeysOfOneUser", ROTATION_IAM_ACTIONS, [user_arn]),
         _statement("RotateOneSecret", ROTATION_SECRET_ACTIONS, [secret_arn]),
-        _statement(
-            "WriteOwnLogs",
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [f"{log_group_arn}:*"],
-        ),
+        _write_own_logs(log_group_arn),
     ]
     if kms_key_arn:
         statements.append(
@@ -484,11 +481,7 @@ def shared_rotation_function_policy(
             # An ARN-typed key (Service Authorization Reference): ArnEquals, not StringEquals.
             {"ArnEquals": {"secretsmanager:resource/AllowRotationLambdaArn": function_arn}},
         ),
-        _statement(
-            "WriteOwnLogs",
-            ["logs:CreateLogStream", "logs:PutLogEvents"],
-            [f"{log_group_arn}:*"],
-        ),
+        _write_own_logs(log_group_arn),
     ]
     if kms_key_arn:
         statements.append(

@@ -322,6 +322,20 @@ def _iam_statements(
     ]
 
 
+# What the provider reads of a function (refresh, diff): the deploy role and the preview role.
+_READ_FUNCTION_ACTIONS = [
+    "lambda:GetFunction",
+    "lambda:GetFunctionConfiguration",
+    "lambda:GetFunctionCodeSigningConfig",
+    "lambda:GetFunctionConcurrency",
+    "lambda:GetFunctionRecursionConfig",
+    "lambda:GetRuntimeManagementConfig",
+    "lambda:ListVersionsByFunction",
+    "lambda:ListTags",
+    "lambda:GetPolicy",
+]
+
+
 def _function_statements(
     arns: ProjectArns, code_signing_config_arn: str | None
 ) -> list[dict[str, Any]]:
@@ -330,21 +344,13 @@ def _function_statements(
         _statement(
             "ManageProjectFunctions",
             [
+                *_READ_FUNCTION_ACTIONS,
                 "lambda:DeleteFunction",
-                "lambda:GetFunction",
-                "lambda:GetFunctionConfiguration",
-                "lambda:GetFunctionCodeSigningConfig",
-                "lambda:GetFunctionConcurrency",
-                "lambda:GetFunctionRecursionConfig",
-                "lambda:GetRuntimeManagementConfig",
-                "lambda:ListVersionsByFunction",
                 "lambda:UpdateFunctionCode",
                 "lambda:UpdateFunctionConfiguration",
                 "lambda:TagResource",
                 "lambda:UntagResource",
-                "lambda:ListTags",
                 "lambda:RemovePermission",
-                "lambda:GetPolicy",
                 # The shared function's reserved concurrency (rotatorConcurrency).
                 "lambda:PutFunctionConcurrency",
                 "lambda:DeleteFunctionConcurrency",
@@ -632,21 +638,7 @@ def preview_read_policy(account_id: str, region: str, project: str) -> PolicyDoc
                 ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"],
                 [arns.secrets],
             ),
-            _statement(
-                "ReadProjectFunctions",
-                [
-                    "lambda:GetFunction",
-                    "lambda:GetFunctionConfiguration",
-                    "lambda:GetFunctionCodeSigningConfig",
-                    "lambda:GetFunctionConcurrency",
-                    "lambda:GetFunctionRecursionConfig",
-                    "lambda:GetRuntimeManagementConfig",
-                    "lambda:ListVersionsByFunction",
-                    "lambda:ListTags",
-                    "lambda:GetPolicy",
-                ],
-                [arns.functions],
-            ),
+            _statement("ReadProjectFunctions", _READ_FUNCTION_ACTIONS, [arns.functions]),
             _statement("FindLogGroups", ["logs:DescribeLogGroups"], ["*"]),
             _statement(
                 "ReadProjectLogGroups",

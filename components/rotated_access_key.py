@@ -35,39 +35,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies, schedule
-from components.config import (
-    DEFAULT_LOG_LEVEL,
-    DEFAULT_LOG_RETENTION_DAYS,
-    DEFAULT_PREVIOUS_KEY_GRACE_HOURS,
-    DEFAULT_PROPAGATION_TIMEOUT_SECONDS,
-    DEFAULT_RECOVERY_WINDOW_DAYS,
-    ConsumerConfig,
-    SelfRead,
-    StackConfig,
-    check_bool,
-    check_code_signing_config_arn,
-    check_grace_hours,
-    check_kms_key_arn,
-    check_log_level,
-    check_log_retention,
-    check_name,
-    check_optional_policy_arn,
-    check_paths_given,
-    check_policy_arns,
-    check_propagation_timeout,
-    check_recovery_window,
-    check_s3_paths,
-    check_self_read,
-    policy_name,
-)
+from components.config import RotatedAccessKeyArgs, SelfRead, check_name, policy_name
 from components.contract import (
     ARCHITECTURE,
     COMPONENT_TYPE,
@@ -80,12 +54,11 @@ from components.contract import (
     SECRET_USER_TAG,
     USER_SECRET_TAG,
     ConsumerNames,
-    function_environment,
     provision_event,
     sweep_event,
 )
 from components.packaging import LambdaArchive
-from components.rotation_function import FunctionSettings, Grants, rotation_function
+from components.rotation_function import Grants, rotation_function
 from components.shared_rotator import (
     LAMBDA_PACKAGE_DIR,
     SharedRotator,
@@ -113,119 +86,13 @@ __all__ = [
 MAX_INLINE_USER_POLICY_CHARS = 2048
 
 
-@dataclass(frozen=True)
-class RotatedAccessKeyArgs:
-    """What one consumer gets; validated on construction (ValueError names field and value).
-
-    ``rotation_days`` (1-90) and ``rotation_schedule`` (``rate()``/``cron()``) are mutually
-    exclusive; with neither, the key rotates monthly in the slot the consumer's name hashes to
-    (``schedule.window_slot``; the program spreads a fleet's slots, see config). With
-    ``isolated_rotator`` the consumer gets its own rotation function (the alarm topic and the
-    sweep role stay the stack's SharedRotator's). ``self_read`` lets the consumer's own key
-    read its own secret (from its CIDRs). ``own_reader_policy`` adds a managed policy reading
-    this secret only, under the logical name releases up to 5f8b18f used: roles that attached
-    it keep reading while their teams move to the stack's attribute-based reader policy.
-    """
-
-    read_paths: tuple[str, ...] = ()
-    write_paths: tuple[str, ...] = ()
-    rotation_days: int | None = None
-    rotation_schedule: str | None = None
-    rotation_window: str = schedule.DEFAULT_ROTATION_WINDOW
-    extra_policy_arns: tuple[str, ...] = ()
-    previous_key_grace_hours: float = DEFAULT_PREVIOUS_KEY_GRACE_HOURS
-    propagation_timeout_seconds: int = DEFAULT_PROPAGATION_TIMEOUT_SECONDS
-    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
-    log_level: str = DEFAULT_LOG_LEVEL
-    recovery_window_days: int = DEFAULT_RECOVERY_WINDOW_DAYS
-    kms_key_arn: str | None = None
-    permissions_boundary_arn: str | None = None
-    code_signing_config_arn: str | None = None
-    self_read: SelfRead | None = None
-    isolated_rotator: bool = False
-    own_reader_policy: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
-    # Derived from rotation_days/rotation_schedule/rotation_window by validation.
-    rotation: schedule.RotationSchedule = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        check_s3_paths(self.read_paths, "read_paths")
-        check_s3_paths(self.write_paths, "write_paths")
-        check_paths_given(self.read_paths, self.write_paths, "read_paths/write_paths")
-        rotation = schedule.rotation_schedule(
-            days=self.rotation_days,
-            expression=self.rotation_schedule,
-            window=self.rotation_window,
-            days_field="rotation_days",
-            expression_field="rotation_schedule",
-            window_field="rotation_window",
-        )
-        check_grace_hours(self.previous_key_grace_hours, "previous_key_grace_hours")
-        schedule.check_grace_fits(
-            self.previous_key_grace_hours,
-            rotation,
-            grace_field="previous_key_grace_hours",
-            schedule_field="rotation_days" if self.rotation_days else "rotation_schedule",
-        )
-        check_policy_arns(self.extra_policy_arns, "extra_policy_arns")
-        check_propagation_timeout(self.propagation_timeout_seconds, "propagation_timeout_seconds")
-        check_log_retention(self.log_retention_days, "log_retention_days")
-        check_log_level(self.log_level, "log_level")
-        check_recovery_window(self.recovery_window_days, "recovery_window_days")
-        check_kms_key_arn(self.kms_key_arn, "kms_key_arn")
-        check_optional_policy_arn(self.permissions_boundary_arn, "permissions_boundary_arn")
-        check_code_signing_config_arn(self.code_signing_config_arn, "code_signing_config_arn")
-        if self.self_read is not None:
-            check_self_read(
-                self.self_read,
-                cidrs_field="self_read.source_cidrs",
-                vpces_field="self_read.source_vpces",
-                restrict_field="self_read.restrict_data_access",
-                anywhere_field="self_read.allow_from_anywhere",
-            )
-        check_bool(self.isolated_rotator, "isolated_rotator")
-        check_bool(self.own_reader_policy, "own_reader_policy")
-        _check_tags(self.tags)
-        object.__setattr__(self, "rotation", rotation)
-
-    @classmethod
-    def from_config(cls, consumer: ConsumerConfig, stack: StackConfig) -> RotatedAccessKeyArgs:
-        """The args for one consumer of the stack's (already validated) configuration."""
-        return cls(
-            read_paths=consumer.read_paths,
-            write_paths=consumer.write_paths,
-            rotation_days=consumer.rotation.days,
-            rotation_schedule=consumer.rotation.expression,
-            rotation_window=consumer.rotation.window,
-            extra_policy_arns=consumer.extra_policy_arns,
-            previous_key_grace_hours=stack.previous_key_grace_hours,
-            propagation_timeout_seconds=stack.propagation_timeout_seconds,
-            log_retention_days=stack.log_retention_days,
-            log_level=stack.log_level,
-            recovery_window_days=stack.recovery_window_days,
-            kms_key_arn=stack.kms_key_arn,
-            permissions_boundary_arn=stack.permissions_boundary_arn,
-            code_signing_config_arn=stack.code_signing_config_arn,
-            self_read=consumer.self_read,
-            isolated_rotator=consumer.isolated_rotator,
-            own_reader_policy=consumer.own_reader_policy,
-        )
-
-
-def _check_tags(tags: Mapping[str, str]) -> None:
-    for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.startswith("aws:"):
-            raise ValueError(
-                f"tags: key {key!r} is not a valid AWS tag key; use 1-128 characters, not"
-                " starting with 'aws:'"
-            )
-        if not isinstance(value, str) or len(value) > 256:
-            raise ValueError(f"tags[{key!r}]: {value!r} is not a string of at most 256 characters")
-
-
 class RotatedAccessKey(pulumi.ComponentResource):
     """One consumer's IAM user, secret, rotation, first key and sweep (and, isolated, its own
     rotation function).
+
+    ``existing_user_name``: the generated name of the user if it exists already (see the
+    module doc). ``window_slot``: the default cadence's day and hour (the program spreads a
+    fleet's slots, ``StackConfig.window_slots``); by default the slot the name hashes to.
 
     Its outputs are typed where __init__ sets them, not as class annotations: the SDK reads a
     resource class's annotations (get_type_hints, uncached) at every registration, 0.4 ms a
@@ -240,6 +107,7 @@ class RotatedAccessKey(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         existing_user_name: pulumi.Input[str | None] | None = None,
+        window_slot: schedule.WindowSlot | None = None,
     ) -> None:
         # Everything that can fail does so before the first resource is registered.
         check_name(name, "name")
@@ -255,9 +123,9 @@ class RotatedAccessKey(pulumi.ComponentResource):
                 " same configuration"
             )
         rotation = args.rotation
-        if rotation.is_default:
+        if rotation.is_default or window_slot is not None:
             rotation = schedule.with_slot(
-                rotation, schedule.window_slot(name, rotation.window_hours)
+                rotation, window_slot or schedule.window_slot(name, rotation.window_hours)
             )
         data_policy_document = self._data_policy_document(args)
         archive = rotation_lambda_archive() if args.isolated_rotator else None
@@ -506,22 +374,12 @@ class RotatedAccessKey(pulumi.ComponentResource):
         """Today's dedicated function: a role reaching this user's keys and this secret only."""
         name, args, names = self._consumer, self._consumer_args, self._names
         deployed = rotation_function(
-            logs_name=names.rotation_logs,
-            role_name=names.rotation_role,
-            role_policy_name=names.rotation_policy,
-            function_name=names.rotation_function,
-            permission_name=names.allow_secretsmanager,
+            names=names,
             description=f"Rotates the IAM access key of AI consumer {name}",
             role_description=f"Rotation Lambda of AI consumer {name}",
-            settings=FunctionSettings.of(args, archive),
-            environment=function_environment(
-                user_name=user.name,
-                user_arn=user.arn,
-                propagation_timeout_seconds=args.propagation_timeout_seconds,
-                previous_key_grace_hours=args.previous_key_grace_hours,
-                log_level=args.log_level,
-                secret_arn=secret.arn,
-            ),
+            settings=args,
+            archive=archive,
+            bound_to=(user, secret),
             tags=self._tags,
             child=self._child,
             grants=lambda log_group, _: Grants(

@@ -3,10 +3,10 @@ Secrets Manager's permission to invoke it.
 
 Pure wiring, shared by the stack's shared function (components/shared_rotator.py) and a
 consumer's isolated one (components/rotated_access_key.py), so the two cannot drift apart in
-runtime, packaging, timeout or logging. What differs is passed in: the environment (which
-user and secret, or none), the role's description, reserved concurrency, and the two grants
-that make a function shared or isolated: the role's policy document and the secrets whose
-rotation may invoke it.
+runtime, packaging, timeout, environment or logging. What differs is passed in: which user
+and secret the function serves (or none), the role's description, reserved concurrency, and
+the two grants that make a function shared or isolated: the role's policy document and the
+secrets whose rotation may invoke it.
 """
 
 from __future__ import annotations
@@ -14,14 +14,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
-from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS
-from components.contract import ARCHITECTURE, HANDLER, IAM_PATH, RUNTIME
+from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, StackSettings
+from components.contract import (
+    ARCHITECTURE,
+    HANDLER,
+    IAM_PATH,
+    RUNTIME,
+    ConsumerNames,
+    function_environment,
+    shared_function_environment,
+)
 from components.packaging import LambdaArchive
 
 
@@ -47,68 +55,44 @@ class Grants:
     invoked_from_account: pulumi.Input[str] | None = None
 
 
-class _StackArgs(Protocol):
-    """The stack-wide settings both SharedRotatorArgs and RotatedAccessKeyArgs carry."""
-
-    @property
-    def log_retention_days(self) -> int: ...
-    @property
-    def propagation_timeout_seconds(self) -> int: ...
-    @property
-    def permissions_boundary_arn(self) -> str | None: ...
-    @property
-    def code_signing_config_arn(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class FunctionSettings:
-    """What every rotation function of a stack shares, from the stack's configuration."""
-
-    archive: LambdaArchive
-    log_retention_days: int
-    propagation_timeout_seconds: int
-    permissions_boundary_arn: str | None
-    code_signing_config_arn: str | None
-
-    @classmethod
-    def of(cls, args: _StackArgs, archive: LambdaArchive) -> FunctionSettings:
-        """The settings from a component's (validated) args."""
-        return cls(
-            archive=archive,
-            log_retention_days=args.log_retention_days,
-            propagation_timeout_seconds=args.propagation_timeout_seconds,
-            permissions_boundary_arn=args.permissions_boundary_arn,
-            code_signing_config_arn=args.code_signing_config_arn,
-        )
-
-
 def rotation_function(
     *,
-    logs_name: str,
-    role_name: str,
-    role_policy_name: str,
-    function_name: str,
-    permission_name: str,
+    names: ConsumerNames,
     description: str,
     role_description: str,
-    settings: FunctionSettings,
-    environment: Mapping[str, pulumi.Input[str]],
+    settings: StackSettings,
+    archive: LambdaArchive,
+    bound_to: tuple[aws.iam.User, aws.secretsmanager.Secret] | None = None,
     tags: Mapping[str, pulumi.Input[str]],
     child: Callable[[], pulumi.ResourceOptions],
     grants: Callable[[aws.cloudwatch.LogGroup, aws.lambda_.Function], Grants],
     reserved_concurrency: int | None = None,
 ) -> RotationFunction:
-    """Register the pieces; ``child`` gives each its options (parented to the calling
-    component), ``grants`` what the function may do and who may invoke it (from the log
-    group and the function, which the role's policy names)."""
+    """Register the pieces, named by ``names``; ``bound_to`` is the one user and secret of an
+    isolated function (None: the shared function finds each secret's user); ``child`` gives
+    each its options (parented to the calling component), ``grants`` what the function may do
+    and who may invoke it (from the log group and the function, which the role's policy
+    names)."""
+    tuning: dict[str, Any] = {
+        "propagation_timeout_seconds": settings.propagation_timeout_seconds,
+        "previous_key_grace_hours": settings.previous_key_grace_hours,
+        "log_level": settings.log_level,
+    }
+    environment: Mapping[str, pulumi.Input[str]] = (
+        shared_function_environment(**tuning)
+        if bound_to is None
+        else function_environment(
+            user_name=bound_to[0].name,
+            user_arn=bound_to[0].arn,
+            secret_arn=bound_to[1].arn,
+            **tuning,
+        )
+    )
     log_group = aws.cloudwatch.LogGroup(
-        logs_name,
-        retention_in_days=settings.log_retention_days,
-        tags=tags,
-        opts=child(),
+        names.rotation_logs, retention_in_days=settings.log_retention_days, tags=tags, opts=child()
     )
     role = aws.iam.Role(
-        role_name,
+        names.rotation_role,
         path=IAM_PATH,
         description=role_description,
         assume_role_policy=json.dumps(iam_policies.lambda_assume_role_policy()),
@@ -118,14 +102,14 @@ def rotation_function(
         opts=child(),
     )
     function = aws.lambda_.Function(
-        function_name,
+        names.rotation_function,
         description=description,
         role=role.arn,
         runtime=RUNTIME,
         architectures=[ARCHITECTURE],
         handler=HANDLER,
-        code=pulumi.FileArchive(str(settings.archive.path)),
-        source_code_hash=settings.archive.source_code_hash,
+        code=pulumi.FileArchive(str(archive.path)),
+        source_code_hash=archive.source_code_hash,
         code_signing_config_arn=settings.code_signing_config_arn,
         timeout=settings.propagation_timeout_seconds + LAMBDA_TIMEOUT_MARGIN_SECONDS,
         reserved_concurrent_executions=reserved_concurrency,
@@ -140,12 +124,12 @@ def rotation_function(
     )
     granted = grants(log_group, function)
     role_policy = aws.iam.RolePolicy(
-        role_policy_name, role=role.name, policy=granted.policy, opts=child()
+        names.rotation_policy, role=role.name, policy=granted.policy, opts=child()
     )
     # source_arn (matched with ArnLike) and source_account: only the rotation of these
     # secrets, in this account, may invoke the function (confused deputy).
     permission = aws.lambda_.Permission(
-        permission_name,
+        names.allow_secretsmanager,
         action="lambda:InvokeFunction",
         function=function.name,
         principal="secretsmanager.amazonaws.com",

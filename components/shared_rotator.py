@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +32,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import iam_policies
-from components.config import (
-    DEFAULT_LOG_LEVEL,
-    DEFAULT_LOG_RETENTION_DAYS,
-    DEFAULT_PREVIOUS_KEY_GRACE_HOURS,
-    DEFAULT_PROPAGATION_TIMEOUT_SECONDS,
-    DEFAULT_ROTATOR_CONCURRENCY,
-    StackConfig,
-    check_alarm_destination,
-    check_code_signing_config_arn,
-    check_kms_key_arn,
-    check_log_level,
-    check_log_retention,
-    check_name,
-    check_optional_policy_arn,
-    check_propagation_timeout,
-    check_rotator_concurrency,
-)
+from components.config import SharedRotatorArgs
 from components.contract import (
     CONSUMER_TAG,
     HANDLER,
@@ -58,11 +41,10 @@ from components.contract import (
     ROTATOR_TAG,
     SHARED_ROTATOR_TYPE,
     ConsumerNames,
-    shared_function_environment,
     shared_names,
 )
 from components.packaging import LambdaArchive, write_lambda_zip
-from components.rotation_function import FunctionSettings, Grants, rotation_function
+from components.rotation_function import Grants, rotation_function
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_PACKAGE_DIR = PROJECT_ROOT / "rotation_lambda"
@@ -95,67 +77,6 @@ def rotation_failed_event_pattern(secret_arn_prefix: str) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class SharedRotatorArgs:
-    """The stack-wide settings; validated on construction (ValueError names field and value).
-
-    ``rotator_id`` is the value of the rotator tag on every user this function may rotate
-    ("<project>/<stack>" in the program). ``isolated_consumers`` are the consumers with their
-    own function: the sweep role may invoke theirs too.
-    """
-
-    rotator_id: str
-    concurrency: int = DEFAULT_ROTATOR_CONCURRENCY
-    previous_key_grace_hours: float = DEFAULT_PREVIOUS_KEY_GRACE_HOURS
-    propagation_timeout_seconds: int = DEFAULT_PROPAGATION_TIMEOUT_SECONDS
-    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
-    log_level: str = DEFAULT_LOG_LEVEL
-    kms_key_arn: str | None = None
-    permissions_boundary_arn: str | None = None
-    code_signing_config_arn: str | None = None
-    alarm_topic_arn: str | None = None
-    alarm_email: str | None = None
-    isolated_consumers: tuple[str, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.rotator_id, str) or not 1 <= len(self.rotator_id) <= 256:
-            raise ValueError(f"rotator_id: {self.rotator_id!r} is not a tag value of 1-256 chars")
-        check_rotator_concurrency(self.concurrency, "concurrency")
-        check_propagation_timeout(self.propagation_timeout_seconds, "propagation_timeout_seconds")
-        check_log_retention(self.log_retention_days, "log_retention_days")
-        check_log_level(self.log_level, "log_level")
-        check_kms_key_arn(self.kms_key_arn, "kms_key_arn")
-        check_optional_policy_arn(self.permissions_boundary_arn, "permissions_boundary_arn")
-        check_code_signing_config_arn(self.code_signing_config_arn, "code_signing_config_arn")
-        check_alarm_destination(
-            self.alarm_email,
-            self.alarm_topic_arn,
-            email_field="alarm_email",
-            topic_field="alarm_topic_arn",
-        )
-        for index, name in enumerate(self.isolated_consumers):
-            check_name(name, f"isolated_consumers[{index}]")
-
-    @classmethod
-    def from_config(cls, stack: StackConfig, rotator_id: str) -> SharedRotatorArgs:
-        """The args of the stack's (already validated) configuration."""
-        return cls(
-            rotator_id=rotator_id,
-            concurrency=stack.rotator_concurrency,
-            previous_key_grace_hours=stack.previous_key_grace_hours,
-            propagation_timeout_seconds=stack.propagation_timeout_seconds,
-            log_retention_days=stack.log_retention_days,
-            log_level=stack.log_level,
-            kms_key_arn=stack.kms_key_arn,
-            permissions_boundary_arn=stack.permissions_boundary_arn,
-            code_signing_config_arn=stack.code_signing_config_arn,
-            alarm_topic_arn=stack.alarm_topic_arn,
-            alarm_email=stack.alarm_email,
-            isolated_consumers=tuple(c.name for c in stack.consumers if c.isolated_rotator),
-        )
-
-
 class SharedRotator(pulumi.ComponentResource):
     """The stack's shared rotation function, sweep role, alarms and reader policy."""
 
@@ -180,19 +101,11 @@ class SharedRotator(pulumi.ComponentResource):
         self._tags = {**args.tags, ROTATOR_TAG: args.rotator_id}
 
         deployed = rotation_function(
-            logs_name=names.rotation_logs,
-            role_name=names.rotation_role,
-            role_policy_name=names.rotation_policy,
-            function_name=names.rotation_function,
-            permission_name=names.allow_secretsmanager,
+            names=names,
             description="Rotates the IAM access keys of the stack's AI consumers",
             role_description="Shared rotation Lambda of ai-credential-rotation",
-            settings=FunctionSettings.of(args, archive),
-            environment=shared_function_environment(
-                propagation_timeout_seconds=args.propagation_timeout_seconds,
-                previous_key_grace_hours=args.previous_key_grace_hours,
-                log_level=args.log_level,
-            ),
+            settings=args,
+            archive=archive,
             tags=self._tags,
             child=self._child,
             grants=self._grants,

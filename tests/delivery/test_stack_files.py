@@ -22,6 +22,7 @@ NEVER_REAL = re.compile(
 )
 
 Config = dict[str, Any]
+ROTATOR_ID = f"{NAMESPACE}/prod"
 
 
 def project_keys(config: Config) -> Config:
@@ -34,7 +35,7 @@ def test_the_prod_stack_file_is_refused_until_its_placeholders_are_replaced(
     written, _ = prod_stack_file
 
     with pytest.raises(ValueError, match=rf"^{NAMESPACE}:\w+.*: '{PLACEHOLDER_MARKER}") as refused:
-        parse_stack_config(project_keys(written))
+        parse_stack_config(project_keys(written), rotator_id=ROTATOR_ID)
     assert "placeholder of the example stack file" in str(refused.value)
 
 
@@ -48,16 +49,16 @@ def test_each_placeholder_is_refused_by_name(prod_stack_file: tuple[Config, Conf
         # Only this key left unfilled: the refusal names it.
         config = {**project_keys(filled), key: keys[key]}
         with pytest.raises(ValueError, match=rf"^{NAMESPACE}:{key}\b"):
-            parse_stack_config(config)
+            parse_stack_config(config, rotator_id=ROTATOR_ID)
 
 
 def test_the_filled_in_prod_stack_file_is_accepted(prod_stack_file: tuple[Config, Config]) -> None:
     _, filled = prod_stack_file
 
-    config = parse_stack_config(project_keys(filled))
+    config = parse_stack_config(project_keys(filled), rotator_id=ROTATOR_ID)
 
-    assert config.permissions_boundary_arn  # the deploy role requires one
-    assert config.alarm_email
+    assert config.rotator.permissions_boundary_arn  # the deploy role requires one
+    assert config.rotator.alarm_email
 
 
 def test_no_stack_file_value_only_looks_real(prod_stack_file: tuple[Config, Config]) -> None:

@@ -120,6 +120,9 @@ def test_args_default_to_the_monthly_cadence_in_a_4_hour_window() -> None:
         ({"concurrency": 1001}, "concurrency: 1001 is not a whole number"),
         ({"isolated_consumers": ("Bad",)}, "isolated_consumers[0]: 'Bad' is not a valid name"),
         ({"rotator_id": ""}, "rotator_id: '' is not a tag value"),
+        # The stack-wide settings follow the same rules as in RotatedAccessKeyArgs.
+        ({"previous_key_grace_hours": 0}, "previous_key_grace_hours: 0 is not"),
+        ({"kms_key_arn": "alias/ai"}, "kms_key_arn: 'alias/ai' is not a KMS key ARN"),
     ],
 )
 def test_bad_shared_rotator_args_are_refused_naming_field_and_value(

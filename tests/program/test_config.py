@@ -15,15 +15,17 @@ import yaml
 
 from components.config import (
     STACK_KEYS,
-    ConsumerConfig,
+    RotatedAccessKeyArgs,
     SelfRead,
+    SharedRotatorArgs,
     StackConfig,
     parse_stack_config,
 )
-from components.schedule import RotationSchedule, window_slot
+from components.schedule import RotationSchedule, window_slot, with_slot
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 NS = "ai-credential-rotation"
+ROTATOR_ID = f"{NS}/test"
 
 SUPPORT_BOT = {
     "name": "support-bot",
@@ -41,37 +43,50 @@ def raw(consumers: Any = None, **keys: Any) -> dict[str, object]:
     return values
 
 
+def parse(values: dict[str, object]) -> StackConfig:
+    return parse_stack_config(values, rotator_id=ROTATOR_ID)
+
+
 def consumer(**changes: Any) -> dict[str, Any]:
     entry = {**SUPPORT_BOT, **changes}
     return {key: value for key, value in entry.items() if value is not None}
 
 
 def test_a_minimal_config_gets_every_default() -> None:
-    assert parse_stack_config(raw()) == StackConfig(
-        consumers=(
-            ConsumerConfig(
-                name="support-bot",
+    config = parse(raw())
+    assert config == StackConfig(
+        rotator=SharedRotatorArgs(
+            rotator_id=ROTATOR_ID,
+            previous_key_grace_hours=24.0,
+            propagation_timeout_seconds=60,
+            log_retention_days=30,
+            log_level="INFO",
+        ),
+        consumers={
+            "support-bot": RotatedAccessKeyArgs(
                 read_paths=("s3://acme-knowledge-base/support/",),
                 write_paths=("s3://acme-transcripts/support-bot/",),
-                # Monthly, in the slot the name hashes to (28 days apart in February).
-                rotation=RotationSchedule(
-                    days=None,
-                    expression=window_slot("support-bot", 4).expression,
-                    window="4h",
-                    shortest_gap_hours=28 * 24 - 4,
-                ),
-            ),
-        ),
-        previous_key_grace_hours=24.0,
-        propagation_timeout_seconds=60,
-        log_retention_days=30,
-        recovery_window_days=7,
-        log_level="INFO",
+                previous_key_grace_hours=24.0,
+                propagation_timeout_seconds=60,
+                log_retention_days=30,
+                recovery_window_days=7,
+                log_level="INFO",
+            )
+        },
+        window_slots={"support-bot": window_slot("support-bot", 4)},
+    )
+    # Monthly, in the slot the name hashes to (28 days apart in February).
+    rotation = config.consumers["support-bot"].rotation
+    assert with_slot(rotation, config.window_slots["support-bot"]) == RotationSchedule(
+        days=None,
+        expression=window_slot("support-bot", 4).expression,
+        window="4h",
+        shortest_gap_hours=28 * 24 - 4,
     )
 
 
 def test_every_optional_key_is_read_and_typed() -> None:
-    config = parse_stack_config(
+    config = parse(
         raw(
             [
                 consumer(
@@ -95,7 +110,7 @@ def test_every_optional_key_is_read_and_typed() -> None:
             logLevel="debug",
         )
     )
-    (support_bot,) = config.consumers
+    (support_bot,) = config.consumers.values()
     assert support_bot.rotation == RotationSchedule(
         days=None, expression="cron(0 2 ? * MON *)", window="3h", shortest_gap_hours=165
     )
@@ -106,14 +121,14 @@ def test_every_optional_key_is_read_and_typed() -> None:
         restrict_data_access=True,
     )
     assert (
-        config.previous_key_grace_hours,
-        config.alarm_topic_arn,
-        config.kms_key_arn,
-        config.permissions_boundary_arn,
-        config.propagation_timeout_seconds,
-        config.log_retention_days,
-        config.recovery_window_days,
-        config.log_level,
+        config.rotator.previous_key_grace_hours,
+        config.rotator.alarm_topic_arn,
+        config.rotator.kms_key_arn,
+        config.rotator.permissions_boundary_arn,
+        config.rotator.propagation_timeout_seconds,
+        config.rotator.log_retention_days,
+        support_bot.recovery_window_days,
+        config.rotator.log_level,
     ) == (
         1.5,
         "arn:aws:sns:us-east-1:123456789012:ai-alarms",
@@ -127,9 +142,9 @@ def test_every_optional_key_is_read_and_typed() -> None:
 
 
 def test_decoded_values_from_a_stack_file_are_accepted_too() -> None:
-    config = parse_stack_config({"consumers": [SUPPORT_BOT], "previousKeyGraceHours": 12})
-    assert config.previous_key_grace_hours == 12.0
-    assert [c.name for c in config.consumers] == ["support-bot"]
+    config = parse({"consumers": [SUPPORT_BOT], "previousKeyGraceHours": 12})
+    assert config.rotator.previous_key_grace_hours == 12.0
+    assert list(config.consumers) == ["support-bot"]
 
 
 def test_the_dev_stack_config_is_valid() -> None:
@@ -137,9 +152,9 @@ def test_the_dev_stack_config_is_valid() -> None:
     ours = {
         key.split(":", 1)[1]: value for key, value in stack_file.items() if key.startswith(f"{NS}:")
     }
-    config = parse_stack_config(ours)
-    assert [c.name for c in config.consumers] == ["support-bot", "forecast-agent"]
-    assert config.alarm_email == "ai-platform-oncall@example.com"
+    config = parse(ours)
+    assert list(config.consumers) == ["support-bot", "forecast-agent"]
+    assert config.rotator.alarm_email == "ai-platform-oncall@example.com"
 
 
 # Every kind of bad config, shared with test_program.py, which runs each through __main__.py.
@@ -152,30 +167,30 @@ def test_bad_config_is_refused_naming_key_and_value(case: dict[str, Any]) -> Non
     for key, value in case["config"].items():
         values[key] = value if isinstance(value, str) else json.dumps(value)
     with pytest.raises(ValueError) as refused:
-        parse_stack_config(values)
+        parse(values)
     assert f"{NS}:{case['key']}" in str(refused.value)
     assert case["says"] in str(refused.value)
 
 
 def test_an_unknown_stack_key_is_refused() -> None:
     with pytest.raises(ValueError, match=f"{NS}:previousKeyGraceHour: unknown key"):
-        parse_stack_config({**raw(), "previousKeyGraceHour": "12"})
+        parse({**raw(), "previousKeyGraceHour": "12"})
 
 
 def test_self_read_from_anywhere_needs_the_explicit_opt_in() -> None:
-    config = parse_stack_config(raw([consumer(selfRead={"allowFromAnywhere": True})]))
-    assert config.consumers[0].self_read == SelfRead(allow_from_anywhere=True)
+    config = parse(raw([consumer(selfRead={"allowFromAnywhere": True})]))
+    assert config.consumers["support-bot"].self_read == SelfRead(allow_from_anywhere=True)
 
 
 def test_cidrs_are_normalised() -> None:
-    config = parse_stack_config(raw([consumer(selfRead={"sourceCidrs": ["2620:0:2D0::/48"]})]))
-    assert config.consumers[0].self_read == SelfRead(source_cidrs=("2620:0:2d0::/48",))
+    config = parse(raw([consumer(selfRead={"sourceCidrs": ["2620:0:2D0::/48"]})]))
+    assert config.consumers["support-bot"].self_read == SelfRead(source_cidrs=("2620:0:2d0::/48",))
 
 
 def test_self_read_through_vpc_endpoints_alone_needs_no_cidrs() -> None:
     self_read = {"sourceVpces": ["vpce-1a2b3c4d"], "restrictDataAccess": True}
-    config = parse_stack_config(raw([consumer(selfRead=self_read)]))
-    assert config.consumers[0].self_read == SelfRead(
+    config = parse(raw([consumer(selfRead=self_read)]))
+    assert config.consumers["support-bot"].self_read == SelfRead(
         source_vpces=("vpce-1a2b3c4d",), restrict_data_access=True
     )
 
@@ -186,7 +201,7 @@ SOURCE_CIDRS = f"{NS}:consumers[0].selfRead.sourceCidrs"
 def refusal(self_read: dict[str, Any]) -> str:
     """The error a consumer with this selfRead gets (the test fails if it is accepted)."""
     with pytest.raises(ValueError) as refused:
-        parse_stack_config(raw([consumer(selfRead=self_read)]))
+        parse(raw([consumer(selfRead=self_read)]))
     return str(refused.value)
 
 
@@ -265,8 +280,8 @@ def test_a_prefix_broader_than_a_slash_8_or_slash_32_is_refused_pointing_to_allo
 
 @pytest.mark.parametrize("cidrs", [["9.0.0.0/8"], ["2620::/32"], ["192.0.32.0/20", "8.8.8.8/32"]])
 def test_public_prefixes_down_to_slash_8_and_slash_32_are_accepted(cidrs: list[str]) -> None:
-    config = parse_stack_config(raw([consumer(selfRead={"sourceCidrs": cidrs})]))
-    assert config.consumers[0].self_read == SelfRead(source_cidrs=tuple(cidrs))
+    config = parse(raw([consumer(selfRead={"sourceCidrs": cidrs})]))
+    assert config.consumers["support-bot"].self_read == SelfRead(source_cidrs=tuple(cidrs))
 
 
 @pytest.mark.parametrize(
@@ -288,8 +303,8 @@ def test_allow_from_anywhere_contradicts_vpc_endpoints_too() -> None:
 
 
 def test_isolated_rotator_is_read_per_consumer_and_defaults_to_false() -> None:
-    config = parse_stack_config(raw([consumer(), consumer(name="ext-bot", isolatedRotator=True)]))
-    assert [c.isolated_rotator for c in config.consumers] == [False, True]
+    config = parse(raw([consumer(), consumer(name="ext-bot", isolatedRotator=True)]))
+    assert [c.isolated_rotator for c in config.consumers.values()] == [False, True]
 
 
 @pytest.mark.parametrize("key", ["isolatedRotator", "ownReaderPolicy"])
@@ -297,40 +312,40 @@ def test_isolated_rotator_is_read_per_consumer_and_defaults_to_false() -> None:
 def test_per_consumer_switches_must_be_json_booleans(key: str, value: str) -> None:
     entry = json.dumps([{**SUPPORT_BOT, key: json.loads(value)}])
     with pytest.raises(ValueError, match=rf"consumers\[0\]\.{key}: .* is not true or false"):
-        parse_stack_config(raw() | {"consumers": entry})
+        parse(raw() | {"consumers": entry})
 
 
 def test_own_reader_policy_is_read_per_consumer_and_defaults_to_false() -> None:
-    config = parse_stack_config(raw([consumer(), consumer(name="ext-bot", ownReaderPolicy=True)]))
-    assert [c.own_reader_policy for c in config.consumers] == [False, True]
+    config = parse(raw([consumer(), consumer(name="ext-bot", ownReaderPolicy=True)]))
+    assert [c.own_reader_policy for c in config.consumers.values()] == [False, True]
 
 
 @pytest.mark.parametrize(("value", "expected"), [(None, 10), ("1", 1), ("1000", 1000)])
 def test_rotator_concurrency_defaults_to_10_and_accepts_1_to_1000(
     value: str | None, expected: int
 ) -> None:
-    assert parse_stack_config(raw(rotatorConcurrency=value)).rotator_concurrency == expected
+    assert parse(raw(rotatorConcurrency=value)).rotator.concurrency == expected
 
 
 @pytest.mark.parametrize("value", ["0", "1001", "2.5", "many"])
 def test_a_bad_rotator_concurrency_is_refused_naming_the_key(value: str) -> None:
     with pytest.raises(ValueError, match=f"{NS}:rotatorConcurrency: .* from 1 to 1000"):
-        parse_stack_config(raw(rotatorConcurrency=value))
+        parse(raw(rotatorConcurrency=value))
 
 
 def test_consumers_deployed_together_get_distinct_window_slots() -> None:
     names = [f"bot-{index}" for index in range(100)]
-    config = parse_stack_config(raw([consumer(name=name) for name in names]))
-    expressions = [c.rotation.expression for c in config.consumers]
+    config = parse(raw([consumer(name=name) for name in names]))
+    expressions = [config.window_slots[name].expression for name in config.consumers]
     assert len(set(expressions)) == len(names)
     assert all(expression and expression.startswith("cron(0 ") for expression in expressions)
 
 
 def test_an_explicit_schedule_is_honoured_as_written() -> None:
-    config = parse_stack_config(
+    config = parse(
         raw([consumer(rotationDays=7), consumer(name="b", rotationSchedule="rate(10 days)")])
     )
-    assert [(c.rotation.days, c.rotation.expression) for c in config.consumers] == [
+    assert [(c.rotation.days, c.rotation.expression) for c in config.consumers.values()] == [
         (7, None),
         (None, "rate(10 days)"),
     ]

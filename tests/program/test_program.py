@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.rotated_access_key import default_user_name
+from components.schedule import window_slot
 
 ACCOUNT = "123456789012"
 NS = "ai-credential-rotation"
@@ -89,6 +90,15 @@ def test_exports_of_an_earlier_run_do_not_leak_into_the_next(engine: Any) -> Non
     engine.run_program({"consumers": [consumer("support-bot"), consumer("forecast-agent")]})
     exports = engine.run_program({"consumers": [consumer("code-reviewer")]})
     assert exports == expected_exports("code-reviewer")
+
+
+def test_consumers_whose_names_hash_to_one_slot_rotate_in_distinct_windows(engine: Any) -> None:
+    assert window_slot("bot-35", 4) == window_slot("bot-47", 4)
+    engine.run_program({"consumers": [consumer("bot-35"), consumer("bot-47")]})
+    rotations = engine.of_type("aws:secretsmanager/secretRotation:SecretRotation")
+    expressions = {r.inputs["rotationRules"]["scheduleExpression"] for r in rotations}
+    assert len(rotations) == 2 and len(expressions) == 2
+    assert window_slot("bot-35", 4).expression in expressions
 
 
 @pytest.mark.parametrize("function", ["credrot-_shared-rotator", "credrot-forecast-agent-rotator"])
