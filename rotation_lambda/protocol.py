@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -40,6 +40,19 @@ from rotation_lambda.errors import (
 from rotation_lambda.logs import error_fields, log_decision
 from rotation_lambda.secret_value import SecretValue, parse_secret_value, require_user
 from rotation_lambda.settings import Settings, bind
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_iam.type_defs import AccessKeyTypeDef
+    from types_boto3_secretsmanager import SecretsManagerClient
+    from types_boto3_secretsmanager.type_defs import (
+        DescribeSecretResponseTypeDef,
+        GetSecretValueRequestTypeDef,
+        GetSecretValueResponseTypeDef,
+        ListSecretVersionIdsRequestTypeDef,
+        SecretVersionsListEntryTypeDef,
+        UpdateSecretVersionStageRequestTypeDef,
+    )
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
@@ -82,11 +95,11 @@ class SecretState:
 
 def describe(
     clients: Clients, secret_id: str, settings: Settings
-) -> tuple[dict[str, Any], Settings]:
+) -> tuple[DescribeSecretResponseTypeDef, Settings]:
     """DescribeSecret, and `settings` bound to that secret; an error if it does not exist
     or is not this function's."""
     try:
-        described: dict[str, Any] = clients.secretsmanager.describe_secret(SecretId=secret_id)
+        described = clients.secretsmanager.describe_secret(SecretId=secret_id)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
@@ -201,7 +214,7 @@ def _create_and_record(clients: Clients, state: SecretState, settings: Settings)
     _record_pending(clients, state, settings, created)
 
 
-def _check_user_binding(iam: Any, settings: Settings, secret_arn: str) -> None:
+def _check_user_binding(iam: IAMClient, settings: Settings, secret_arn: str) -> None:
     """Refuse, before any IAM write, a user whose binding tag names another secret.
 
     Two secrets naming the same user (a misconfiguration, a copied value, a re-pointed tag)
@@ -239,7 +252,9 @@ def _roles(
     )
 
 
-def _delete_key(iam: Any, state: SecretState, settings: Settings, key_id: str, reason: str) -> None:
+def _delete_key(
+    iam: IAMClient, state: SecretState, settings: Settings, key_id: str, reason: str
+) -> None:
     try:
         iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
     except ClientError as error:
@@ -252,8 +267,8 @@ def _delete_key(iam: Any, state: SecretState, settings: Settings, key_id: str, r
 
 
 def _mint_key(
-    iam: Any, state: SecretState, settings: Settings, existing: set[str]
-) -> dict[str, Any]:
+    iam: IAMClient, state: SecretState, settings: Settings, existing: set[str]
+) -> AccessKeyTypeDef:
     """CreateAccessKey; keys that a call with an unknown outcome may have minted are deleted.
 
     Proof of ownership: a key absent from `existing` (this invocation's listing just before
@@ -262,12 +277,12 @@ def _mint_key(
     nothing, so nothing is listed or deleted.
     """
     try:
-        response: dict[str, Any] = iam.create_access_key(UserName=settings.iam_user_name)
+        response = iam.create_access_key(UserName=settings.iam_user_name)
     except Exception as error:
         if _outcome_unknown(error):
             _delete_keys_minted_by_this_call(iam, state, settings, existing, keep=None)
         raise
-    created: dict[str, Any] = response["AccessKey"]
+    created = response["AccessKey"]
     if response.get("ResponseMetadata", {}).get("RetryAttempts"):
         # botocore retried CreateAccessKey: an attempt whose response was lost may have
         # minted a key too. Costs a listing only when a retry happened.
@@ -288,7 +303,7 @@ def _outcome_unknown(error: BaseException) -> bool:
 
 
 def _delete_keys_minted_by_this_call(
-    iam: Any, state: SecretState, settings: Settings, existing: set[str], keep: str | None
+    iam: IAMClient, state: SecretState, settings: Settings, existing: set[str], keep: str | None
 ) -> None:
     """Delete the keys present now that were not there before the call (but `keep`).
 
@@ -312,7 +327,7 @@ def _delete_keys_minted_by_this_call(
 
 
 def _record_pending(
-    clients: Clients, state: SecretState, settings: Settings, created: dict[str, Any]
+    clients: Clients, state: SecretState, settings: Settings, created: AccessKeyTypeDef
 ) -> None:
     """PutSecretValue of the new key as the token's AWSPENDING value; on failure, the key in
     hand is deleted unless the value turns out stored."""
@@ -344,7 +359,9 @@ def _record_pending(
     state.log("create-key", "done", key_ids=[key_id])
 
 
-def _delete_unrecorded_key(iam: Any, state: SecretState, settings: Settings, key_id: str) -> None:
+def _delete_unrecorded_key(
+    iam: IAMClient, state: SecretState, settings: Settings, key_id: str
+) -> None:
     """Best-effort cleanup after a failed put; a failure here is logged, not raised."""
     try:
         iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
@@ -361,7 +378,9 @@ def _delete_unrecorded_key(iam: Any, state: SecretState, settings: Settings, key
         state.log("delete-unrecorded-key", "done", key_ids=[key_id])
 
 
-def _pending_value(sm: Any, state: SecretState, settings: Settings) -> SecretValue | None:
+def _pending_value(
+    sm: SecretsManagerClient, state: SecretState, settings: Settings
+) -> SecretValue | None:
     """The token's AWSPENDING value, checked, or None while it has none."""
     response = _get_value(sm, state.arn, version_id=state.token, stage=PENDING)
     if response is None:
@@ -371,7 +390,9 @@ def _pending_value(sm: Any, state: SecretState, settings: Settings) -> SecretVal
     return value
 
 
-def _pending_value_or_none(sm: Any, state: SecretState, settings: Settings) -> SecretValue | None:
+def _pending_value_or_none(
+    sm: SecretsManagerClient, state: SecretState, settings: Settings
+) -> SecretValue | None:
     """`_pending_value`, or None if it cannot be read either (used after a failure)."""
     try:
         return _pending_value(sm, state, settings)
@@ -380,7 +401,7 @@ def _pending_value_or_none(sm: Any, state: SecretState, settings: Settings) -> S
 
 
 def _recorded_keys(
-    sm: Any, state: SecretState, settings: Settings, wanted: set[str]
+    sm: SecretsManagerClient, state: SecretState, settings: Settings, wanted: set[str]
 ) -> tuple[set[str], set[str]]:
     """Which of `wanted` AWSPREVIOUS records, and which only older versions record.
 
@@ -422,12 +443,14 @@ def _recorded_keys(
     return previous_keys, found - previous_keys
 
 
-def _created(version: dict[str, Any]) -> float:
+def _created(version: SecretVersionsListEntryTypeDef) -> float:
     created = version.get("CreatedDate")
     return created.timestamp() if isinstance(created, datetime) else 0.0
 
 
-def _recorded_key(sm: Any, state: SecretState, settings: Settings, version_id: str) -> str | None:
+def _recorded_key(
+    sm: SecretsManagerClient, state: SecretState, settings: Settings, version_id: str
+) -> str | None:
     """The key an old version records for our user, or None if it proves nothing."""
     response = _get_value(sm, state.arn, version_id=version_id)
     if response is None:
@@ -443,7 +466,7 @@ def _recorded_key(sm: Any, state: SecretState, settings: Settings, version_id: s
     return value.access_key_id
 
 
-def _list_keys(iam: Any, settings: Settings) -> list[AccessKey]:
+def _list_keys(iam: IAMClient, settings: Settings) -> list[AccessKey]:
     listed = iam.list_access_keys(UserName=settings.iam_user_name)["AccessKeyMetadata"]
     return [
         AccessKey(item["AccessKeyId"], item["Status"] == "Active", item["CreateDate"])
@@ -451,7 +474,7 @@ def _list_keys(iam: Any, settings: Settings) -> list[AccessKey]:
     ]
 
 
-def _current_value(sm: Any, secret_arn: str, settings: Settings) -> SecretValue:
+def _current_value(sm: SecretsManagerClient, secret_arn: str, settings: Settings) -> SecretValue:
     """AWSCURRENT's value, checked; a secret with none yet counts as the bootstrap value."""
     response = _get_value(sm, secret_arn, stage=CURRENT)
     where = f"AWSCURRENT value of secret {secret_arn}"
@@ -566,7 +589,11 @@ def finish_secret(clients: Clients, state: SecretState, settings: Settings) -> N
     """
     sm = clients.secretsmanager
     old_current = state.version_with(CURRENT)
-    params = {"SecretId": state.arn, "VersionStage": CURRENT, "MoveToVersionId": state.token}
+    params: UpdateSecretVersionStageRequestTypeDef = {
+        "SecretId": state.arn,
+        "VersionStage": CURRENT,
+        "MoveToVersionId": state.token,
+    }
     if old_current is not None:
         params["RemoveFromVersionId"] = old_current
     try:
@@ -611,13 +638,17 @@ def _complete_finish(clients: Clients, state: SecretState) -> None:
         state.log("remove-pending-label", "done")
 
 
-def _mark_current_since(sm: Any, state: SecretState, moment: datetime) -> None:
+def _mark_current_since(sm: SecretsManagerClient, state: SecretState, moment: datetime) -> None:
     """Label the AWSCURRENT version with `moment` as the time it became current."""
     version_id = state.version_with(CURRENT)
     if version_id is None:
         return
     label = current_since_label(moment)
-    params = {"SecretId": state.arn, "VersionStage": label, "MoveToVersionId": version_id}
+    params: UpdateSecretVersionStageRequestTypeDef = {
+        "SecretId": state.arn,
+        "VersionStage": label,
+        "MoveToVersionId": version_id,
+    }
     holder = next((v for v, stages in state.version_stages.items() if label in stages), None)
     if holder == version_id:
         return
@@ -785,31 +816,34 @@ def _stages(clients: Clients, secret_arn: str, settings: Settings) -> dict[str, 
 
 
 def _get_value(
-    sm: Any, secret_id: str, *, stage: str | None = None, version_id: str | None = None
-) -> dict[str, Any] | None:
+    sm: SecretsManagerClient,
+    secret_id: str,
+    *,
+    stage: str | None = None,
+    version_id: str | None = None,
+) -> GetSecretValueResponseTypeDef | None:
     """GetSecretValue, or None when that version or stage has no value.
 
     Callers always name a stage or a version: a bare SecretId could be answered from a
     stale default version by some emulators.
     """
-    params = {"SecretId": secret_id}
+    params: GetSecretValueRequestTypeDef = {"SecretId": secret_id}
     if version_id is not None:
         params["VersionId"] = version_id
     if stage is not None:
         params["VersionStage"] = stage
     try:
-        response: dict[str, Any] = sm.get_secret_value(**params)
+        return sm.get_secret_value(**params)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return None
         raise
-    return response
 
 
-def list_versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
+def list_versions(sm: SecretsManagerClient, secret_id: str) -> list[SecretVersionsListEntryTypeDef]:
     """All versions, including deprecated (unlabelled) ones that may record a stray key."""
-    versions: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": True}
+    versions: list[SecretVersionsListEntryTypeDef] = []
+    params: ListSecretVersionIdsRequestTypeDef = {"SecretId": secret_id, "IncludeDeprecated": True}
     while True:
         page = sm.list_secret_version_ids(**params)
         versions.extend(page.get("Versions", []))
