@@ -37,7 +37,7 @@ import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable, Sequence  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 from bench import baseline_rotator  # noqa: E402
 from bench.common import (  # noqa: E402
@@ -53,8 +53,13 @@ from credrot.sandbox.emulator import Emulator  # noqa: E402
 from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
 from rotation_lambda import propagation  # noqa: E402
 from rotation_lambda.handler import lambda_handler  # noqa: E402
+from rotation_lambda.protocol import STEPS  # noqa: E402
 
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_secretsmanager import SecretsManagerClient
+
 MAX_CALLS = 14
 MIN_ROTATIONS = 20
 VARIANTS = ("previous Inactive", "previous Active")
@@ -96,7 +101,7 @@ def measure(rotator: str, rotations: int) -> tuple[list[VariantResult], Counter[
         with sealed_aws(), Emulator(handler=handler) as emulator:
             consumer = provision_consumer(emulator, "bench-app")  # rotates once: one key
             emulator.enable_iam_authentication()
-            sm = emulator.client("secretsmanager")
+            sm: SecretsManagerClient = emulator.client("secretsmanager")
             _rotate(emulator, sm, consumer)  # two keys: steady state from here on
             sweep_calls: Counter[str] = Counter()
             results = []
@@ -132,7 +137,9 @@ def measure(rotator: str, rotations: int) -> tuple[list[VariantResult], Counter[
         propagation.sleep = original_sleep
 
 
-def _rotate(emulator: Emulator, sm: Any, consumer: Consumer) -> tuple[float, list[Any], str | None]:
+def _rotate(
+    emulator: Emulator, sm: SecretsManagerClient, consumer: Consumer
+) -> tuple[float, list[Any], str | None]:
     before = len(emulator.invocations)
     started = time.perf_counter()
     token = sm.rotate_secret(SecretId=consumer.secret_arn, RotationLambdaARN=consumer.function_arn)[
@@ -151,7 +158,8 @@ def _rotate(emulator: Emulator, sm: Any, consumer: Consumer) -> tuple[float, lis
 def _retire_previous_key(emulator: Emulator, consumer: Consumer, rotator: str) -> Counter[str]:
     """Leave the previous key Inactive; return the sweep's API calls (product only)."""
     if rotator != "rotation_lambda":
-        sm, iam = emulator.client("secretsmanager"), emulator.client("iam")
+        sm: SecretsManagerClient = emulator.client("secretsmanager")
+        iam: IAMClient = emulator.client("iam")
         previous = json.loads(
             sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage="AWSPREVIOUS")[
                 "SecretString"
@@ -163,7 +171,8 @@ def _retire_previous_key(emulator: Emulator, consumer: Consumer, rotator: str) -
         return Counter()
     before = len(emulator.invocations)
     with emulator.function_environment(consumer.function_name, PREVIOUS_KEY_GRACE_HOURS="0"):
-        emulator.client("lambda").invoke(
+        lambda_client: LambdaClient = emulator.client("lambda")
+        lambda_client.invoke(
             FunctionName=consumer.function_name,
             Payload=json.dumps({"Action": "RetirePreviousKey", "SecretId": consumer.secret_arn}),
         )
@@ -182,7 +191,7 @@ def calls_table(results: Sequence[VariantResult], rotations: int) -> Table:
         ["step", "operation", *headers],
     )
     keys = sorted(
-        {key for r in results for key in r.calls}, key=lambda k: (STEPS.index(k[0]), k[1])
+        {key for r in results for key in r.calls}, key=lambda k: (list(STEPS).index(k[0]), k[1])
     )
     for step, operation in keys:
         cells = [_per_rotation(r.calls[step, operation], rotations) for r in results]
