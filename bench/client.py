@@ -55,8 +55,9 @@ from bench.common import (  # noqa: E402
     sealed_aws,
     write_results,
 )
-from credrot.app.secret import CURRENT  # noqa: E402
-from credrot.client import DEFAULT_REFRESH_SECONDS, SecretCredentials, session  # noqa: E402
+from credrot.app.client import SecretCredentials  # noqa: E402
+from credrot.app.secret import CURRENT, DEFAULT_REFRESH_SECONDS  # noqa: E402
+from credrot.client import session  # noqa: E402
 from credrot.sandbox.emulator import Emulator  # noqa: E402
 from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
 
