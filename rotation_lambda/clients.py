@@ -2,8 +2,7 @@
 
 Clients come from the module-level `boto3.client`, i.e. boto3's default session, so that
 moto's mock_aws and event hooks registered on `boto3.DEFAULT_SESSION.events` see every call;
-botocore itself honours AWS_ENDPOINT_URL. The client types come from the types-boto3 stubs,
-imported for the type checker only: the Lambda ships the standard library and boto3.
+botocore itself honours AWS_ENDPOINT_URL.
 """
 
 from __future__ import annotations

@@ -164,12 +164,11 @@ def run_step(clients: Clients, step: Step, secret_id: str, token: str, settings:
 
 
 def create_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
-    """Mint a new access key and record it as the AWSPENDING value of the token's version.
+    """Mint a new access key and record it as the token's AWSPENDING value.
 
-    Keeps the user within IAM's 2-key limit by deleting only keys the secret proves are not
-    current and past their grace (`decisions.plan_deletions`). If another invocation of the
-    same step (at-least-once delivery) records the token's value first, this one converges
-    on that value instead of failing.
+    Room under IAM's 2-key limit comes only from keys the secret proves are not current and
+    past their grace (`decisions.plan_deletions`). If a duplicate invocation records the
+    token's value first, this one converges on that value instead of failing.
     """
     sm = clients.secretsmanager
     if _pending_value(sm, state, settings) is not None:
@@ -215,11 +214,9 @@ def _create_and_record(clients: Clients, state: SecretState, settings: Settings)
 
 
 def _check_user_binding(iam: IAMClient, settings: Settings, secret_arn: str) -> None:
-    """Refuse, before any IAM write, a user whose binding tag names another secret.
-
-    Two secrets naming the same user (a misconfiguration, a copied value, a re-pointed tag)
-    would otherwise rotate, and so delete or deactivate, each other's current keys. Runs
-    whenever the settings name the secret (SECRET_ARN, or shared mode: always).
+    """Refuse, before any IAM write, a user whose binding tag names another secret: two
+    secrets naming one user would otherwise retire each other's current keys. Runs whenever
+    the settings name the secret (SECRET_ARN, or shared mode: always).
     """
     if settings.secret_arn is None:
         return
@@ -269,12 +266,10 @@ def _delete_key(
 def _mint_key(
     iam: IAMClient, state: SecretState, settings: Settings, existing: set[str]
 ) -> AccessKeyTypeDef:
-    """CreateAccessKey; keys that a call with an unknown outcome may have minted are deleted.
+    """CreateAccessKey; a key that a call of unknown outcome may have minted is deleted.
 
-    Proof of ownership: a key absent from `existing` (this invocation's listing just before
-    the call, less what it deleted) and present right after the call was minted by it. A
-    definite refusal (a 4xx answered at once: LimitExceeded, AccessDenied...) created
-    nothing, so nothing is listed or deleted.
+    Proof of ownership: absent from `existing` (the listing just before the call, less what
+    was deleted) and present right after it. A definite refusal minted nothing.
     """
     try:
         response = iam.create_access_key(UserName=settings.iam_user_name)
@@ -307,8 +302,7 @@ def _delete_keys_minted_by_this_call(
 ) -> None:
     """Delete the keys present now that were not there before the call (but `keep`).
 
-    Best effort: a failure is logged. Such a key is then recorded nowhere, and the next
-    attempt refuses it by name (UnknownKeyError) rather than guess.
+    Best effort: a failure is logged; the next attempt refuses such a key by name.
     """
     try:
         listed = _list_keys(iam, settings)
@@ -405,9 +399,8 @@ def _recorded_keys(
 ) -> tuple[set[str], set[str]]:
     """Which of `wanted` AWSPREVIOUS records, and which only older versions record.
 
-    AWSPREVIOUS first, then every other version that is neither current nor pending, newest
-    first, stopping as soon as all of `wanted` are found. A malformed or foreign old version
-    is no evidence either way, and never blocks a rotation or the sweep.
+    Reads AWSPREVIOUS, then the other versions that are not live, newest first, until all of
+    `wanted` are found. A malformed or foreign old version proves nothing, blocks nothing.
     """
     live = {
         version_id
@@ -490,11 +483,8 @@ def _current_value(sm: SecretsManagerClient, secret_arn: str, settings: Settings
 
 
 def set_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
-    """Nothing to set: an IAM access key is live as soon as it is created.
-
-    The pending value is deliberately not read here: testSecret reads and validates it,
-    so reading it twice would be a wasted API call.
-    """
+    """Nothing to set: an IAM access key is live once created. The pending value is not
+    read here: testSecret reads it, and a second read would be a wasted call."""
     state.log("nothing-to-set", "no-op")
 
 
@@ -502,8 +492,8 @@ def test_secret(clients: Clients, state: SecretState, settings: Settings) -> Non
     """Prove the pending key authenticates as exactly IAM_USER_ARN (path included).
 
     With no pending value, this is Secrets Manager's configuration test (RotateSecret with
-    RotateImmediately=false, as on every change of the rotation rules): it proves the
-    current key works instead (if there is one yet), and mints nothing.
+    RotateImmediately=false, on every change of the rules): it proves the current key (if
+    any) instead.
     """
     pending = _pending_value(clients.secretsmanager, state, settings)
     if pending is None:
@@ -589,15 +579,8 @@ def finish_secret(clients: Clients, state: SecretState, settings: Settings) -> N
     """
     sm = clients.secretsmanager
     old_current = state.version_with(CURRENT)
-    params: UpdateSecretVersionStageRequestTypeDef = {
-        "SecretId": state.arn,
-        "VersionStage": CURRENT,
-        "MoveToVersionId": state.token,
-    }
-    if old_current is not None:
-        params["RemoveFromVersionId"] = old_current
     try:
-        sm.update_secret_version_stage(**params)
+        _move_label(sm, state.arn, CURRENT, state.token, old_current)
     except (BotoCoreError, ClientError):
         # A lost response, or a concurrent duplicate that moved the label first: carry on
         # if AWSCURRENT is where it should be; anything else is an error.
@@ -644,21 +627,29 @@ def _mark_current_since(sm: SecretsManagerClient, state: SecretState, moment: da
     if version_id is None:
         return
     label = current_since_label(moment)
-    params: UpdateSecretVersionStageRequestTypeDef = {
-        "SecretId": state.arn,
-        "VersionStage": label,
-        "MoveToVersionId": version_id,
-    }
+    # Held by another version: an older finish in the same second; move it.
     holder = next((v for v, stages in state.version_stages.items() if label in stages), None)
     if holder == version_id:
         return
-    if holder is not None:
-        params["RemoveFromVersionId"] = holder  # same second as an older finish: move it
-    sm.update_secret_version_stage(**params)
+    _move_label(sm, state.arn, label, version_id, holder)
     if holder is not None:
         state.version_stages[holder] = [s for s in state.version_stages[holder] if s != label]
     state.version_stages.setdefault(version_id, []).append(label)
     state.log("record-current-since", "done", version=version_id, since=label)
+
+
+def _move_label(
+    sm: SecretsManagerClient, arn: str, label: str, version_id: str, holder: str | None
+) -> None:
+    """Put `label` on `version_id`, taking it off `holder` (if any)."""
+    params: UpdateSecretVersionStageRequestTypeDef = {
+        "SecretId": arn,
+        "VersionStage": label,
+        "MoveToVersionId": version_id,
+    }
+    if holder is not None:
+        params["RemoveFromVersionId"] = holder
+    sm.update_secret_version_stage(**params)
 
 
 STEPS: dict[str, Callable[[Clients, SecretState, Settings], None]] = {
@@ -676,9 +667,8 @@ def retire_replaced_keys(clients: Clients, secret_id: str, settings: Settings) -
     """The hourly sweep: deactivate every Active key the secret records only in versions that
     are not current, once the grace since the current version became current is over.
 
-    It never deactivates anything unless AWSCURRENT holds a different key that is Active,
-    and never touches a key no version records. Idempotent; returns the decision taken.
-    During the grace period it costs one call (DescribeSecret).
+    Only while AWSCURRENT holds another, Active, key; never a key no version records.
+    Idempotent; returns the decision. During the grace it costs one DescribeSecret.
     """
     described, settings = describe(clients, secret_id, settings)
     state = SecretState(
@@ -752,10 +742,9 @@ def _deactivate(clients: Clients, settings: Settings, key_ids: Iterable[str]) ->
 def provision_key(clients: Clients, secret_id: str, settings: Settings) -> dict[str, Any]:
     """The deploy's first-key step: make AWSCURRENT hold a key that authenticates as the user.
 
-    A no-op when it already does (a migration re-invokes it). Otherwise it writes the
-    bootstrap value if the secret has no AWSCURRENT, then performs one whole rotation
-    synchronously (the same create, test and finish steps), so `pulumi up` ends only with a
-    working key, and no key passes through Pulumi. It refuses while a rotation is in progress.
+    A no-op when it already does. Else it writes the bootstrap value if there is no
+    AWSCURRENT, then runs one whole rotation (the same steps), so `pulumi up` ends with a
+    working key that never passed through Pulumi. Refused while a rotation is in progress.
     """
     sm = clients.secretsmanager
     described, settings = describe(clients, secret_id, settings)
