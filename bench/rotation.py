@@ -49,6 +49,7 @@ from bench.common import (  # noqa: E402
     sealed_aws,
     write_results,
 )
+from credrot.app.secret import CURRENT, PREVIOUS  # noqa: E402
 from credrot.sandbox.emulator import Emulator  # noqa: E402
 from credrot.sandbox.provision import Consumer, provision_consumer  # noqa: E402
 from rotation_lambda import propagation  # noqa: E402
@@ -150,7 +151,7 @@ def _rotate(
     stages = sm.describe_secret(SecretId=consumer.secret_arn)["VersionIdsToStages"]
     problem = None
     failed = [f"{i.step}: {i.error}" for i in invocations if i.failed]
-    if failed or "AWSCURRENT" not in stages.get(token, []):
+    if failed or CURRENT not in stages.get(token, []):
         problem = "; ".join(failed) or "AWSCURRENT did not move"
     return seconds, invocations, problem
 
@@ -161,9 +162,7 @@ def _retire_previous_key(emulator: Emulator, consumer: Consumer, rotator: str) -
         sm: SecretsManagerClient = emulator.client("secretsmanager")
         iam: IAMClient = emulator.client("iam")
         previous = json.loads(
-            sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage="AWSPREVIOUS")[
-                "SecretString"
-            ]
+            sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage=PREVIOUS)["SecretString"]
         )
         iam.update_access_key(
             UserName=consumer.user_name, AccessKeyId=previous["AccessKeyId"], Status="Inactive"
