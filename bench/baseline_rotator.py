@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +67,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> None:
         raise ValueError("Invalid step parameter")
 
 
-def create_secret(service_client: Any, arn: str, token: str) -> None:
+def create_secret(service_client: SecretsManagerClient, arn: str, token: str) -> None:
     """Create a new key (deleting the oldest if there are two) and store it as AWSPENDING."""
     current = get_secret_dict(service_client, arn, "AWSCURRENT")
     try:
@@ -89,12 +92,12 @@ def create_secret(service_client: Any, arn: str, token: str) -> None:
         logger.info("createSecret: Successfully put secret for ARN %s and version %s.", arn, token)
 
 
-def set_secret(service_client: Any, arn: str, token: str) -> None:
+def set_secret(service_client: SecretsManagerClient, arn: str, token: str) -> None:
     """Nothing to do for an IAM access key."""
     logger.info("setSecret: nothing to set for %s.", arn)
 
 
-def test_secret(service_client: Any, arn: str, token: str) -> None:
+def test_secret(service_client: SecretsManagerClient, arn: str, token: str) -> None:
     """Call STS once with the pending key (the ARN is not compared)."""
     pending = get_secret_dict(service_client, arn, "AWSPENDING", token)
     sts = boto3.client(
@@ -106,7 +109,7 @@ def test_secret(service_client: Any, arn: str, token: str) -> None:
     logger.info("testSecret: Successfully tested the pending key for %s.", arn)
 
 
-def finish_secret(service_client: Any, arn: str, token: str) -> None:
+def finish_secret(service_client: SecretsManagerClient, arn: str, token: str) -> None:
     """Move AWSCURRENT to the token's version."""
     metadata = service_client.describe_secret(SecretId=arn)
     current_version = None
@@ -121,13 +124,14 @@ def finish_secret(service_client: Any, arn: str, token: str) -> None:
         SecretId=arn,
         VersionStage="AWSCURRENT",
         MoveToVersionId=token,
-        RemoveFromVersionId=current_version,
+        # As in the template: with no AWSCURRENT version botocore refuses the None.
+        RemoveFromVersionId=current_version,  # type: ignore[arg-type]
     )
     logger.info("finishSecret: Successfully set AWSCURRENT stage to version %s.", token)
 
 
 def get_secret_dict(
-    service_client: Any, arn: str, stage: str, token: str | None = None
+    service_client: SecretsManagerClient, arn: str, stage: str, token: str | None = None
 ) -> dict[str, Any]:
     """The secret's value for ``stage`` (and version ``token`` if given) as a dict."""
     if token:

@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 from aws_secretsmanager_caching import SecretCache, SecretCacheConfig
@@ -51,19 +51,25 @@ from bench.common import (
     sealed_aws,
     write_results,
 )
-from credrot.client import DEFAULT_REFRESH_SECONDS, SecretCredentials, session
+from credrot.app.client import SecretCredentials
+from credrot.app.secret import CURRENT, DEFAULT_REFRESH_SECONDS
+from credrot.client import session
 from credrot.sandbox.emulator import Emulator
 from credrot.sandbox.provision import Consumer, provision_consumer
 
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
+
 APPROACHES = ("credrot.client", "naive GetSecretValue", "aws-secretsmanager-caching")
 THREADS = 4
-KeyPair = tuple[str, str]
+# As botocore holds it (ReadOnlyCredentials): access key id, secret access key.
+KeyPair = tuple[str | None, str | None]
 
 
 class CallCounter:
     """Counts a client's Secrets Manager reads (botocore before-call hooks)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SecretsManagerClient) -> None:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         client.meta.events.register("before-call.secrets-manager.*", self._count)
@@ -90,13 +96,14 @@ def make_use(
     approach: str, emulator: Emulator, consumer: Consumer, window: float
 ) -> tuple[Callable[[], KeyPair], CallCounter]:
     """A function performing one credential use with ``approach``, and its read counter."""
-    client = emulator.client("secretsmanager", consumer.reader)
+    client: SecretsManagerClient = emulator.client("secretsmanager", consumer.reader)
     counter = CallCounter(client)
     arn = consumer.secret_arn
     if approach == "credrot.client":
         credentials = session(
             arn, refresh_seconds=window, region_name=emulator.region, secrets_client=client
         ).get_credentials()
+        assert credentials is not None  # a credrot session always carries its credentials
 
         def use_credrot() -> KeyPair:
             frozen = credentials.get_frozen_credentials()
@@ -107,7 +114,7 @@ def make_use(
 
         def use_naive() -> KeyPair:
             value = json.loads(
-                client.get_secret_value(SecretId=arn, VersionStage="AWSCURRENT")["SecretString"]
+                client.get_secret_value(SecretId=arn, VersionStage=CURRENT)["SecretString"]
             )
             return value["AccessKeyId"], value["SecretAccessKey"]
 
@@ -212,7 +219,7 @@ def run_fleet(
     reads_at: list[datetime] = []
     fleet = []
     for _ in range(sessions):
-        client = emulator.client("secretsmanager", consumer.reader)
+        client: SecretsManagerClient = emulator.client("secretsmanager", consumer.reader)
         client.meta.events.register(
             "before-call.secrets-manager.GetSecretValue",
             lambda **_: reads_at.append(clock.moment),
@@ -241,10 +248,9 @@ def run_fleet(
 
 
 def _current_key(emulator: Emulator, consumer: Consumer) -> str:
+    sm: SecretsManagerClient = emulator.client("secretsmanager")
     value = json.loads(
-        emulator.client("secretsmanager").get_secret_value(
-            SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
-        )["SecretString"]
+        sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage=CURRENT)["SecretString"]
     )
     key_id: str = value["AccessKeyId"]
     return key_id

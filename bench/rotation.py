@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
@@ -46,12 +46,18 @@ from bench.common import (
     sealed_aws,
     write_results,
 )
+from credrot.app.secret import CURRENT, PREVIOUS
 from credrot.sandbox.emulator import Emulator
 from credrot.sandbox.provision import Consumer, provision_consumer
 from rotation_lambda import propagation
 from rotation_lambda.handler import lambda_handler
+from rotation_lambda.protocol import STEPS
 
-STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_secretsmanager import SecretsManagerClient
+
 MAX_CALLS = 14
 MIN_ROTATIONS = 20
 VARIANTS = ("previous Inactive", "previous Active")
@@ -102,7 +108,7 @@ def measure(rotator: str, rotations: int) -> tuple[list[VariantResult], Counter[
             consumer = provision_consumer(emulator, "bench-app")  # rotates once: one key
             running[0] = handler
             emulator.enable_iam_authentication()
-            sm = emulator.client("secretsmanager")
+            sm: SecretsManagerClient = emulator.client("secretsmanager")
             _rotate(emulator, sm, consumer)  # two keys: steady state from here on
             sweep_calls: Counter[str] = Counter()
             results = []
@@ -138,7 +144,9 @@ def measure(rotator: str, rotations: int) -> tuple[list[VariantResult], Counter[
         propagation.sleep = original_sleep
 
 
-def _rotate(emulator: Emulator, sm: Any, consumer: Consumer) -> tuple[float, list[Any], str | None]:
+def _rotate(
+    emulator: Emulator, sm: SecretsManagerClient, consumer: Consumer
+) -> tuple[float, list[Any], str | None]:
     before = len(emulator.invocations)
     started = time.perf_counter()
     token = sm.rotate_secret(SecretId=consumer.secret_arn, RotationLambdaARN=consumer.function_arn)[
@@ -149,7 +157,7 @@ def _rotate(emulator: Emulator, sm: Any, consumer: Consumer) -> tuple[float, lis
     stages = sm.describe_secret(SecretId=consumer.secret_arn)["VersionIdsToStages"]
     problem = None
     failed = [f"{i.step}: {i.error}" for i in invocations if i.failed]
-    if failed or "AWSCURRENT" not in stages.get(token, []):
+    if failed or CURRENT not in stages.get(token, []):
         problem = "; ".join(failed) or "AWSCURRENT did not move"
     return seconds, invocations, problem
 
@@ -157,11 +165,10 @@ def _rotate(emulator: Emulator, sm: Any, consumer: Consumer) -> tuple[float, lis
 def _retire_previous_key(emulator: Emulator, consumer: Consumer, rotator: str) -> Counter[str]:
     """Leave the previous key Inactive; return the sweep's API calls (product only)."""
     if rotator != "rotation_lambda":
-        sm, iam = emulator.client("secretsmanager"), emulator.client("iam")
+        sm: SecretsManagerClient = emulator.client("secretsmanager")
+        iam: IAMClient = emulator.client("iam")
         previous = json.loads(
-            sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage="AWSPREVIOUS")[
-                "SecretString"
-            ]
+            sm.get_secret_value(SecretId=consumer.secret_arn, VersionStage=PREVIOUS)["SecretString"]
         )
         iam.update_access_key(
             UserName=consumer.user_name, AccessKeyId=previous["AccessKeyId"], Status="Inactive"
@@ -169,7 +176,8 @@ def _retire_previous_key(emulator: Emulator, consumer: Consumer, rotator: str) -
         return Counter()
     before = len(emulator.invocations)
     with emulator.function_environment(consumer.function_name, PREVIOUS_KEY_GRACE_HOURS="0"):
-        emulator.client("lambda").invoke(
+        lambda_client: LambdaClient = emulator.client("lambda")
+        lambda_client.invoke(
             FunctionName=consumer.function_name,
             Payload=json.dumps({"Action": "RetirePreviousKey", "SecretId": consumer.secret_arn}),
         )
@@ -188,7 +196,7 @@ def calls_table(results: Sequence[VariantResult], rotations: int) -> Table:
         ["step", "operation", *headers],
     )
     keys = sorted(
-        {key for r in results for key in r.calls}, key=lambda k: (STEPS.index(k[0]), k[1])
+        {key for r in results for key in r.calls}, key=lambda k: (list(STEPS).index(k[0]), k[1])
     )
     for step, operation in keys:
         cells = [_per_rotation(r.calls[step, operation], rotations) for r in results]

@@ -8,10 +8,15 @@ botocore itself honours AWS_ENDPOINT_URL.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_secretsmanager import SecretsManagerClient
+    from types_boto3_sts import STSClient
 
 # Bounded retries and timeouts: Secrets Manager retries the whole rotation anyway, and a
 # hung call must fail well inside the function's timeout.
@@ -27,9 +32,9 @@ class Clients:
         self,
         region: str | None = None,
         *,
-        secretsmanager: Any = None,
-        iam: Any = None,
-        sts_factory: Callable[[str, str], Any] | None = None,
+        secretsmanager: SecretsManagerClient | None = None,
+        iam: IAMClient | None = None,
+        sts_factory: Callable[[str, str], STSClient] | None = None,
     ) -> None:
         self.region = region
         self._secretsmanager = secretsmanager
@@ -37,7 +42,7 @@ class Clients:
         self._sts_factory = sts_factory
 
     @property
-    def secretsmanager(self) -> Any:
+    def secretsmanager(self) -> SecretsManagerClient:
         """The Secrets Manager client (created on first use)."""
         if self._secretsmanager is None:
             self._secretsmanager = boto3.client(
@@ -46,13 +51,13 @@ class Clients:
         return self._secretsmanager
 
     @property
-    def iam(self) -> Any:
+    def iam(self) -> IAMClient:
         """The IAM client (created on first use: setSecret and finishSecret never need it)."""
         if self._iam is None:
             self._iam = boto3.client("iam", region_name=self.region, config=CLIENT_CONFIG)
         return self._iam
 
-    def sts_with_key(self, access_key_id: str, secret_access_key: str) -> Any:
+    def sts_with_key(self, access_key_id: str, secret_access_key: str) -> STSClient:
         """An STS client signing with the given key ONLY.
 
         Explicit keys replace botocore's whole credential chain, so the function's own

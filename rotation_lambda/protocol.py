@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -40,6 +40,19 @@ from rotation_lambda.errors import (
 from rotation_lambda.logs import error_fields, log_decision
 from rotation_lambda.secret_value import SecretValue, parse_secret_value, require_user
 from rotation_lambda.settings import Settings, bind
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_iam.type_defs import AccessKeyTypeDef
+    from types_boto3_secretsmanager import SecretsManagerClient
+    from types_boto3_secretsmanager.type_defs import (
+        DescribeSecretResponseTypeDef,
+        GetSecretValueRequestTypeDef,
+        GetSecretValueResponseTypeDef,
+        ListSecretVersionIdsRequestTypeDef,
+        SecretVersionsListEntryTypeDef,
+        UpdateSecretVersionStageRequestTypeDef,
+    )
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
 CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
@@ -82,11 +95,11 @@ class SecretState:
 
 def describe(
     clients: Clients, secret_id: str, settings: Settings
-) -> tuple[dict[str, Any], Settings]:
+) -> tuple[DescribeSecretResponseTypeDef, Settings]:
     """DescribeSecret, and `settings` bound to that secret; an error if it does not exist
     or is not this function's."""
     try:
-        described: dict[str, Any] = clients.secretsmanager.describe_secret(SecretId=secret_id)
+        described = clients.secretsmanager.describe_secret(SecretId=secret_id)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
             raise
@@ -151,12 +164,11 @@ def run_step(clients: Clients, step: Step, secret_id: str, token: str, settings:
 
 
 def create_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
-    """Mint a new access key and record it as the AWSPENDING value of the token's version.
+    """Mint a new access key and record it as the token's AWSPENDING value.
 
-    Keeps the user within IAM's 2-key limit by deleting only keys the secret proves are not
-    current and past their grace (`decisions.plan_deletions`). If another invocation of the
-    same step (at-least-once delivery) records the token's value first, this one converges
-    on that value instead of failing.
+    Room under IAM's 2-key limit comes only from keys the secret proves are not current and
+    past their grace (`decisions.plan_deletions`). If a duplicate invocation records the
+    token's value first, this one converges on that value instead of failing.
     """
     sm = clients.secretsmanager
     if _pending_value(sm, state, settings) is not None:
@@ -201,12 +213,10 @@ def _create_and_record(clients: Clients, state: SecretState, settings: Settings)
     _record_pending(clients, state, settings, created)
 
 
-def _check_user_binding(iam: Any, settings: Settings, secret_arn: str) -> None:
-    """Refuse, before any IAM write, a user whose binding tag names another secret.
-
-    Two secrets naming the same user (a misconfiguration, a copied value, a re-pointed tag)
-    would otherwise rotate, and so delete or deactivate, each other's current keys. Runs
-    whenever the settings name the secret (SECRET_ARN, or shared mode: always).
+def _check_user_binding(iam: IAMClient, settings: Settings, secret_arn: str) -> None:
+    """Refuse, before any IAM write, a user whose binding tag names another secret: two
+    secrets naming one user would otherwise retire each other's current keys. Runs whenever
+    the settings name the secret (SECRET_ARN, or shared mode: always).
     """
     if settings.secret_arn is None:
         return
@@ -239,7 +249,9 @@ def _roles(
     )
 
 
-def _delete_key(iam: Any, state: SecretState, settings: Settings, key_id: str, reason: str) -> None:
+def _delete_key(
+    iam: IAMClient, state: SecretState, settings: Settings, key_id: str, reason: str
+) -> None:
     try:
         iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
     except ClientError as error:
@@ -252,22 +264,20 @@ def _delete_key(iam: Any, state: SecretState, settings: Settings, key_id: str, r
 
 
 def _mint_key(
-    iam: Any, state: SecretState, settings: Settings, existing: set[str]
-) -> dict[str, Any]:
-    """CreateAccessKey; keys that a call with an unknown outcome may have minted are deleted.
+    iam: IAMClient, state: SecretState, settings: Settings, existing: set[str]
+) -> AccessKeyTypeDef:
+    """CreateAccessKey; a key that a call of unknown outcome may have minted is deleted.
 
-    Proof of ownership: a key absent from `existing` (this invocation's listing just before
-    the call, less what it deleted) and present right after the call was minted by it. A
-    definite refusal (a 4xx answered at once: LimitExceeded, AccessDenied...) created
-    nothing, so nothing is listed or deleted.
+    Proof of ownership: absent from `existing` (the listing just before the call, less what
+    was deleted) and present right after it. A definite refusal minted nothing.
     """
     try:
-        response: dict[str, Any] = iam.create_access_key(UserName=settings.iam_user_name)
+        response = iam.create_access_key(UserName=settings.iam_user_name)
     except Exception as error:
         if _outcome_unknown(error):
             _delete_keys_minted_by_this_call(iam, state, settings, existing, keep=None)
         raise
-    created: dict[str, Any] = response["AccessKey"]
+    created = response["AccessKey"]
     if response.get("ResponseMetadata", {}).get("RetryAttempts"):
         # botocore retried CreateAccessKey: an attempt whose response was lost may have
         # minted a key too. Costs a listing only when a retry happened.
@@ -288,12 +298,11 @@ def _outcome_unknown(error: BaseException) -> bool:
 
 
 def _delete_keys_minted_by_this_call(
-    iam: Any, state: SecretState, settings: Settings, existing: set[str], keep: str | None
+    iam: IAMClient, state: SecretState, settings: Settings, existing: set[str], keep: str | None
 ) -> None:
     """Delete the keys present now that were not there before the call (but `keep`).
 
-    Best effort: a failure is logged. Such a key is then recorded nowhere, and the next
-    attempt refuses it by name (UnknownKeyError) rather than guess.
+    Best effort: a failure is logged; the next attempt refuses such a key by name.
     """
     try:
         listed = _list_keys(iam, settings)
@@ -312,7 +321,7 @@ def _delete_keys_minted_by_this_call(
 
 
 def _record_pending(
-    clients: Clients, state: SecretState, settings: Settings, created: dict[str, Any]
+    clients: Clients, state: SecretState, settings: Settings, created: AccessKeyTypeDef
 ) -> None:
     """PutSecretValue of the new key as the token's AWSPENDING value; on failure, the key in
     hand is deleted unless the value turns out stored."""
@@ -344,7 +353,9 @@ def _record_pending(
     state.log("create-key", "done", key_ids=[key_id])
 
 
-def _delete_unrecorded_key(iam: Any, state: SecretState, settings: Settings, key_id: str) -> None:
+def _delete_unrecorded_key(
+    iam: IAMClient, state: SecretState, settings: Settings, key_id: str
+) -> None:
     """Best-effort cleanup after a failed put; a failure here is logged, not raised."""
     try:
         iam.delete_access_key(UserName=settings.iam_user_name, AccessKeyId=key_id)
@@ -361,7 +372,9 @@ def _delete_unrecorded_key(iam: Any, state: SecretState, settings: Settings, key
         state.log("delete-unrecorded-key", "done", key_ids=[key_id])
 
 
-def _pending_value(sm: Any, state: SecretState, settings: Settings) -> SecretValue | None:
+def _pending_value(
+    sm: SecretsManagerClient, state: SecretState, settings: Settings
+) -> SecretValue | None:
     """The token's AWSPENDING value, checked, or None while it has none."""
     response = _get_value(sm, state.arn, version_id=state.token, stage=PENDING)
     if response is None:
@@ -371,7 +384,9 @@ def _pending_value(sm: Any, state: SecretState, settings: Settings) -> SecretVal
     return value
 
 
-def _pending_value_or_none(sm: Any, state: SecretState, settings: Settings) -> SecretValue | None:
+def _pending_value_or_none(
+    sm: SecretsManagerClient, state: SecretState, settings: Settings
+) -> SecretValue | None:
     """`_pending_value`, or None if it cannot be read either (used after a failure)."""
     try:
         return _pending_value(sm, state, settings)
@@ -380,13 +395,12 @@ def _pending_value_or_none(sm: Any, state: SecretState, settings: Settings) -> S
 
 
 def _recorded_keys(
-    sm: Any, state: SecretState, settings: Settings, wanted: set[str]
+    sm: SecretsManagerClient, state: SecretState, settings: Settings, wanted: set[str]
 ) -> tuple[set[str], set[str]]:
     """Which of `wanted` AWSPREVIOUS records, and which only older versions record.
 
-    AWSPREVIOUS first, then every other version that is neither current nor pending, newest
-    first, stopping as soon as all of `wanted` are found. A malformed or foreign old version
-    is no evidence either way, and never blocks a rotation or the sweep.
+    Reads AWSPREVIOUS, then the other versions that are not live, newest first, until all of
+    `wanted` are found. A malformed or foreign old version proves nothing, blocks nothing.
     """
     live = {
         version_id
@@ -422,12 +436,14 @@ def _recorded_keys(
     return previous_keys, found - previous_keys
 
 
-def _created(version: dict[str, Any]) -> float:
+def _created(version: SecretVersionsListEntryTypeDef) -> float:
     created = version.get("CreatedDate")
     return created.timestamp() if isinstance(created, datetime) else 0.0
 
 
-def _recorded_key(sm: Any, state: SecretState, settings: Settings, version_id: str) -> str | None:
+def _recorded_key(
+    sm: SecretsManagerClient, state: SecretState, settings: Settings, version_id: str
+) -> str | None:
     """The key an old version records for our user, or None if it proves nothing."""
     response = _get_value(sm, state.arn, version_id=version_id)
     if response is None:
@@ -443,7 +459,7 @@ def _recorded_key(sm: Any, state: SecretState, settings: Settings, version_id: s
     return value.access_key_id
 
 
-def _list_keys(iam: Any, settings: Settings) -> list[AccessKey]:
+def _list_keys(iam: IAMClient, settings: Settings) -> list[AccessKey]:
     listed = iam.list_access_keys(UserName=settings.iam_user_name)["AccessKeyMetadata"]
     return [
         AccessKey(item["AccessKeyId"], item["Status"] == "Active", item["CreateDate"])
@@ -451,7 +467,7 @@ def _list_keys(iam: Any, settings: Settings) -> list[AccessKey]:
     ]
 
 
-def _current_value(sm: Any, secret_arn: str, settings: Settings) -> SecretValue:
+def _current_value(sm: SecretsManagerClient, secret_arn: str, settings: Settings) -> SecretValue:
     """AWSCURRENT's value, checked; a secret with none yet counts as the bootstrap value."""
     response = _get_value(sm, secret_arn, stage=CURRENT)
     where = f"AWSCURRENT value of secret {secret_arn}"
@@ -467,11 +483,8 @@ def _current_value(sm: Any, secret_arn: str, settings: Settings) -> SecretValue:
 
 
 def set_secret(clients: Clients, state: SecretState, settings: Settings) -> None:
-    """Nothing to set: an IAM access key is live as soon as it is created.
-
-    The pending value is deliberately not read here: testSecret reads and validates it,
-    so reading it twice would be a wasted API call.
-    """
+    """Nothing to set: an IAM access key is live once created. The pending value is not
+    read here: testSecret reads it, and a second read would be a wasted call."""
     state.log("nothing-to-set", "no-op")
 
 
@@ -479,8 +492,8 @@ def test_secret(clients: Clients, state: SecretState, settings: Settings) -> Non
     """Prove the pending key authenticates as exactly IAM_USER_ARN (path included).
 
     With no pending value, this is Secrets Manager's configuration test (RotateSecret with
-    RotateImmediately=false, as on every change of the rotation rules): it proves the
-    current key works instead (if there is one yet), and mints nothing.
+    RotateImmediately=false, on every change of the rules): it proves the current key (if
+    any) instead.
     """
     pending = _pending_value(clients.secretsmanager, state, settings)
     if pending is None:
@@ -566,11 +579,8 @@ def finish_secret(clients: Clients, state: SecretState, settings: Settings) -> N
     """
     sm = clients.secretsmanager
     old_current = state.version_with(CURRENT)
-    params = {"SecretId": state.arn, "VersionStage": CURRENT, "MoveToVersionId": state.token}
-    if old_current is not None:
-        params["RemoveFromVersionId"] = old_current
     try:
-        sm.update_secret_version_stage(**params)
+        _move_label(sm, state.arn, CURRENT, state.token, old_current)
     except (BotoCoreError, ClientError):
         # A lost response, or a concurrent duplicate that moved the label first: carry on
         # if AWSCURRENT is where it should be; anything else is an error.
@@ -611,23 +621,35 @@ def _complete_finish(clients: Clients, state: SecretState) -> None:
         state.log("remove-pending-label", "done")
 
 
-def _mark_current_since(sm: Any, state: SecretState, moment: datetime) -> None:
+def _mark_current_since(sm: SecretsManagerClient, state: SecretState, moment: datetime) -> None:
     """Label the AWSCURRENT version with `moment` as the time it became current."""
     version_id = state.version_with(CURRENT)
     if version_id is None:
         return
     label = current_since_label(moment)
-    params = {"SecretId": state.arn, "VersionStage": label, "MoveToVersionId": version_id}
+    # Held by another version: an older finish in the same second; move it.
     holder = next((v for v, stages in state.version_stages.items() if label in stages), None)
     if holder == version_id:
         return
-    if holder is not None:
-        params["RemoveFromVersionId"] = holder  # same second as an older finish: move it
-    sm.update_secret_version_stage(**params)
+    _move_label(sm, state.arn, label, version_id, holder)
     if holder is not None:
         state.version_stages[holder] = [s for s in state.version_stages[holder] if s != label]
     state.version_stages.setdefault(version_id, []).append(label)
     state.log("record-current-since", "done", version=version_id, since=label)
+
+
+def _move_label(
+    sm: SecretsManagerClient, arn: str, label: str, version_id: str, holder: str | None
+) -> None:
+    """Put `label` on `version_id`, taking it off `holder` (if any)."""
+    params: UpdateSecretVersionStageRequestTypeDef = {
+        "SecretId": arn,
+        "VersionStage": label,
+        "MoveToVersionId": version_id,
+    }
+    if holder is not None:
+        params["RemoveFromVersionId"] = holder
+    sm.update_secret_version_stage(**params)
 
 
 STEPS: dict[str, Callable[[Clients, SecretState, Settings], None]] = {
@@ -645,9 +667,8 @@ def retire_replaced_keys(clients: Clients, secret_id: str, settings: Settings) -
     """The hourly sweep: deactivate every Active key the secret records only in versions that
     are not current, once the grace since the current version became current is over.
 
-    It never deactivates anything unless AWSCURRENT holds a different key that is Active,
-    and never touches a key no version records. Idempotent; returns the decision taken.
-    During the grace period it costs one call (DescribeSecret).
+    Only while AWSCURRENT holds another, Active, key; never a key no version records.
+    Idempotent; returns the decision. During the grace it costs one DescribeSecret.
     """
     described, settings = describe(clients, secret_id, settings)
     state = SecretState(
@@ -721,10 +742,9 @@ def _deactivate(clients: Clients, settings: Settings, key_ids: Iterable[str]) ->
 def provision_key(clients: Clients, secret_id: str, settings: Settings) -> dict[str, Any]:
     """The deploy's first-key step: make AWSCURRENT hold a key that authenticates as the user.
 
-    A no-op when it already does (a migration re-invokes it). Otherwise it writes the
-    bootstrap value if the secret has no AWSCURRENT, then performs one whole rotation
-    synchronously (the same create, test and finish steps), so `pulumi up` ends only with a
-    working key, and no key passes through Pulumi. It refuses while a rotation is in progress.
+    A no-op when it already does. Else it writes the bootstrap value if there is no
+    AWSCURRENT, then runs one whole rotation (the same steps), so `pulumi up` ends with a
+    working key that never passed through Pulumi. Refused while a rotation is in progress.
     """
     sm = clients.secretsmanager
     described, settings = describe(clients, secret_id, settings)
@@ -785,31 +805,34 @@ def _stages(clients: Clients, secret_arn: str, settings: Settings) -> dict[str, 
 
 
 def _get_value(
-    sm: Any, secret_id: str, *, stage: str | None = None, version_id: str | None = None
-) -> dict[str, Any] | None:
+    sm: SecretsManagerClient,
+    secret_id: str,
+    *,
+    stage: str | None = None,
+    version_id: str | None = None,
+) -> GetSecretValueResponseTypeDef | None:
     """GetSecretValue, or None when that version or stage has no value.
 
     Callers always name a stage or a version: a bare SecretId could be answered from a
     stale default version by some emulators.
     """
-    params = {"SecretId": secret_id}
+    params: GetSecretValueRequestTypeDef = {"SecretId": secret_id}
     if version_id is not None:
         params["VersionId"] = version_id
     if stage is not None:
         params["VersionStage"] = stage
     try:
-        response: dict[str, Any] = sm.get_secret_value(**params)
+        return sm.get_secret_value(**params)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
             return None
         raise
-    return response
 
 
-def list_versions(sm: Any, secret_id: str) -> list[dict[str, Any]]:
+def list_versions(sm: SecretsManagerClient, secret_id: str) -> list[SecretVersionsListEntryTypeDef]:
     """All versions, including deprecated (unlabelled) ones that may record a stray key."""
-    versions: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": True}
+    versions: list[SecretVersionsListEntryTypeDef] = []
+    params: ListSecretVersionIdsRequestTypeDef = {"SecretId": secret_id, "IncludeDeprecated": True}
     while True:
         page = sm.list_secret_version_ids(**params)
         versions.extend(page.get("Versions", []))

@@ -42,7 +42,7 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
@@ -61,6 +61,9 @@ from credrot.app.secret import (
 )
 from credrot.app.self_read import current_key, read_with_key
 from credrot.errors import CredentialError
+
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
     "SecretCredentials",
@@ -105,7 +108,7 @@ def _draw() -> float:
         return next(_draws)
 
 
-class _RedactedReadOnlyCredentials(ReadOnlyCredentials):  # type: ignore[misc]
+class _RedactedReadOnlyCredentials(ReadOnlyCredentials):
     """botocore's frozen credentials, with a repr that hides the secret access key."""
 
     __slots__ = ()
@@ -114,7 +117,7 @@ class _RedactedReadOnlyCredentials(ReadOnlyCredentials):  # type: ignore[misc]
         return f"ReadOnlyCredentials(access_key={self.access_key!r}, secret_key='<redacted>')"
 
 
-class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
+class SecretCredentials(DeferredRefreshableCredentials):
     """Refreshable credentials backed by a Secrets Manager secret's AWSCURRENT value.
 
     The access key itself never expires; the "expiry" is when the secret is read again.
@@ -125,12 +128,17 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
 
     _advisory_refresh_timeout = 0
     _mandatory_refresh_timeout = 0
-    _frozen_credentials: Any
+    # botocore's private members this class relies on (fenced by
+    # tests/app_side/test_botocore_compat.py), which its stubs leave out.
+    _frozen_credentials: ReadOnlyCredentials | None
+    _refresh_lock: threading.Lock
+    _time_fetcher: Callable[[], datetime]
+    _protected_refresh: Callable[..., None]
 
     def __init__(
         self,
         secret_id: str,
-        secrets_client: Any,
+        secrets_client: SecretsManagerClient | None,
         refresh_seconds: float,
         *,
         time_fetcher: Callable[[], datetime] | None = None,
@@ -157,7 +165,7 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         # call", never a failed call now.
         return False
 
-    def get_frozen_credentials(self) -> Any:
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
         """The current credentials (refreshed first if the window is over)."""
         frozen = super().get_frozen_credentials()
         if type(frozen) is not _RedactedReadOnlyCredentials:
@@ -165,7 +173,7 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         self._used.frozen = frozen
         return frozen
 
-    def _redact(self, frozen: Any) -> Any:
+    def _redact(self, frozen: ReadOnlyCredentials) -> ReadOnlyCredentials:
         """Swap botocore's freshly published credentials for the redacted kind, once: under
         the refresh lock and only if no refresh replaced them meanwhile."""
         redacted = _RedactedReadOnlyCredentials(*frozen)
@@ -207,6 +215,8 @@ class SecretCredentials(DeferredRefreshableCredentials):  # type: ignore[misc]
         return self._metadata(record.access_key_id, record.secret_access_key)
 
     def _fetch(self) -> KeyRecord:
+        # Only SelfReadCredentials has no client, and it reads through its key cache.
+        assert self._secrets_client is not None
         try:
             response = get_value(self._secrets_client, self._secret_id)
         except ClientError as error:
@@ -308,7 +318,7 @@ def session(
     *,
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
     region_name: str | None = None,
-    secrets_client: Any = None,
+    secrets_client: SecretsManagerClient | None = None,
     retry_on_auth_failure: bool = True,
     self_read: bool = False,
     cache_path: str | os.PathLike[str] | None = None,
@@ -353,14 +363,18 @@ def session(
         credentials = _secret_credentials(secret_id, secrets_client, refresh_seconds, region)
     core = botocore.session.get_session()
     # botocore has no public setter; this is how refreshable credentials are attached.
-    core._credentials = credentials
+    core._credentials = credentials  # type: ignore[attr-defined]
     if retry_on_auth_failure:
-        core.register("needs-retry", _RetryOnceAfterRefresh(credentials))
+        # A needs-retry handler returns the delay before retrying; the stubs say None.
+        core.register("needs-retry", _RetryOnceAfterRefresh(credentials))  # type: ignore[arg-type]
     return boto3.Session(botocore_session=core, region_name=region)
 
 
 def _secret_credentials(
-    secret_id: str, secrets_client: Any, refresh_seconds: float, region: str | None
+    secret_id: str,
+    secrets_client: SecretsManagerClient | None,
+    refresh_seconds: float,
+    region: str | None,
 ) -> SecretCredentials:
     if secrets_client is None:
         try:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credrot.app.key_cache import (
     CachedKey,
@@ -47,6 +47,9 @@ from credrot.app.secret import (
 )
 from credrot.app.self_read import read_with_key
 from credrot.errors import CommandError, CredentialError, FileAccessError, describe_os_error
+
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
     "SDK_REFRESH_LEAD",
@@ -322,7 +325,7 @@ def default_credentials_file() -> Path:
 
 
 def export(
-    operator_secrets: Any,
+    operator_secrets: SecretsManagerClient,
     secret_id: str,
     profile: str,
     *,

@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from credrot.errors import CredentialError
 from rotation_lambda.errors import SecretValueError
 from rotation_lambda.secret_value import SecretValue, parse_secret_value
+
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
+    from types_boto3_secretsmanager.type_defs import (
+        GetSecretValueRequestTypeDef,
+        GetSecretValueResponseTypeDef,
+    )
 
 # The parsed value, under the name app code knows it by.
 KeyRecord = SecretValue
@@ -60,18 +67,21 @@ def region_or_environment(secret_id: str) -> str | None:
 
 
 def get_value(
-    sm: Any, secret_id: str, *, stage: str | None = CURRENT, version_id: str | None = None
-) -> dict[str, Any]:
+    sm: SecretsManagerClient,
+    secret_id: str,
+    *,
+    stage: str | None = CURRENT,
+    version_id: str | None = None,
+) -> GetSecretValueResponseTypeDef:
     """GetSecretValue of one stage (or, with ``version_id``, one version); ClientError
     passes through. Always names the stage or version: moto answers a bare SecretId from
     a stale default."""
-    params: dict[str, str] = {"SecretId": secret_id}
+    params: GetSecretValueRequestTypeDef = {"SecretId": secret_id}
     if version_id:
         params["VersionId"] = version_id
     if stage and not version_id:
         params["VersionStage"] = stage
-    response: dict[str, Any] = sm.get_secret_value(**params)
-    return response
+    return sm.get_secret_value(**params)
 
 
 def current_record(response: Mapping[str, Any], secret_id: str, *, then: str = "") -> KeyRecord:

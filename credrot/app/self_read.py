@@ -19,10 +19,10 @@ import logging
 import os
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from credrot.app.key_cache import CachedKey, CacheFileError, KeyCache, LockTimeoutError
 from credrot.app.secret import (
@@ -33,6 +33,9 @@ from credrot.app.secret import (
     region_or_environment,
 )
 from credrot.errors import CredentialError
+
+if TYPE_CHECKING:
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
     "LockedOutError",
@@ -50,13 +53,6 @@ logger = logging.getLogger(__name__)
 
 _XML_CODE = re.compile(r"<Code>(?P<code>[^<]+)</Code>")
 _XML_MESSAGE = re.compile(r"<Message>(?P<message>[^<]*)</Message>")
-_CLIENT_CONFIG = {
-    "connect_timeout": 5,
-    "read_timeout": 10,
-    # adaptive: backs off (and rate-limits this client) when AWS throttles.
-    "retries": {"mode": "adaptive", "max_attempts": 3},
-}
-
 Reader = Callable[[CachedKey], KeyRecord]
 
 
@@ -160,14 +156,10 @@ def read_with_key(
 ) -> KeyRecord:
     """AWSCURRENT of ``key.secret_id``, read with ``key`` itself (a one-off client with
     static credentials: never the credentials being refreshed, never a profile)."""
-    import botocore.session
-
-    client = botocore.session.get_session().create_client(
-        "secretsmanager",
-        region_name=region or key.region or region_or_environment(key.secret_id),
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret_access_key,
-        config=_client_config(),
+    client = _secrets_client(
+        region or key.region or region_or_environment(key.secret_id),
+        key.access_key_id,
+        key.secret_access_key,
     )
     return _read(client, key.secret_id, key, profile=key.profile, cache_path=cache_path)
 
@@ -178,7 +170,6 @@ def read_with_ambient(
     """AWSCURRENT of ``key.secret_id``, read with this host's own AWS identity: environment
     variables, a container's or an instance's role, and nothing else. Never a profile: the
     profile being served may be the very one whose credential_process runs this."""
-    import botocore.session
     from botocore.credentials import (
         ContainerProvider,
         CredentialResolver,
@@ -203,18 +194,16 @@ def read_with_ambient(
     frozen = found.get_frozen_credentials()
     # Explicit credentials: the session never runs its credential chain (so never the
     # profile's credential_process); a profile only contributes region/endpoint settings.
-    client = botocore.session.get_session().create_client(
-        "secretsmanager",
-        region_name=region or key.region or region_or_environment(key.secret_id),
-        aws_access_key_id=frozen.access_key,
-        aws_secret_access_key=frozen.secret_key,
-        aws_session_token=frozen.token,
-        config=_client_config(),
+    client = _secrets_client(
+        region or key.region or region_or_environment(key.secret_id),
+        frozen.access_key,
+        frozen.secret_key,
+        frozen.token,
     )
     return _read(client, key.secret_id, None, profile=key.profile, cache_path=cache_path)
 
 
-def aws_error(response: dict[str, Any]) -> tuple[str, str]:
+def aws_error(response: Mapping[str, Any]) -> tuple[str, str]:
     """(code, message) of an error response. Some emulators answer a JSON-protocol call
     with HTTP status "403" as the code and an XML error document as the message: the code
     and message inside that document are the real ones."""
@@ -244,14 +233,30 @@ def _load(cache: KeyCache, secret_id: str) -> CachedKey:
     return key
 
 
-def _client_config() -> Any:
+def _secrets_client(
+    region: str | None, access_key: str | None, secret_key: str | None, token: str | None = None
+) -> SecretsManagerClient:
+    """A Secrets Manager client signing with exactly these credentials."""
+    import botocore.session
     from botocore.config import Config
 
-    return Config(**_CLIENT_CONFIG)
+    client = botocore.session.get_session().create_client(
+        "secretsmanager",
+        region_name=region,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=token,
+        # adaptive: backs off (and rate-limits this client) when AWS throttles.
+        config=Config(
+            connect_timeout=5, read_timeout=10, retries={"mode": "adaptive", "max_attempts": 3}
+        ),
+    )
+    # botocore (lighter to import than boto3) types its clients loosely; this one is.
+    return cast("SecretsManagerClient", client)
 
 
 def _read(
-    client: Any,
+    client: SecretsManagerClient,
     secret_id: str,
     key: CachedKey | None,
     *,

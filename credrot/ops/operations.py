@@ -14,7 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -35,6 +35,12 @@ from credrot.ops.health import (
 from credrot.ops.limits import DEFAULT_ROTATION_TIMEOUT, DEFAULT_UNSTICK_MIN_AGE, EXIT_TIMEOUT
 from rotation_lambda.decisions import current_since
 from rotation_lambda.protocol import list_versions
+
+if TYPE_CHECKING:
+    from types_boto3_iam import IAMClient
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_logs import CloudWatchLogsClient
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 # createSecret stores the new version's value within seconds; none after this long means the
 # rotation is failing (AWS retries the Lambda, and keeps AWSPENDING, for much longer).
@@ -96,7 +102,11 @@ class UnstickResult:
 
 
 def read_version(
-    sm: Any, secret_id: str, *, stage: str | None = None, version_id: str | None = None
+    sm: SecretsManagerClient,
+    secret_id: str,
+    *,
+    stage: str | None = None,
+    version_id: str | None = None,
 ) -> tuple[bool, KeyRecord | None, str | None]:
     """(has a value, parsed record or None, malformation or None) for one version."""
     try:
@@ -113,13 +123,13 @@ def read_version(
 
 
 def take_snapshot(
-    sm: Any,
-    iam: Any,
+    sm: SecretsManagerClient,
+    iam: IAMClient,
     secret_id: str,
     *,
     now: datetime | None = None,
     read_policies: bool = True,
-    lambda_client: Any = None,
+    lambda_client: LambdaClient | None = None,
 ) -> Snapshot:
     """Gather what ``credrot.ops.health.assess`` needs.
 
@@ -222,7 +232,7 @@ def take_snapshot(
     )
 
 
-def _user_identity(iam: Any, user_name: str) -> tuple[dict[str, str] | None, str | None]:
+def _user_identity(iam: IAMClient, user_name: str) -> tuple[dict[str, str] | None, str | None]:
     """(tags, path) of the user, or (None, None) if it cannot be read."""
     try:
         user = iam.get_user(UserName=user_name)["User"]
@@ -232,7 +242,9 @@ def _user_identity(iam: Any, user_name: str) -> tuple[dict[str, str] | None, str
     return {tag["Key"]: tag["Value"] for tag in tags}, user.get("Path")
 
 
-def _function_variable(lambda_client: Any, function_arn: str | None, name: str) -> str | None:
+def _function_variable(
+    lambda_client: LambdaClient | None, function_arn: str | None, name: str
+) -> str | None:
     if lambda_client is None or not function_arn:
         return None
     try:
@@ -243,7 +255,7 @@ def _function_variable(lambda_client: Any, function_arn: str | None, name: str) 
     return str(value) if value else None
 
 
-def _user_policies(iam: Any, user_name: str) -> tuple[UserPolicy, ...]:
+def _user_policies(iam: IAMClient, user_name: str) -> tuple[UserPolicy, ...]:
     """The user's inline policies and the managed ones under the product's IAM path (where
     the component puts the data-access policy that carries selfRead)."""
     policies = []
@@ -268,7 +280,7 @@ def _policy_document(document: Any) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def grace_from_function(lambda_client: Any, function_arn: str | None) -> timedelta | None:
+def grace_from_function(lambda_client: LambdaClient, function_arn: str | None) -> timedelta | None:
     """PREVIOUS_KEY_GRACE_HOURS of the rotation function, or None if it cannot be read."""
     if not function_arn:
         return None
@@ -299,8 +311,8 @@ def rotation_state(version_stages: dict[str, list[str]], token: str) -> str:
 
 
 def previous_key_in_grace_now(
-    sm: Any,
-    iam: Any,
+    sm: SecretsManagerClient,
+    iam: IAMClient,
     arn: str,
     version_stages: dict[str, list[str]],
     grace: timedelta,
@@ -330,17 +342,17 @@ def previous_key_in_grace_now(
 
 
 def rotate(
-    sm: Any,
+    sm: SecretsManagerClient,
     secret_id: str,
     *,
     timeout: float = DEFAULT_ROTATION_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
-    iam: Any = None,
+    iam: IAMClient | None = None,
     grace: timedelta = DEFAULT_GRACE,
     force: bool = False,
     now: datetime | None = None,
-    logs: Any = None,
-    lambda_client: Any = None,
+    logs: CloudWatchLogsClient | None = None,
+    lambda_client: LambdaClient | None = None,
 ) -> RotationResult:
     """Start a rotation now and wait until AWSCURRENT has moved to its version.
 
@@ -421,8 +433,8 @@ class FailureSource:
     (its LoggingConfig, else Lambda's default ``/aws/lambda/<name>``), whose failure lines
     (``"decision": "fail"``, written by rotation_lambda.handler) name the token."""
 
-    logs: Any = None
-    lambda_client: Any = None
+    logs: CloudWatchLogsClient | None = None
+    lambda_client: LambdaClient | None = None
     function_arn: str | None = None
 
     def error_of(self, token: str, since: datetime) -> str | None:
@@ -474,7 +486,7 @@ def failure_in_log_line(line: str, token: str) -> str | None:
 
 
 def wait_for_rotation(
-    sm: Any,
+    sm: SecretsManagerClient,
     arn: str,
     token: str,
     *,
@@ -557,11 +569,13 @@ class WaitOptions(TypedDict, total=False):
     timeout: float
     sleep: Callable[[float], None]
     grace: timedelta
-    logs: Any
-    lambda_client: Any
+    logs: CloudWatchLogsClient | None
+    lambda_client: LambdaClient | None
 
 
-def revoke(sm: Any, iam: Any, secret_id: str, **options: Unpack[WaitOptions]) -> RevokeResult:
+def revoke(
+    sm: SecretsManagerClient, iam: IAMClient, secret_id: str, **options: Unpack[WaitOptions]
+) -> RevokeResult:
     """Rotate, then deactivate the previous key at once (never the current one).
 
     The deliberate leak path: a key still in its grace from an earlier rotation (which this
@@ -609,7 +623,7 @@ def revoke(sm: Any, iam: Any, secret_id: str, **options: Unpack[WaitOptions]) ->
 
 
 def unstick(
-    sm: Any,
+    sm: SecretsManagerClient,
     secret_id: str,
     *,
     force: bool = False,

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from credrot.app.client import refresh_delay
-from credrot.client import DEFAULT_REFRESH_SECONDS, SecretCredentials, session
+from credrot.app.client import SecretCredentials, refresh_delay
+from credrot.app.secret import DEFAULT_REFRESH_SECONDS
+from credrot.client import session
 from credrot.errors import CredentialError
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ai-credential-rotation/bot-AbCdEf"

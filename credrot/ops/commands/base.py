@@ -8,7 +8,7 @@ import importlib.util
 import math
 import sys
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from credrot.app.secret import DEFAULT_REFRESH_SECONDS, region_of
 from credrot.errors import CommandError
@@ -23,6 +23,9 @@ from credrot.ops.limits import (
     EXIT_TIMEOUT,
     EXIT_USAGE,
 )
+
+if TYPE_CHECKING:
+    import boto3
 
 EXIT_CODES = f"""\
 exit codes:
@@ -150,7 +153,7 @@ def add_refresh_seconds(
     )
 
 
-def session(args: argparse.Namespace) -> Any:
+def session(args: argparse.Namespace) -> boto3.Session:
     """The operator's boto3 Session: --profile, and --region else the secret ARN's."""
     import boto3
 

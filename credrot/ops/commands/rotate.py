@@ -11,10 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from credrot.ops.commands.base import Command, add_aws_options, add_secret, add_timeout, session
 from credrot.ops.limits import EXIT_OK
+
+if TYPE_CHECKING:
+    from types_boto3_lambda import LambdaClient
+    from types_boto3_secretsmanager import SecretsManagerClient
 
 
 class Rotate(Command):
@@ -94,7 +98,7 @@ def wait_for(start: Callable[..., Result], args: argparse.Namespace, label: str)
         )
 
 
-def grace_of(sm: Any, lambda_client: Any, secret: str) -> timedelta:
+def grace_of(sm: SecretsManagerClient, lambda_client: LambdaClient, secret: str) -> timedelta:
     """The rotation function's PREVIOUS_KEY_GRACE_HOURS (24 h if unreadable)."""
     from credrot.ops import health, operations
 
