@@ -26,6 +26,10 @@ _COMPRESS_LEVEL = 9
 _UNIX = 3  # ZipInfo.create_system: the mode above is a Unix mode on every build host
 
 
+# The rotation Lambda's sources, packaged as they are (stdlib + boto3, which the runtime has).
+LAMBDA_PACKAGE_DIR = Path(__file__).resolve().parent.parent / "rotation_lambda"
+
+
 @dataclass(frozen=True)
 class LambdaArchive:
     """A built archive on disk and the hash Lambda reports for it."""

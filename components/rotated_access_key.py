@@ -43,14 +43,10 @@ import pulumi_aws as aws
 from components import iam_policies, schedule
 from components.config import RotatedAccessKeyArgs, SelfRead, check_name, policy_name
 from components.contract import (
-    ARCHITECTURE,
     COMPONENT_TYPE,
     CONSUMER_TAG,
-    HANDLER,
     IAM_PATH,
-    RETIRE_PREVIOUS_KEY_ACTION,
     ROTATOR_TAG,
-    RUNTIME,
     SECRET_USER_TAG,
     USER_SECRET_TAG,
     ConsumerNames,
@@ -60,26 +56,12 @@ from components.contract import (
 from components.packaging import LambdaArchive
 from components.rotation_function import Grants, rotation_function
 from components.shared_rotator import (
-    LAMBDA_PACKAGE_DIR,
     SharedRotator,
     errors_alarm,
     rotation_lambda_archive,
 )
 
-__all__ = [
-    "ARCHITECTURE",
-    "COMPONENT_TYPE",
-    "CONSUMER_TAG",
-    "HANDLER",
-    "IAM_PATH",
-    "LAMBDA_PACKAGE_DIR",
-    "RETIRE_PREVIOUS_KEY_ACTION",
-    "RUNTIME",
-    "RotatedAccessKey",
-    "RotatedAccessKeyArgs",
-    "rotation_lambda_archive",
-    "sweep_event",
-]
+__all__ = ["RotatedAccessKey", "RotatedAccessKeyArgs"]
 
 # IAM: "The size of each inline policy ... user policy size cannot exceed 2,048 characters"
 # (all of a user's inline policies together, white space not counted).

@@ -43,11 +43,10 @@ from components.contract import (
     ConsumerNames,
     shared_names,
 )
-from components.packaging import LambdaArchive, write_lambda_zip
+from components.packaging import LAMBDA_PACKAGE_DIR, LambdaArchive, write_lambda_zip
 from components.rotation_function import Grants, rotation_function
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LAMBDA_PACKAGE_DIR = PROJECT_ROOT / "rotation_lambda"
 BUILD_DIR = PROJECT_ROOT / "build"  # git-ignored
 ERRORS_ALARM_PERIOD_SECONDS = 300
 # The component's logical name in the program (its children are named by shared_names()).

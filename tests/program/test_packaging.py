@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from components.packaging import build_lambda_zip, source_code_hash, write_lambda_zip
-from components.rotated_access_key import HANDLER, LAMBDA_PACKAGE_DIR, rotation_lambda_archive
+from components.contract import HANDLER
+from components.packaging import (
+    LAMBDA_PACKAGE_DIR,
+    build_lambda_zip,
+    source_code_hash,
+    write_lambda_zip,
+)
+from components.shared_rotator import rotation_lambda_archive
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

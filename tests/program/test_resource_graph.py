@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.contract import SHARED_ROTATOR_TYPE
-from components.rotated_access_key import COMPONENT_TYPE
+from components.contract import COMPONENT_TYPE, SHARED_ROTATOR_TYPE
 
 # (type, name suffix) of every child of a consumer with default args.
 DEFAULT_CHILDREN = {

@@ -13,17 +13,11 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.packaging import build_lambda_zip
-from components.rotated_access_key import (
-    HANDLER,
-    LAMBDA_PACKAGE_DIR,
-    RotatedAccessKey,
-    RotatedAccessKeyArgs,
-    default_user_name,
-    rotation_lambda_archive,
-)
+from components.contract import HANDLER
+from components.packaging import LAMBDA_PACKAGE_DIR, build_lambda_zip
+from components.rotated_access_key import RotatedAccessKey, RotatedAccessKeyArgs, default_user_name
 from components.schedule import sweep_expression, window_slot
-from components.shared_rotator import SharedRotator, SharedRotatorArgs
+from components.shared_rotator import SharedRotator, SharedRotatorArgs, rotation_lambda_archive
 
 ACCOUNT = "123456789012"
 ROTATOR_ID = "ai-credential-rotation/test"
