@@ -142,16 +142,6 @@ class ConsumerNames:
         return self._of("scheduler-policy")
 
     @property
-    def sweep_target(self) -> str:
-        """The sweep rule's target: the rotation Lambda."""
-        return self._of("sweep-target")
-
-    @property
-    def allow_sweep(self) -> str:
-        """EventBridge's permission to invoke the rotation Lambda for the sweep."""
-        return self._of("allow-sweep")
-
-    @property
     def alarm_topic(self) -> str:
         """The SNS topic alarms go to (unless the stack gives one)."""
         return self._of("alarms")

@@ -48,8 +48,8 @@ from components.limits import MAX_ROTATION_DAYS, rotation_too_slow
 MIN_ROTATION_HOURS = 4
 MAX_ROTATION_HOURS = MAX_ROTATION_DAYS * 24
 DEFAULT_ROTATION_WINDOW = "4h"
-# The RetirePreviousKey sweep runs hourly: a previous key outlives its grace by up to this.
-SWEEP_SCHEDULE = "rate(1 hour)"
+# The RetirePreviousKey sweep runs hourly (sweep_expression): a previous key outlives its
+# grace by up to this.
 SWEEP_INTERVAL_HOURS = 1
 # The default cadence: monthly, on a day every month has, so a consumer never skips February.
 DEFAULT_CADENCE_LAST_DAY = 28
