@@ -272,3 +272,30 @@ def output(
         return "".join(printed) + caplog.text
 
     return collected
+
+
+@pytest.fixture
+def hammer() -> Callable[[int, int, Callable[[], object]], list[BaseException]]:
+    """``hammer(threads, calls, action)``: run ``action`` ``calls`` times in each of
+    ``threads`` threads started together; the errors they raised."""
+    return _hammer
+
+
+def _hammer(threads: int, calls: int, action: Callable[[], object]) -> list[BaseException]:
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        barrier.wait()
+        for _ in range(calls):
+            try:
+                action()
+            except BaseException as error:
+                errors.append(error)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return errors
