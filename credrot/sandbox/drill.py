@@ -62,7 +62,9 @@ from credrot.sandbox.provision import EMULATOR_ONLY_POLICY, Consumer, provision_
 
 if TYPE_CHECKING:
     from types_boto3_iam import IAMClient
+    from types_boto3_s3 import S3Client
     from types_boto3_secretsmanager import SecretsManagerClient
+    from types_boto3_sts import STSClient
 
 CONSUMER_NAME = "drill-app"
 PROCESS_PROFILE = "drill-app"
@@ -106,8 +108,8 @@ class _Worker(threading.Thread):
     """An app instance calling S3 GetObject and STS GetCallerIdentity until told to stop;
     subclasses give it ``_s3`` and ``_sts`` clients."""
 
-    _s3: Any
-    _sts: Any
+    _s3: S3Client
+    _sts: STSClient
 
     def __init__(
         self, name: str, consumer: Consumer, stop: threading.Event, pause: float = CALL_PAUSE

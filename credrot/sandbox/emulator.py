@@ -64,7 +64,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -76,6 +76,9 @@ from credrot.sandbox.aws import (
     new_session,
     patched_environ,
 )
+
+if TYPE_CHECKING:
+    from types_boto3_logs import CloudWatchLogsClient
 
 __all__ = [
     "ACCOUNT_ID",
@@ -514,7 +517,7 @@ class Emulator:
         if not lines:
             return
         group = f"/aws/lambda/{function_name}"
-        logs = self.client("logs")
+        logs: CloudWatchLogsClient = self.client("logs")
         if group not in self._log_groups:
             with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
                 logs.create_log_group(logGroupName=group)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from types_boto3_lambda import LambdaClient
     from types_boto3_lambda.literals import ArchitectureType, RuntimeType
     from types_boto3_lambda.type_defs import AddPermissionRequestTypeDef
+    from types_boto3_s3 import S3Client
     from types_boto3_secretsmanager import SecretsManagerClient
 
 __all__ = [
@@ -228,7 +229,7 @@ def provision_consumer(
     """
     names = contract.ConsumerNames(name)
     iam: IAMClient = emulator.client("iam")
-    s3 = emulator.client("s3")
+    s3: S3Client = emulator.client("s3")
     sm: SecretsManagerClient = emulator.client("secretsmanager")
     lambda_client: LambdaClient = emulator.client("lambda")
     allowances: list[str] = []
