@@ -38,7 +38,14 @@ from rotation_lambda.errors import (
     SecretValueError,
 )
 from rotation_lambda.logs import error_fields, log_decision
-from rotation_lambda.secret_value import SecretValue, parse_secret_value, require_user
+from rotation_lambda.secret_value import (
+    CURRENT,
+    PENDING,
+    PREVIOUS,
+    SecretValue,
+    parse_secret_value,
+    require_user,
+)
 from rotation_lambda.settings import Settings, bind
 
 if TYPE_CHECKING:
@@ -55,7 +62,6 @@ if TYPE_CHECKING:
     )
 
 Step = Literal["createSecret", "setSecret", "testSecret", "finishSecret"]
-CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 # The tag on the IAM user naming the one secret allowed to rotate its keys. The deployer
 # sets it; the function only reads it (components.contract keeps the same name).
 USER_SECRET_TAG = "ai-credential-rotation:secret"  # noqa: S105 (a tag key, not a password)

@@ -14,6 +14,7 @@ from typing import Any
 
 from rotation_lambda.errors import SecretValueError, UserMismatchError
 
+CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 _KEY_FIELDS = ("AccessKeyId", "SecretAccessKey")
 _FIELDS = ("UserName", *_KEY_FIELDS)
 _EXPECTED = '{"UserName": ..., "AccessKeyId": ..., "SecretAccessKey": ...} or {"UserName": ...}'

@@ -8,8 +8,8 @@ can never accept a value the Lambda would not have written, or refuse one it did
 error type changes: app code catches ``CredentialError``. Messages describe the value's
 shape, never its content.
 
-The Lambda keeps its own copies of the stage names (``rotation_lambda.protocol``): it ships
-alone, as a zip of the standard library and boto3, and imports nothing from credrot.
+The stage names come from the same module: the Lambda ships alone (a zip of the standard
+library and boto3) and imports nothing from credrot, so credrot imports from it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from credrot.errors import CredentialError
 from rotation_lambda.errors import SecretValueError
+from rotation_lambda.secret_value import CURRENT as CURRENT
+from rotation_lambda.secret_value import PENDING as PENDING
+from rotation_lambda.secret_value import PREVIOUS as PREVIOUS
 from rotation_lambda.secret_value import SecretValue, parse_secret_value
 
 if TYPE_CHECKING:
@@ -31,8 +34,6 @@ if TYPE_CHECKING:
 
 # The parsed value, under the name app code knows it by.
 KeyRecord = SecretValue
-
-CURRENT, PENDING, PREVIOUS = "AWSCURRENT", "AWSPENDING", "AWSPREVIOUS"
 
 # How long a key read from the secret is used before the secret is read again. 15 minutes:
 # cheap (one read per window per process) and far inside the previous key's grace (24 h by
