@@ -191,10 +191,10 @@ def apply_aws_rotation_rule(secret: Any, token: str | None) -> None:
 
     for version_id, version in secret.versions.items():
         stages = version["version_stages"]
-        if "AWSPENDING" not in stages:
+        if PENDING not in stages:
             continue
-        if "AWSCURRENT" in stages:
-            stages.remove("AWSPENDING")
+        if CURRENT in stages:
+            stages.remove(PENDING)
         elif version_id != token:
             raise InvalidRequestException(
                 "A previous rotation isn't complete. That rotation will be reattempted."

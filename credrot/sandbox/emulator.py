@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any, cast
 import boto3
 from botocore.config import Config
 
+from credrot.app.secret import CURRENT, PENDING
 from credrot.sandbox.aws import (
     STEPS,
     CallCounter,
@@ -639,7 +640,7 @@ class Emulator:
                 backend, secret_id, version_stage, remove_from_version_id, move_to_version_id
             )
             moved_to = move_to_version_id
-            if version_stage == "AWSCURRENT" and moved_to:
+            if version_stage == CURRENT and moved_to:
                 # AWS answers GetSecretValue without a stage from AWSCURRENT; moto keeps its
                 # old default version after a label move (FIELD-NOTES).
                 backend.secrets[secret_id].set_default_version_id(moved_to)
@@ -683,7 +684,7 @@ class Emulator:
         secret.versions[token] = {
             "createdate": int(time.time()),
             "version_id": token,
-            "version_stages": ["AWSPENDING"],
+            "version_stages": [PENDING],
         }
         try:
             get_backend(backend.account_id, backend.region_name).invoke(

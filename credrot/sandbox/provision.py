@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from components import contract, iam_policies
 from components.config import LAMBDA_TIMEOUT_MARGIN_SECONDS, SelfRead
+from credrot.app.secret import CURRENT
 from credrot.sandbox.aws import stack_function_environment
 from credrot.sandbox.emulator import ACCOUNT_ID, AccessKeyPair, Emulator
 
@@ -310,7 +311,7 @@ def provision_consumer(
         sm.put_secret_value(
             SecretId=secret_arn,
             SecretString=json.dumps({"UserName": user_name}),
-            VersionStages=["AWSCURRENT"],
+            VersionStages=[CURRENT],
         )
 
     return Consumer(
