@@ -8,10 +8,11 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from components import contract
+from components import config, contract, rotation_function, shared_rotator
 from components import rotated_access_key as component
 from rotation_lambda import protocol
 from rotation_lambda.handler import ACTIONS
@@ -43,10 +44,13 @@ def test_the_sweep_event_names_an_action_the_lambda_dispatches() -> None:
     assert event["Action"] in ACTIONS
 
 
-def test_the_component_uses_the_contract_not_copies_of_it() -> None:
-    for name in ("IAM_PATH", "HANDLER", "RUNTIME", "ARCHITECTURE"):
-        assert getattr(component, name) is getattr(contract, name)
-    assert component.sweep_event is contract.sweep_event
+@pytest.mark.parametrize("module", [component, shared_rotator, rotation_function, config])
+def test_the_component_modules_use_the_contract_not_copies_of_it(module: ModuleType) -> None:
+    shared = ("IAM_PATH", "HANDLER", "RUNTIME", "ARCHITECTURE", "sweep_event", "provision_event")
+    held = [name for name in shared if hasattr(module, name)]
+    for name in held:
+        assert getattr(module, name) is getattr(contract, name), name
+    assert held or module is not component  # the component itself builds from the contract
 
 
 def test_the_first_key_event_names_an_action_the_lambda_dispatches() -> None:
