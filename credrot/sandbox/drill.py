@@ -3,7 +3,7 @@
 It provisions consumers as the Pulumi component does (``credrot.sandbox.provision``: one by
 default, ``DrillConfig.consumers`` in all, every one rotating through the stack's one shared
 function), turns IAM authentication on, starts app workers (at least one per consumer) that
-keep calling S3 GetObject and STS GetCallerIdentity through ``credrot.app.client`` sessions,
+keep calling S3 GetObject and STS GetCallerIdentity through ``credrot.client`` sessions,
 and meanwhile performs N rotations of each consumer (RotateSecret, running the real rotation
 Lambda), a RetirePreviousKey sweep with zero grace and a revoke of each. Invariants are
 checked after each step and at the end; the drill passes only if no app call failed, every
@@ -47,11 +47,11 @@ import botocore.session
 
 from components.config import SelfRead
 from components.contract import ConsumerNames, sweep_event
-from credrot.app.client import session
 from credrot.app.credential_process import export
 from credrot.app.key_cache import KeyCache
 from credrot.app.secret import CURRENT, PREVIOUS
 from credrot.app.self_read import LockedOutError, current_key, read_with_key
+from credrot.client import session
 from credrot.errors import CredentialError
 from credrot.ops import operations
 from credrot.ops.health import key_rows

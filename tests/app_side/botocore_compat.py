@@ -1,7 +1,7 @@
 """The botocore members credrot.app relies on that botocore does not document, checked.
 
 ``credrot.app.client`` extends ``DeferredRefreshableCredentials`` through private members
-and attaches its credentials through ``Session._credentials``; ``_RetryOnceAfterRefresh``
+and attaches its credentials through ``Session._credentials``; ``RetryOnceAfterRefresh``
 answers botocore's ``needs-retry`` event. A botocore release that renames or reshapes any
 of them must fail here, loudly and by name, before an app notices.
 
@@ -72,7 +72,8 @@ def check_private_members() -> None:
 def check_behaviour() -> None:
     """A credrot session reads once, refreshes after its window, and moves on after an
     authentication failure, through those members."""
-    from credrot.app.client import SecretCredentials, session
+    from credrot.app.client import SecretCredentials
+    from credrot.client import session
 
     moment = [datetime(2026, 1, 1, tzinfo=UTC)]
     secrets = _SecretsClient()
