@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -170,16 +171,26 @@ def secret_watch(monkeypatch: pytest.MonkeyPatch) -> SecretWatch:
 
 
 class ReadCounter:
-    """Counts GetSecretValue calls made through a Secrets Manager client (botocore hook)."""
+    """Counts GetSecretValue calls made through a Secrets Manager client (botocore hook):
+    all of them, or with ``secret_id`` those for that secret only. With ``delay``, each
+    counted read takes that long first (a slow network), so threads pile up on one read."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, secret_id: str | None = None, delay: float = 0.0) -> None:
         self._lock = threading.Lock()
+        self._secret_id = secret_id
+        self._delay = delay
         self.count = 0
-        client.meta.events.register("before-call.secrets-manager.GetSecretValue", self._count)
+        # before-parameter-build sees the call's own parameters (SecretId), once per call.
+        client.meta.events.register(
+            "before-parameter-build.secrets-manager.GetSecretValue", self._count
+        )
 
-    def _count(self, **kwargs: Any) -> None:
+    def _count(self, params: dict[str, Any], **kwargs: Any) -> None:
+        if self._secret_id is not None and params.get("SecretId") != self._secret_id:
+            return
         with self._lock:
             self.count += 1
+        time.sleep(self._delay)
 
 
 class Aws:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +21,7 @@ from credrot.app.secret import DEFAULT_REFRESH_SECONDS
 from credrot.client import session
 from credrot.errors import CredentialError
 from credrot.sandbox.aws import FaultInjector
+from tests.app_side.conftest import ReadCounter
 
 if TYPE_CHECKING:
     from types_boto3_secretsmanager import SecretsManagerClient
@@ -35,9 +34,8 @@ _names = itertools.count(1)
 
 
 class Secret:
-    """One secret in moto and what the tests watch of it: ``reads`` counts the
-    GetSecretValue calls made for it; ``delay`` slows each of them (a slow network), so
-    threads pile up on one read."""
+    """One secret in moto and its ``reads``: the GetSecretValue calls made for it (each
+    taking ``delay`` first)."""
 
     def __init__(self, client: SecretsManagerClient, value: str | bytes, delay: float = 0.0):
         self.client = client
@@ -46,16 +44,7 @@ class Secret:
             self.arn = client.create_secret(Name=name, SecretBinary=value)["ARN"]
         else:
             self.arn = client.create_secret(Name=name, SecretString=value)["ARN"]
-        self.reads = 0
-        self._delay = delay
-        self._lock = threading.Lock()
-        client.meta.events.register(f"before-parameter-build.{READ}", self._read)
-
-    def _read(self, params: dict[str, Any], **_: Any) -> None:
-        if params.get("SecretId") == self.arn:
-            with self._lock:
-                self.reads += 1
-            time.sleep(self._delay)
+        self.reads = ReadCounter(client, self.arn, delay)
 
     def rotate(self, value: str) -> None:
         """A new AWSCURRENT value, as a rotation's finishSecret leaves it."""
@@ -93,9 +82,9 @@ def test_the_default_refresh_window_is_well_inside_the_previous_key_grace_period
 
 def test_the_secret_is_read_on_first_use_not_when_the_session_is_made(secret: Secret) -> None:
     s = session(secret.arn, secrets_client=secret.client)
-    assert secret.reads == 0
+    assert secret.reads.count == 0
     assert frozen(s).access_key == "AKIAEXAMPLE1"
-    assert secret.reads == 1
+    assert secret.reads.count == 1
 
 
 def test_the_session_region_comes_from_the_secret_arn(secret: Secret) -> None:
@@ -112,7 +101,7 @@ def test_many_threads_share_one_secret_read_per_window(
     s = session(secret.arn, secrets_client=secret.client)
     errors = hammer(32, 50, lambda: frozen(s))
     assert errors == []
-    assert secret.reads == 1
+    assert secret.reads.count == 1
 
 
 def test_the_secret_is_read_again_once_when_the_window_ends(
@@ -123,12 +112,12 @@ def test_the_secret_is_read_again_once_when_the_window_ends(
     assert frozen(s).access_key == "AKIAEXAMPLE1"
     secret.rotate(ROTATED)
     hammer(16, 20, lambda: frozen(s))
-    assert secret.reads == 1
+    assert secret.reads.count == 1
     assert frozen(s).access_key == "AKIAEXAMPLE1"  # the window is not over yet
     clock.advance(301)
     errors = hammer(16, 20, lambda: frozen(s))
     assert errors == []
-    assert secret.reads == 2
+    assert secret.reads.count == 2
     assert frozen(s).access_key == "AKIAEXAMPLE2"
 
 
@@ -140,7 +129,7 @@ def test_botocore_early_refresh_is_off_so_a_window_is_not_refreshed_on_every_cal
     s = session(secret.arn, refresh_seconds=60, secrets_client=secret.client)
     for _ in range(100):
         frozen(s)
-    assert secret.reads == 1
+    assert secret.reads.count == 1
 
 
 def test_a_failed_refresh_keeps_the_current_key_and_retries_next_window(
@@ -151,14 +140,14 @@ def test_a_failed_refresh_keeps_the_current_key_and_retries_next_window(
     faults.fail(READ, code="AccessDeniedException", status=400)
     clock.advance(101)
     assert frozen(s).access_key == "AKIAEXAMPLE1"
-    assert secret.reads == 2
+    assert secret.reads.count == 2
     assert faults.injected == [READ]
     secret.rotate("not json " + SECRET)  # then a broken value: kept key again
     assert frozen(s).access_key == "AKIAEXAMPLE1"
-    assert secret.reads == 2  # not again before the next window
+    assert secret.reads.count == 2  # not again before the next window
     clock.advance(121)
     assert frozen(s).access_key == "AKIAEXAMPLE1"
-    assert secret.reads == 3
+    assert secret.reads.count == 3
     logged = output()
     assert "keeping key AKIAEXAMPLE1" in logged
     assert SECRET not in logged
@@ -176,7 +165,7 @@ def test_a_throttled_refresh_keeps_the_key_and_waits_a_window_not_a_moment(
         frozen(s)
     clock.advance(79)  # less than the shortest jittered window (80 s)
     frozen(s)
-    assert secret.reads == 2
+    assert secret.reads.count == 2
     assert "ThrottlingException" in output()
 
 
@@ -196,7 +185,7 @@ def test_a_key_read_on_a_stalled_machine_is_used_even_if_its_window_is_already_o
     s = session(secret.arn, refresh_seconds=10.0, secrets_client=secret.client)
     assert frozen(s).access_key == "AKIAEXAMPLE1"
     assert frozen(s).access_key == "AKIAEXAMPLE1"
-    assert secret.reads == 2
+    assert secret.reads.count == 2
 
 
 def test_a_hundred_sessions_started_together_reread_spread_over_the_window(
@@ -213,11 +202,11 @@ def test_a_hundred_sessions_started_together_reread_spread_over_the_window(
     per_tenth = []
     for _ in range(10):
         clock.advance(window / 10)
-        before = sum(secret.reads for secret in fleet)
+        before = sum(secret.reads.count for secret in fleet)
         for s in sessions:
             frozen(s)
-        per_tenth.append(sum(secret.reads for secret in fleet) - before)
-    assert all(secret.reads >= 2 for secret in fleet)  # each re-read within its first window
+        per_tenth.append(sum(secret.reads.count for secret in fleet) - before)
+    assert all(secret.reads.count >= 2 for secret in fleet)  # each re-read within its first window
     assert max(per_tenth) <= 15, per_tenth  # lockstep would be [0, ..., 0, 100]
 
 
