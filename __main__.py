@@ -24,19 +24,21 @@ every consumer), ``user_names``, ``self_read_access`` (whether a consumer's own 
 its secret, and from where) and ``rotation_function_names`` (the function rotating each one).
 """
 
-import gc
 from typing import Any
 
 import pulumi
 
 from components.config import STACK_KEYS, parse_stack_config
 from components.rotated_access_key import RotatedAccessKey
+from components.runtime_tuning import tune_for_large_stacks
 from components.shared_rotator import SHARED_COMPONENT_NAME, SharedRotator
 
-# Every resource keeps about a hundred objects alive until the program ends, and CPython's
-# default thresholds rescan them all at each full collection: a quarter of the program's CPU
-# at 1,000 consumers (bench/program.py). Nothing here needs garbage collected promptly.
-gc.set_threshold(100_000, 50, 100)
+# A thousand consumers are 7,000 registrations: the SDK's per-registration overhead is most of
+# the program's time. Before the first one: no automatic garbage collection (everything the
+# program builds lives until it exits) and each registration's stack trace computed once per
+# call path (components/runtime_tuning.py; bench/program.py measures both).
+tuning = tune_for_large_stacks()
+pulumi.log.debug(f"runtime tuning: {tuning}")
 
 config = pulumi.Config()
 stack = parse_stack_config(

@@ -16,7 +16,10 @@ under ``@pulumi.runtime.test`` (which waits for every registration) and reports:
 - program time: from ``set_mocks`` until every resource is registered, as wall time and as
   the process's CPU time (user + system, all threads); process wall time (the subprocess as
   the parent sees it: interpreter and imports included);
-- peak memory: ``ru_maxrss`` of the worker.
+- peak memory: ``ru_maxrss`` of the worker;
+- at 1,000 consumers, three more runs: the program without the stack-trace cache and
+  without either setting of components/runtime_tuning.py (what each one saves), and the
+  SDK's floor (as many bare registrations, tuned as the program is).
 
 The mocks keep only what the figures need: a count by type (and, for bench/spread.py and
 bench/quotas.py, a few inputs of the schedules and functions: ``RECORDED_INPUTS``). Outputs
@@ -84,6 +87,14 @@ RECORDED_INPUTS = {
 }
 
 
+# The program as shipped, and without each of components/runtime_tuning.py's two settings.
+TUNINGS = {
+    "all": "as shipped",
+    "gc": "without the stack-trace cache",
+    "none": "without either (the SDK's defaults)",
+}
+
+
 def consumers_config(count: int, *, isolated: bool = False) -> list[dict[str, Any]]:
     """``count`` consumers with distinct names and paths (``isolatedRotator`` when asked)."""
     return [
@@ -118,14 +129,22 @@ def floor_program(count: int, per_consumer: int) -> None:
 
 
 def worker(
-    count: int, *, isolated: bool = False, schedules: bool = False, floor: int = 0
+    count: int,
+    *,
+    isolated: bool = False,
+    schedules: bool = False,
+    floor: int = 0,
+    tuning: str = "all",
 ) -> dict[str, Any]:
     """Run the program once with ``count`` consumers in this process; return the figures.
-    ``schedules``: also return the RECORDED_INPUTS of every resource of those types."""
+    ``schedules``: also return the RECORDED_INPUTS of every resource of those types.
+    ``tuning``: how much of components/runtime_tuning.py the program gets (a TUNINGS key)."""
     import gc
     import importlib
 
     import pulumi
+
+    from components import runtime_tuning
 
     for service in PRELOADED_SERVICES:
         service_module = importlib.import_module(f"pulumi_aws.{service}")
@@ -170,10 +189,22 @@ def worker(
         {f"{PROJECT}:consumers": json.dumps(consumers_config(count, isolated=isolated))}
     )
 
+    shipped = runtime_tuning.tune_for_large_stacks
+
+    def gc_only() -> runtime_tuning.Tuning:
+        gc.disable()
+        return runtime_tuning.Tuning(automatic_gc_disabled=True, stack_trace_cached=False)
+
+    def untuned() -> runtime_tuning.Tuning:
+        return runtime_tuning.Tuning(automatic_gc_disabled=False, stack_trace_cached=False)
+
+    # __main__.py imports the function when it runs, so a variant replaces it here.
+    runtime_tuning.tune_for_large_stacks = {"all": shipped, "gc": gc_only, "none": untuned}[tuning]
+
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run_program() -> None:
         if floor:
-            gc.set_threshold(100_000, 50, 100)  # as __main__.py sets it
+            shipped()  # as __main__.py does
             floor_program(count, floor)
         else:
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
@@ -214,6 +245,7 @@ def run_once(
     isolated: bool = False,
     schedules: bool = False,
     floor: int = 0,
+    tuning: str = "all",
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
     memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
 ) -> dict[str, Any]:
@@ -234,6 +266,8 @@ def run_once(
                 *(["--isolated"] if isolated else []),
                 *(["--schedules"] if schedules else []),
                 *(["--floor", str(floor)] if floor else []),
+                "--tuning",
+                tuning,
             ],
             check=False,
             timeout=timeout,
@@ -325,10 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--isolated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--schedules", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--tuning", choices=TUNINGS, default="all", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
         figures = worker(
-            args.worker, isolated=args.isolated, schedules=args.schedules, floor=args.floor
+            args.worker,
+            isolated=args.isolated,
+            schedules=args.schedules,
+            floor=args.floor,
+            tuning=args.tuning,
         )
         print(json.dumps(figures), flush=True)
         return 0
@@ -369,6 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         target_run["floor"] = run_size(
             TARGET_SIZE, args.repeats, floor=per_consumer - 1, timeout=args.timeout
         )
+        # What each of components/runtime_tuning.py's settings saves.
+        target_run["tunings"] = {
+            tuning: run_size(TARGET_SIZE, args.repeats, tuning=tuning, timeout=args.timeout)
+            for tuning in TUNINGS
+            if tuning != "all"
+        }
     return report(runs, unfinished, args.repeats)
 
 
@@ -434,10 +479,27 @@ def report(runs: list[dict[str, Any]], unfinished: list[str], repeats: int) -> i
         table.notes.append(
             f"SDK floor at {TARGET_SIZE}: {floor['registrations']} bare registrations (per"
             f" consumer a component and {round(floor['registrations'] / TARGET_SIZE) - 1}"
-            f" aws.iam.User with one constant input) take {floor['program_seconds']:.1f} s"
+            f" aws.iam.User with one constant input, tuned as the program is) take"
+            f" {floor['program_seconds']:.1f} s"
             f" wall, {floor['program_cpu_seconds']:.1f} s CPU: {share:.0%} of the program's"
             " CPU is the Pulumi SDK registering that many resources at all"
         )
+
+    tunings = Table(
+        f"What components/runtime_tuning.py saves at {TARGET_SIZE} consumers",
+        ["program", "program wall s", "program CPU s", "peak RSS MB", "full GCs"],
+    )
+    variants = target_run.get("tunings", {}) if target_run is not None else {}
+    for tuning, label in TUNINGS.items():
+        variant = target_run if tuning == "all" else variants.get(tuning)
+        if variant is not None and variants:
+            tunings.add(
+                label,
+                f"{variant['program_seconds']:.1f}",
+                f"{variant['program_cpu_seconds']:.1f}",
+                f"{variant['peak_rss_mb']:.0f}",
+                variant["full_collections"],
+            )
 
     growth = Table(
         "Growth per consumer (least squares over the sizes)",
@@ -482,6 +544,8 @@ def report(runs: list[dict[str, Any]], unfinished: list[str], repeats: int) -> i
             typ, _number(stack_count), _number(consumer_count), runs[-1]["by_type"].get(typ, 0)
         )
     table.print()
+    if variants:
+        tunings.print()
     growth.print()
     by_type.print()
 

@@ -13,6 +13,7 @@ before every test so each test sees only its own resources.
 
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 import threading
@@ -24,6 +25,7 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
 
 PROJECT = "ai-credential-rotation"
@@ -99,6 +101,9 @@ class EngineRequest:
     dependencies: frozenset[str]
     property_dependencies: dict[str, frozenset[str]]
     ignore_changes: tuple[str, ...]
+    # The registration's source position and stack trace, serialized as sent.
+    source_position: bytes
+    stack_trace: bytes
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -121,6 +126,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 key: frozenset(value.urns) for key, value in request.propertyDependencies.items()
             },
             ignore_changes=tuple(request.ignoreChanges),
+            source_position=request.sourcePosition.SerializeToString(deterministic=True),
+            stack_trace=request.stackTrace.SerializeToString(deterministic=True),
         )
         with self._lock:
             self.requests.append(record)
@@ -258,8 +265,19 @@ class Engine:
         return self.one("aws:iam/rolePolicy:RolePolicy", name).policy()
 
 
-@pytest.fixture
-def engine() -> Iterator[Engine]:
+@pytest.fixture(autouse=True)
+def _restore_runtime_tuning() -> Iterator[None]:
+    """__main__.py tunes the whole process (components/runtime_tuning.py): a test that runs it
+    must not leave this pytest process without garbage collection or with the SDK replaced."""
+    gc_was_enabled = gc.isenabled()
+    sdk_stack_trace = sdk_resource._get_stack_trace
+    yield
+    sdk_resource._get_stack_trace = sdk_stack_trace
+    if gc_was_enabled:
+        gc.enable()
+
+
+def fresh_engine() -> Engine:
     """A fresh mock engine and empty config; the root stack's exports are cleared."""
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
@@ -269,7 +287,13 @@ def engine() -> Iterator[Engine]:
     root = pulumi.runtime.get_root_resource()
     if isinstance(root, pulumi.runtime.stack.Stack):
         root.outputs.clear()
-    yield Engine(mocks, monitor)
+    return Engine(mocks, monitor)
+
+
+@pytest.fixture
+def engine() -> Engine:
+    """A fresh mock engine for the test (``fresh_engine``)."""
+    return fresh_engine()
 
 
 # Before any test module imports the components (they must not see a real engine).
