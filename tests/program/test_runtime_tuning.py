@@ -118,6 +118,15 @@ def test_a_set_traceback_limit_is_honoured_as_the_sdk_honours_it(
     assert cached == sdk
 
 
+def test_a_traceback_limit_of_zero_fails_as_the_sdk_fails_on_an_empty_stack(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "tracebacklimit", 0, raising=False)
+    for probe in (SDK_STACK_TRACE, runtime_tuning.stack_trace):
+        with pytest.raises(UnboundLocalError):
+            traces_from_one_line(probe)
+
+
 def test_past_the_cache_bound_traces_are_still_right_and_nothing_more_is_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
