@@ -7,8 +7,8 @@ setting changes what the engine receives; bench/program.py measures what each on
    Output and future it builds stays alive until the process exits, and CPython's collector
    only rescans that growing graph. At 1,000 consumers, with the thresholds raised to
    100,000 (this program's earlier setting), collections took 4.4 s of a 25 s program; at
-   the defaults, the program takes twice as long. What the collector would free is
-   small: peak RSS 427 MB without it, 422 MB with it (the SDK's own cycles are few, and
+   CPython's defaults they add about 14 s. What the collector would free is small: peak
+   RSS 427 MB without it, 422 MB with it (the SDK's own cycles are few, and
    tests/program/test_runtime_tuning.py checks that the cache below adds none).
 
 2. **Each registration's stack trace, computed once per call path.** The SDK sends the
