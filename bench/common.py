@@ -125,7 +125,7 @@ def python_executable() -> str:
     return sys.executable
 
 
-def child_environment() -> dict[str, str]:
+def _child_environment() -> dict[str, str]:
     """The environment of a Python process the bench starts: this one without its AWS
     variables, PYTHONPATH or PYTHONSTARTUP, plus ``sealed_aws_environment()``; no bytecode
     written (rotation_lambda/ is packaged)."""
@@ -147,12 +147,12 @@ def run_python(
     before_exec: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """``python_executable()`` with ``arguments``, from the repository root, in
-    ``child_environment()``; its output captured as text. ``before_exec`` runs in the child
+    ``_child_environment()``; its output captured as text. ``before_exec`` runs in the child
     just before exec (keep it to async-signal-safe calls such as setrlimit)."""
     return subprocess.run(  # noqa: S603 - our own interpreter, arguments from the bench
         [python_executable(), *arguments],
         cwd=ROOT,
-        env=child_environment(),
+        env=_child_environment(),
         capture_output=True,
         text=True,
         check=check,

@@ -14,20 +14,17 @@ line printed, ``faults injected: N, survived: M``, over both; the exit status is
 
 from __future__ import annotations
 
+import argparse
 import sys
-from pathlib import Path
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.dont_write_bytecode = True  # rotation_lambda/ is packaged: no __pycache__ in it
+import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
-
-from bench.common import Check, Table, write_results  # noqa: E402
-from credrot.sandbox.aws import FAULT_KINDS, MODES, STEPS, SWEEP, Sandbox  # noqa: E402
-from credrot.sandbox.fault_matrix import (  # noqa: E402
+from bench.common import Check, Table, write_results
+from credrot.sandbox.aws import FAULT_KINDS, MODES, STEPS, SWEEP, Sandbox
+from credrot.sandbox.fault_matrix import (
     ABSORBED,
     RECOVERIES,
     SWEEP_RECOVERY,

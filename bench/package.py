@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,13 +26,10 @@ from pathlib import Path
 import _bootstrap  # noqa: F401  (the repository root on sys.path; see bench/_bootstrap.py)
 
 from bench.common import (
-    ROOT,
     Check,
     Table,
-    child_environment,
     median,
     met,
-    python_executable,
     run_python,
     write_results,
 )
@@ -108,9 +104,7 @@ def sdk_floor_ms() -> float:
 def bare_interpreter_seconds() -> float:
     """Wall time of ``python -c pass`` (interpreter start and exit)."""
     started = time.perf_counter()
-    subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [python_executable(), "-c", "pass"], cwd=ROOT, env=child_environment(), check=True
-    )
+    run_python(["-c", "pass"])
     return time.perf_counter() - started
 
 

@@ -47,11 +47,11 @@ from bench.common import (
     write_results,
 )
 from credrot.app.secret import CURRENT, PREVIOUS
+from credrot.sandbox.aws import STEPS
 from credrot.sandbox.emulator import Emulator
 from credrot.sandbox.provision import Consumer, provision_consumer
 from rotation_lambda import propagation
 from rotation_lambda.handler import lambda_handler
-from rotation_lambda.protocol import STEPS
 
 if TYPE_CHECKING:
     from types_boto3_iam import IAMClient
@@ -196,7 +196,7 @@ def calls_table(results: Sequence[VariantResult], rotations: int) -> Table:
         ["step", "operation", *headers],
     )
     keys = sorted(
-        {key for r in results for key in r.calls}, key=lambda k: (list(STEPS).index(k[0]), k[1])
+        {key for r in results for key in r.calls}, key=lambda k: (STEPS.index(k[0]), k[1])
     )
     for step, operation in keys:
         cells = [_per_rotation(r.calls[step, operation], rotations) for r in results]
