@@ -33,8 +33,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import inspect
-import pathlib
 import sys
+import traceback
 from dataclasses import dataclass
 from types import FrameType
 
@@ -124,20 +124,17 @@ def stack_trace() -> source_pb2.StackTrace:
     key = tuple(outer)
     trace = _cache.get(key)
     if trace is None:
+        # The SDK's own conversion of a frame to its position (the fingerprint covers it).
         trace = source_pb2.StackTrace(
-            frames=[source_pb2.StackFrame(pc=_position(path, line)) for path, line in key]
+            frames=[
+                source_pb2.StackFrame(
+                    pc=sdk_resource._get_source_position_for_frame(
+                        traceback.FrameSummary(path, line, "", lookup_line=False)
+                    )
+                )
+                for path, line in key
+            ]
         )
         if len(_cache) < MAX_CACHED_PATHS:
             _cache[key] = trace
     return trace
-
-
-def _position(filename: str, lineno: int | None) -> source_pb2.SourcePosition | None:
-    """The SDK's ``_get_source_position_for_frame``, given the frame's file and line."""
-    if filename == "" or lineno is None:
-        return None
-    try:
-        uri = pathlib.Path(filename).as_uri()
-    except BaseException:  # noqa: BLE001 (the SDK's own catch: a relative path has no URI)
-        return None
-    return source_pb2.SourcePosition(uri=uri, line=lineno)
