@@ -22,7 +22,7 @@ import pytest
 
 from components.config import SelfRead
 from credrot.sandbox.aws import LOADER
-from credrot.sandbox.emulator import CALLER_CIDR, Emulator
+from credrot.sandbox.emulator import CALLER_CIDR, AccessKeyPair, Emulator
 from credrot.sandbox.provision import Consumer, provision_consumer
 
 # Port 9 (discard) is closed here: a call that escapes the emulator fails at once.
@@ -206,6 +206,11 @@ class Aws:
         )
         value: dict[str, str] = json.loads(response["SecretString"])
         return value
+
+    def current_key(self, consumer: Consumer) -> AccessKeyPair:
+        """The key the secret's AWSCURRENT value holds."""
+        value = self.current_value(consumer)
+        return AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])
 
     def rotate(self, consumer: Consumer) -> str:
         """Rotate once through RotateSecret (the real handler runs); return the new key id."""

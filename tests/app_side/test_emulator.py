@@ -254,8 +254,7 @@ def test_an_isolated_consumer_gets_its_own_function_bound_to_its_user_and_secret
 
 
 def test_the_consumer_reads_only_its_data_prefix(consumer: Any, emulator: Any, aws: Any) -> None:
-    value = aws.current_value(consumer)
-    s3 = emulator.client("s3", AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"]))
+    s3 = emulator.client("s3", aws.current_key(consumer))
     assert s3.get_object(Bucket=consumer.bucket, Key=consumer.object_keys[0])["Body"].read()
     emulator.client("s3").put_object(Bucket=consumer.bucket, Key="private/x", Body=b"x")
     with pytest.raises(ClientError) as error:
@@ -317,7 +316,7 @@ def test_only_one_emulator_may_run_at_a_time(emulator: Any) -> None:
     ],
 )
 def test_self_read_is_provisioned_as_deployed_and_its_source_ip_condition_is_enforced(
-    emulator: Any, source_cidrs: tuple[str, ...], restrict: bool, reads: str, lists: str
+    emulator: Any, aws: Any, source_cidrs: tuple[str, ...], restrict: bool, reads: str, lists: str
 ) -> None:
     emulator.disable_iam_authentication()
     self_read = SelfRead(source_cidrs=source_cidrs, restrict_data_access=restrict)
@@ -338,7 +337,7 @@ def test_self_read_is_provisioned_as_deployed_and_its_source_ip_condition_is_enf
     )
     emulator.enable_iam_authentication()
     try:
-        key = _current_key(emulator, consumer)
+        key = aws.current_key(consumer)
 
         sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
         assert (
@@ -399,6 +398,7 @@ def test_source_vpce_is_absent_and_token_issue_time_present_only_for_session_cre
 )
 def test_vpc_endpoint_statements_let_no_caller_from_the_internet_in_and_cidrs_still_do(
     emulator: Any,
+    aws: Any,
     source_cidrs: tuple[str, ...],
     source_vpces: tuple[str, ...],
     outcomes: tuple[str, str],
@@ -410,7 +410,7 @@ def test_vpc_endpoint_statements_let_no_caller_from_the_internet_in_and_cidrs_st
         source_cidrs=source_cidrs, source_vpces=source_vpces, restrict_data_access=True
     )
     consumer = provision_consumer(emulator, f"vpce{len(source_cidrs)}", self_read=self_read)
-    key = _current_key(emulator, consumer)
+    key = aws.current_key(consumer)
     emulator.enable_iam_authentication()
     try:
         sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
@@ -425,7 +425,7 @@ def test_vpc_endpoint_statements_let_no_caller_from_the_internet_in_and_cidrs_st
 
 
 def test_the_long_term_key_keeps_working_under_its_deny_of_temporary_credentials(
-    emulator: Any, self_read_consumer: Any
+    emulator: Any, aws: Any, self_read_consumer: Any
 ) -> None:
     # moto alone ignores the Null condition and would apply the Deny to every request; the
     # emulator evaluates it as AWS does, so this shows the product's document, as attached,
@@ -436,7 +436,7 @@ def test_the_long_term_key_keeps_working_under_its_deny_of_temporary_credentials
         PolicyName=f"credrot-{self_read_consumer.name}-data-access",
     )["PolicyDocument"]
     assert document["Statement"][-1] == iam_policies.deny_temporary_credentials()
-    key = _current_key(emulator, self_read_consumer)
+    key = aws.current_key(self_read_consumer)
     emulator.enable_iam_authentication()
     try:
         sm, s3 = emulator.client("secretsmanager", key), emulator.client("s3", key)
@@ -455,13 +455,3 @@ def _outcome(call: Any) -> str:
     except ClientError:
         return "denied"
     return "ok"
-
-
-def _current_key(emulator: Emulator, consumer: Any) -> AccessKeyPair:
-    """The key the consumer's AWSCURRENT version holds, read as the emulator's operator."""
-    value = json.loads(
-        emulator.client("secretsmanager").get_secret_value(
-            SecretId=consumer.secret_arn, VersionStage="AWSCURRENT"
-        )["SecretString"]
-    )
-    return AccessKeyPair(value["AccessKeyId"], value["SecretAccessKey"])

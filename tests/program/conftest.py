@@ -43,6 +43,22 @@ EXPORTS = (
     "rotation_function_names",
 )
 
+# Every consumer user's policy ends with this: temporary credentials derived from the key
+# (sts:GetSessionToken) outlive its deactivation, so they are denied outright.
+DENY_TEMPORARY_CREDENTIALS = {
+    "Sid": "DenyTemporaryCredentials",
+    "Effect": "Deny",
+    "Action": "*",
+    "Resource": "*",
+    "Condition": {"Null": {"aws:TokenIssueTime": "false"}},
+}
+
+
+def consumer(name: str, **settings: Any) -> dict[str, Any]:
+    """One consumer's config entry, with one read path (``settings`` added as given)."""
+    return {"name": name, "readPaths": [f"s3://acme-{name}/input/"], **settings}
+
+
 # Plausible ARNs for the types that have one; {name} is the physical name.
 _ARNS = {
     "aws:iam/user:User": "arn:aws:iam::{account}:user{path}{name}",

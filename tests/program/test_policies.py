@@ -17,6 +17,7 @@ import pytest
 from components.config import SelfRead
 from components.iam_policies import consumer_user_policy, minified
 from components.rotated_access_key import worst_case_secret_arn
+from tests.program.conftest import DENY_TEMPORARY_CREDENTIALS
 
 ACCOUNT = "123456789012"
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-support-bot-secret-AbCdEf"
@@ -29,15 +30,6 @@ PROJECT_SECRETS = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:credrot-*"
 PROJECT_USERS = f"arn:aws:iam::{ACCOUNT}:user/ai-credential-rotation/*"
 KMS_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VIA_SECRETS_MANAGER = {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}
-# Every consumer user's policy ends with this: temporary credentials derived from the key
-# (sts:GetSessionToken) outlive its deactivation, so they are denied outright.
-DENY_TEMPORARY_CREDENTIALS = {
-    "Sid": "DenyTemporaryCredentials",
-    "Effect": "Deny",
-    "Action": "*",
-    "Resource": "*",
-    "Condition": {"Null": {"aws:TokenIssueTime": "false"}},
-}
 
 # What both rotation roles may do, to one user and secret (isolated) or to tagged ones (shared).
 KEY_ACTIONS = [

@@ -11,6 +11,7 @@ import yaml
 
 from components.rotated_access_key import default_user_name
 from components.schedule import window_slot
+from tests.program.conftest import consumer
 
 ACCOUNT = "123456789012"
 NS = "ai-credential-rotation"
@@ -21,10 +22,6 @@ CHILDREN_PER_CONSUMER = 6  # the default configuration
 SHARED_CHILDREN = 13  # the created alarm topic included, no email subscription
 BAD_CONFIGS = json.loads((Path(__file__).parent / "bad_configs.json").read_text())
 READER = f"arn:aws:iam::{ACCOUNT}:policy/ai-credential-rotation/credrot-_shared-reader"
-
-
-def consumer(name: str, **settings: Any) -> dict[str, Any]:
-    return {"name": name, "readPaths": [f"s3://acme-{name}/input/"], **settings}
 
 
 def expected_exports(*names: str, isolated: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:

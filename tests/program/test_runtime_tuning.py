@@ -7,21 +7,15 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime.proto import source_pb2
 
 from components import runtime_tuning
-from tests.program.conftest import PROJECT_ROOT, fresh_engine
+from tests.program.conftest import PROJECT_ROOT, consumer, fresh_engine
 
 SDK_STACK_TRACE = sdk_resource._get_stack_trace
-ConsumerConfig = dict[str, Any]
-
-
-def consumer(name: str, **settings: Any) -> ConsumerConfig:
-    return {"name": name, "readPaths": [f"s3://acme-{name}/input/"], **settings}
 
 
 # Every kind of consumer the component builds: default, self-read (a policy from an apply),

@@ -10,7 +10,8 @@ import parliament
 import pytest
 
 from components.config import SelfRead
-from components.iam_policies import deny_temporary_credentials, rotation_function_policy
+from components.iam_policies import rotation_function_policy
+from tests.program.conftest import DENY_TEMPORARY_CREDENTIALS
 
 SECRET_ARN = (
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:credrot-support-bot-secret-AbCdEf"
@@ -28,9 +29,6 @@ READ_OWN_SECRET = {
 }
 READ_FROM_CIDRS = {**READ_OWN_SECRET, "Condition": FROM_CIDRS}
 READ_VIA_VPCES = {**READ_OWN_SECRET, "Sid": "ReadOwnSecretViaVpce", "Condition": VIA_VPCES}
-# The product's own denial, pinned statement by statement in test_policies.py: every consumer
-# user's policy ends with it, self-read or not.
-DENY_TEMPORARY_CREDENTIALS = deny_temporary_credentials()
 DATA_STATEMENTS = [
     {
         "Sid": "ReadObjects",

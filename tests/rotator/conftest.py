@@ -261,6 +261,18 @@ class Deployment(Rotating):
         self.invocations.clear()
         return stage_rotation(self.sm, self.secret_name, self.function_arn, self.invocations)
 
+    def stage_rotation_with_pending_value(self, value: dict[str, Any]) -> str:
+        """A staged rotation whose AWSPENDING version holds ``value`` (as a hand-written or
+        tampered value would); returns the token."""
+        token = self.stage_rotation()
+        self.sm.put_secret_value(
+            SecretId=self.secret_name,
+            ClientRequestToken=token,
+            VersionStages=[PENDING],
+            SecretString=json.dumps(value),
+        )
+        return token
+
     def stage_configuration_test(self, rules: dict[str, Any]) -> str:
         """RotateSecret with RotateImmediately=false, as the provider calls it on every change
         of the rotation rules: AWS stages an AWSPENDING version with NO value and invokes only

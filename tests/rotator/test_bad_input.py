@@ -217,21 +217,9 @@ def test_a_bad_current_value_is_refused_before_any_iam_call(
     assert deployment.stages()[token] == ["AWSPENDING"]
 
 
-def staged_with_pending_value(deployment, value):
-    """A staged rotation whose AWSPENDING version holds ``value``, and its token."""
-    token = deployment.stage_rotation()
-    deployment.sm.put_secret_value(
-        SecretId=deployment.secret_name,
-        ClientRequestToken=token,
-        VersionStages=["AWSPENDING"],
-        SecretString=json.dumps(value),
-    )
-    return token
-
-
 def test_a_pending_value_naming_another_user_is_refused_before_testing_it(deployment, call_counter):
-    token = staged_with_pending_value(
-        deployment, {"UserName": "root-admin", "AccessKeyId": "AKIA1", "SecretAccessKey": "x"}
+    token = deployment.stage_rotation_with_pending_value(
+        {"UserName": "root-admin", "AccessKeyId": "AKIA1", "SecretAccessKey": "x"}
     )
     call_counter.label = "test"
 
@@ -260,7 +248,7 @@ def test_a_configuration_test_before_the_first_key_passes_mints_nothing_and_says
 
 
 def test_a_pending_value_without_a_key_is_refused(deployment):
-    token = staged_with_pending_value(deployment, {"UserName": deployment.user_name})
+    token = deployment.stage_rotation_with_pending_value({"UserName": deployment.user_name})
 
     with pytest.raises(SecretValueError, match="holds no access key"):
         deployment.run("testSecret", token)

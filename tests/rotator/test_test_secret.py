@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -112,18 +110,12 @@ def test_a_dead_pending_key_fails_the_test_and_leaves_awscurrent_alone(
 def test_a_key_of_another_principal_is_a_hard_failure(deployment, fake_clock):
     other = deployment.iam.create_user(UserName="someone-else")["User"]["Arn"]
     other_key = deployment.iam.create_access_key(UserName="someone-else")["AccessKey"]
-    token = deployment.stage_rotation()
-    deployment.sm.put_secret_value(
-        SecretId=deployment.secret_name,
-        ClientRequestToken=token,
-        VersionStages=["AWSPENDING"],
-        SecretString=json.dumps(
-            {
-                "UserName": deployment.user_name,
-                "AccessKeyId": other_key["AccessKeyId"],
-                "SecretAccessKey": other_key["SecretAccessKey"],
-            }
-        ),
+    token = deployment.stage_rotation_with_pending_value(
+        {
+            "UserName": deployment.user_name,
+            "AccessKeyId": other_key["AccessKeyId"],
+            "SecretAccessKey": other_key["SecretAccessKey"],
+        }
     )
 
     with pytest.raises(KeyTestError, match=other):
