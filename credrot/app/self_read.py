@@ -156,11 +156,7 @@ def read_with_key(
 ) -> KeyRecord:
     """AWSCURRENT of ``key.secret_id``, read with ``key`` itself (a one-off client with
     static credentials: never the credentials being refreshed, never a profile)."""
-    client = _secrets_client(
-        region or key.region or region_or_environment(key.secret_id),
-        key.access_key_id,
-        key.secret_access_key,
-    )
+    client = _secrets_client(key, region, key.access_key_id, key.secret_access_key)
     return _read(client, key.secret_id, key, profile=key.profile, cache_path=cache_path)
 
 
@@ -194,12 +190,7 @@ def read_with_ambient(
     frozen = found.get_frozen_credentials()
     # Explicit credentials: the session never runs its credential chain (so never the
     # profile's credential_process); a profile only contributes region/endpoint settings.
-    client = _secrets_client(
-        region or key.region or region_or_environment(key.secret_id),
-        frozen.access_key,
-        frozen.secret_key,
-        frozen.token,
-    )
+    client = _secrets_client(key, region, frozen.access_key, frozen.secret_key, frozen.token)
     return _read(client, key.secret_id, None, profile=key.profile, cache_path=cache_path)
 
 
@@ -234,15 +225,20 @@ def _load(cache: KeyCache, secret_id: str) -> CachedKey:
 
 
 def _secrets_client(
-    region: str | None, access_key: str | None, secret_key: str | None, token: str | None = None
+    key: CachedKey,
+    region: str | None,
+    access_key: str | None,
+    secret_key: str | None,
+    token: str | None = None,
 ) -> SecretsManagerClient:
-    """A Secrets Manager client signing with exactly these credentials."""
+    """A Secrets Manager client for ``key``'s secret (in ``region``, else the key's, else the
+    secret ARN's or the environment's), signing with exactly these credentials."""
     import botocore.session
     from botocore.config import Config
 
     client = botocore.session.get_session().create_client(
         "secretsmanager",
-        region_name=region,
+        region_name=region or key.region or region_or_environment(key.secret_id),
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         aws_session_token=token,
